@@ -1,0 +1,376 @@
+"""Experiment configuration: nested dataclasses, YAML files and ``section.key=value`` overrides.
+
+A configuration is built as ``defaults -> YAML file -> command-line overrides``. Unknown keys
+and impossible values fail at once with a :class:`~lipmotion_tf.errors.ConfigError` naming the
+key, before any data is read or any model is built. The resolved configuration is saved next to
+every checkpoint so a run can always be reproduced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
+from typing import Any
+
+from lipmotion_tf.errors import ConfigError
+
+
+@dataclasses.dataclass
+class AudioConfig:
+    """Audio front end shared by data preparation, training, generation and export.
+
+    Attributes:
+        sample_rate: model sample rate in Hz; every input is resampled to it.
+        fps: video frame rate; audio and video are aligned at this rate.
+        n_fft: STFT size (Hann window of the same length).
+        hop_length: STFT hop in samples. ``sample_rate / fps / hop_length`` must be a whole
+            number: the mel frames per video frame (4 at 44.1 kHz, hop 441, 25 fps).
+        n_mels: mel bands (librosa's Slaney filterbank).
+        fmin: lowest mel frequency in Hz.
+        fmax: highest mel frequency in Hz (16 kHz as the authors' code).
+        amin: floor of the power before the log, as ``librosa.power_to_db``.
+    """
+
+    sample_rate: int = 44100
+    fps: int = 25
+    n_fft: int = 1024
+    hop_length: int = 441
+    n_mels: int = 128
+    fmin: float = 0.0
+    fmax: float = 16000.0
+    amin: float = 1e-10
+
+    @property
+    def samples_per_frame(self) -> int:
+        """Audio samples per video frame (1764 at 44.1 kHz and 25 fps)."""
+        return self.sample_rate // self.fps
+
+    @property
+    def mel_frames_per_frame(self) -> int:
+        """Log-mel frames per video frame (4 by default)."""
+        return self.samples_per_frame // self.hop_length
+
+    def validate(self) -> None:
+        if self.sample_rate % self.fps:
+            raise ConfigError(
+                f"audio.sample_rate ({self.sample_rate}) must be a multiple of audio.fps ({self.fps})"
+            )
+        if self.samples_per_frame % self.hop_length:
+            raise ConfigError(
+                f"audio.hop_length ({self.hop_length}) must divide the {self.samples_per_frame} "
+                "samples of one video frame"
+            )
+        if not 0 <= self.fmin < self.fmax <= self.sample_rate / 2:
+            raise ConfigError("audio.fmin/fmax must satisfy 0 <= fmin < fmax <= sample_rate / 2")
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """Prepared data and the training windows drawn from it.
+
+    Attributes:
+        image_size: side of the square lip crop in pixels.
+        crop_scale: side of the crop relative to the larger side of the mouth's bounding box.
+        window: video frames per training window (the generator's output length).
+        hop: frames between the starts of consecutive windows.
+        batch_size: windows per batch.
+        shuffle_buffer: windows held for shuffling.
+        val_fraction: share of clips in the validation split (chosen by clip id hash).
+        test_fraction: share of clips in the test split.
+        cache: keep decoded clips in memory after the first epoch.
+    """
+
+    image_size: int = 64
+    crop_scale: float = 1.3
+    window: int = 16
+    hop: int = 8
+    batch_size: int = 24
+    shuffle_buffer: int = 2048
+    val_fraction: float = 0.05
+    test_fraction: float = 0.05
+    cache: bool = True
+
+    def validate(self) -> None:
+        if self.image_size % 4 or self.image_size < 16:
+            raise ConfigError("data.image_size must be a multiple of 4 and at least 16")
+        if self.window < 2 or self.hop < 1:
+            raise ConfigError("data.window must be >= 2 and data.hop >= 1")
+        if self.batch_size < 1:
+            raise ConfigError("data.batch_size must be >= 1")
+        if not 0 <= self.val_fraction + self.test_fraction < 1:
+            raise ConfigError("data.val_fraction + data.test_fraction must be in [0, 1)")
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Network sizes. Defaults are the authors' full-size networks; shrink them for tests.
+
+    Attributes:
+        generator_channels: generator width ``ngf`` (64: ~16.7 M parameters). The audio
+            encoder uses ngf/2..4*ngf channels, the identity encoder ngf..4*ngf.
+        generator_res_blocks: residual blocks in the generator's decoder (9).
+        generator_res_kernel_3d: use 3x3x3 residual kernels (the authors' variant) instead of
+            1x3x3 (the authors' default generator).
+        discriminator_channels: discriminator width (64).
+        discriminator_streams: ``three`` (audio, video, optical flow: the paper), ``two``
+            (audio, video) or ``frame_diff`` (third stream on frame differences).
+        flownet_channels: FlowNetS width (64 as FlowNetS; smaller for CPU runs).
+        correlation_channels: width of the audio-derivative encoder's first layer (128).
+        autoencoder_channels: perceptual autoencoder width (64).
+        autoencoder_res_blocks: residual blocks of the perceptual autoencoder (6).
+    """
+
+    generator_channels: int = 64
+    generator_res_blocks: int = 9
+    generator_res_kernel_3d: bool = False
+    discriminator_channels: int = 64
+    discriminator_streams: str = "three"
+    flownet_channels: int = 64
+    correlation_channels: int = 128
+    autoencoder_channels: int = 64
+    autoencoder_res_blocks: int = 6
+
+    def validate(self) -> None:
+        for name in ("generator_channels", "discriminator_channels", "flownet_channels",
+                     "correlation_channels", "autoencoder_channels"):
+            value = getattr(self, name)
+            if value < 4 or value % 4:
+                raise ConfigError(f"model.{name} must be a positive multiple of 4, got {value}")
+        if self.generator_res_blocks < 0 or self.autoencoder_res_blocks < 0:
+            raise ConfigError("model.*_res_blocks must be >= 0")
+        if self.discriminator_streams not in ("three", "two", "frame_diff"):
+            raise ConfigError(
+                "model.discriminator_streams must be one of three, two, frame_diff, "
+                f"got {self.discriminator_streams!r}"
+            )
+
+
+@dataclasses.dataclass
+class LossConfig:
+    """Loss weights of the generator objective (paper Eq. 2) and switches for the ablations.
+
+    The paper weights correlation 0.5, reconstruction 1.0 and perceptual 1.0 against the
+    adversarial term; the authors' code uses 0.2 for L1. Defaults follow the paper.
+
+    Attributes:
+        adversarial: weight of the generator's adversarial term.
+        reconstruction: weight of the L1 reconstruction term.
+        perceptual: weight of the perceptual (autoencoder feature) term; 0 disables it.
+        correlation: weight of each correlation term (real-video flows and generated-video
+            flows); 0 disables the correlation loss.
+        correlation_on_fake: also correlate audio with the generated video's flows.
+        derivative_correlation: correlate audio derivatives with optical flow (the paper);
+            false gives the "non-derivative correlation" ablation (features and frames).
+        mismatch: weight of the discriminator's mismatched-audio term (paper: 0.5 on both
+            fake terms).
+    """
+
+    adversarial: float = 1.0
+    reconstruction: float = 1.0
+    perceptual: float = 1.0
+    correlation: float = 0.5
+    correlation_on_fake: bool = True
+    derivative_correlation: bool = True
+    mismatch: float = 0.5
+
+
+@dataclasses.dataclass
+class OptimizerConfig:
+    """Adam settings per network group, as in the authors' code.
+
+    Attributes:
+        learning_rate: generator and discriminator learning rate.
+        beta_1: generator and discriminator Adam beta 1.
+        beta_2: generator and discriminator Adam beta 2.
+        correlation_learning_rate: correlation encoders' learning rate.
+        correlation_weight_decay: correlation encoders' weight decay.
+        flownet_learning_rate: FlowNet learning rate during GAN training.
+        flownet_pretrain_learning_rate: FlowNet learning rate in its own stage.
+        flownet_weight_decay: FlowNet weight decay.
+        autoencoder_learning_rate: perceptual autoencoder learning rate.
+    """
+
+    learning_rate: float = 2e-4
+    beta_1: float = 0.5
+    beta_2: float = 0.999
+    correlation_learning_rate: float = 1e-4
+    correlation_weight_decay: float = 5e-4
+    flownet_learning_rate: float = 1e-4
+    flownet_pretrain_learning_rate: float = 2e-4
+    flownet_weight_decay: float = 4e-4
+    autoencoder_learning_rate: float = 2e-4
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """The three training stages and how they run.
+
+    Attributes:
+        flow_epochs: epochs of the FlowNet stage (Farneback targets); 0 skips it.
+        autoencoder_epochs: epochs of the perceptual autoencoder stage; 0 skips it.
+        gan_epochs: epochs of the GAN stage.
+        steps_per_epoch: batches per epoch; 0 means one pass over the training windows.
+        validation_steps: validation batches per epoch; 0 means the whole split.
+        mixed_precision: train in mixed_float16 (GPU) with loss scaling.
+        jit_compile: compile train steps with XLA.
+        distribute: ``none``, ``mirrored`` (all local devices) or ``multi_worker``.
+        preview_every: epochs between TensorBoard video previews; 0 disables them.
+    """
+
+    flow_epochs: int = 5
+    autoencoder_epochs: int = 5
+    gan_epochs: int = 20
+    steps_per_epoch: int = 0
+    validation_steps: int = 0
+    mixed_precision: bool = False
+    jit_compile: bool = False
+    distribute: str = "none"
+    preview_every: int = 1
+
+    def validate(self) -> None:
+        if min(self.flow_epochs, self.autoencoder_epochs, self.gan_epochs) < 0:
+            raise ConfigError("train.*_epochs must be >= 0")
+        if self.distribute not in ("none", "mirrored", "multi_worker"):
+            raise ConfigError(
+                f"train.distribute must be none, mirrored or multi_worker, got {self.distribute!r}"
+            )
+
+
+@dataclasses.dataclass
+class ExperimentConfig:
+    """One experiment: every setting a run depends on.
+
+    Attributes:
+        name: experiment name, used for output folders.
+        seed: seed for data order, identity frames and initialisation.
+        audio: audio front end.
+        data: prepared data and windows.
+        model: network sizes and discriminator streams.
+        loss: loss weights and ablation switches.
+        optimizer: learning rates.
+        train: stages, precision and distribution.
+    """
+
+    name: str = "default"
+    seed: int = 1234
+    audio: AudioConfig = dataclasses.field(default_factory=AudioConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    loss: LossConfig = dataclasses.field(default_factory=LossConfig)
+    optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    def validate(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if dataclasses.is_dataclass(value) and hasattr(value, "validate"):
+                value.validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _coerce(value: Any, annotation: Any, key: str) -> Any:
+    """Converts ``value`` (from YAML or a command line string) to the field's type."""
+    origin = typing.get_origin(annotation)
+    if annotation is bool:
+        if isinstance(value, str):
+            lowered = value.lower()
+            if lowered in ("true", "1", "yes", "on"):
+                return True
+            if lowered in ("false", "0", "no", "off"):
+                return False
+            raise ConfigError(f"{key}: expected true/false, got {value!r}")
+        return bool(value)
+    if annotation in (int, float, str):
+        try:
+            if annotation is int and isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return annotation(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: expected {annotation.__name__}, got {value!r}") from None
+    if origin in (list, tuple):
+        (item_type, *_) = typing.get_args(annotation) or (Any,)
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v]
+        return origin(_coerce(v, item_type, key) for v in value)
+    if origin is typing.Union:  # Optional[X]
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            return None
+        return _coerce(value, args[0], key)
+    return value
+
+
+def _merge(instance: Any, updates: dict[str, Any], prefix: str = "") -> Any:
+    if not isinstance(updates, dict):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {updates!r}")
+    hints = typing.get_type_hints(type(instance))
+    fields = {f.name for f in dataclasses.fields(instance)}
+    for key, value in updates.items():
+        full_key = f"{prefix}{key}"
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise ConfigError(f"unknown config key '{full_key}' (known keys here: {known})")
+        current = getattr(instance, key)
+        if dataclasses.is_dataclass(current):
+            _merge(current, value, prefix=f"{full_key}.")
+        else:
+            setattr(instance, key, _coerce(value, hints[key], full_key))
+    return instance
+
+
+def parse_overrides(overrides: list[str]) -> dict[str, Any]:
+    """Turns ``["gan.epochs=3", "data.batch_size=8"]`` into a nested dict of strings."""
+    nested: dict[str, Any] = {}
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override '{item}' must look like section.key=value")
+        dotted, value = item.split("=", 1)
+        node = nested
+        *parents, leaf = dotted.strip().split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return nested
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: list[str] | None = None,
+    config_class: type = ExperimentConfig,
+) -> Any:
+    """Builds and validates a configuration.
+
+    Args:
+        path: optional YAML experiment file (for example ``training/demo.yaml``).
+        overrides: ``section.key=value`` strings applied after the file.
+        config_class: the root dataclass.
+
+    Raises:
+        ConfigError: unreadable file, unknown key or impossible value.
+    """
+    import yaml
+
+    config = config_class()
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            content = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path}: not valid YAML ({error})") from None
+        _merge(config, content)
+    if overrides:
+        _merge(config, parse_overrides(overrides))
+    config.validate()
+    return config
+
+
+def config_from_dict(content: dict[str, Any], config_class: type = ExperimentConfig) -> Any:
+    """Rebuilds a configuration saved with :meth:`ExperimentConfig.to_dict`."""
+    config = _merge(config_class(), content)
+    config.validate()
+    return config

@@ -1,0 +1,1 @@
+"""Prepared data: the record format, the manifest, preparation and input pipelines."""
