@@ -1,0 +1,79 @@
+"""Generate a video of lips saying the given speech, from one face photo or lip image.
+
+With no arguments it uses the bundled speech sample and face photo and the shipped
+demonstration model, and writes lipmotion.mp4.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+HELP = "generate a lip video from speech and one face or lip image"
+LAYOUT_CHOICES = ("lips", "side-by-side", "face")
+
+
+def _assets() -> Path:
+    return Path(__file__).resolve().parents[1] / "assets"
+
+
+def add_arguments(parser) -> None:
+    samples = _assets() / "samples"
+    parser.add_argument("--audio", default=str(samples / "speech.flac"),
+                        help="speech: wav, flac, mp3, ogg, m4a or the audio of a video")
+    parser.add_argument("--image", default=str(samples / "face.jpg"),
+                        help="a photo with a face, or an already-cropped lip image")
+    parser.add_argument("-o", "--output", default="lipmotion.mp4", help="output .mp4 file")
+    parser.add_argument("--checkpoint", default=None,
+                        help="generator checkpoint folder (default: the shipped demo model)")
+    parser.add_argument("--layout", choices=LAYOUT_CHOICES, default="side-by-side",
+                        help="lips alone, next to the identity image, or pasted into the photo")
+    crop = parser.add_mutually_exclusive_group()
+    crop.add_argument("--lip-image", dest="is_lip_crop", action="store_const", const=True,
+                      default=None, help="the image is already a lip crop")
+    crop.add_argument("--face-image", dest="is_lip_crop", action="store_const", const=False,
+                      help="the image must contain a face")
+    parser.add_argument("--size", type=int, default=256, help="output height in pixels (lips layouts)")
+    parser.add_argument("--batch-size", type=int, default=8, help="windows per generator call")
+    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+                        help="where the generator runs")
+    parser.add_argument("--max-duration", type=float, default=900.0,
+                        help="refuse speech longer than this many seconds")
+
+
+def _read_image(path: str):
+    import cv2
+    import numpy as np
+
+    file = Path(path)
+    if not file.is_file():
+        from lipmotion_tf.errors import InputError
+
+        raise InputError(f"image not found: {path}")
+    image = cv2.imdecode(np.fromfile(str(file), np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        from lipmotion_tf.errors import InputError
+
+        raise InputError(f"{path} is not an image that can be read")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def run(args) -> int:
+    if args.device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+    from lipmotion_tf.generate.render import render_video
+
+    render_video(
+        audio_path=args.audio,
+        image=_read_image(args.image),
+        output=args.output,
+        checkpoint=args.checkpoint,
+        layout=args.layout,
+        is_lip_crop=args.is_lip_crop,
+        size=args.size,
+        batch_size=args.batch_size,
+        max_duration=args.max_duration,
+        require_gpu=args.device == "gpu",
+    )
+    print(f"wrote {args.output}")
+    return 0

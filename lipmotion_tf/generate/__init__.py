@@ -1,0 +1,1 @@
+"""Generation for any length of speech: windowing, blending, compositing and video output."""

@@ -1,0 +1,96 @@
+"""Any-length generation from fixed-length windows.
+
+The generator turns 0.64 s of speech (16 frames) into 16 lip frames. Longer speech is cut into
+windows that overlap by half (hop 8) and the overlapping predictions are cross-faded with
+weights ``sin^2`` across the window, which sum to exactly 1 wherever two windows overlap, so
+there is neither a seam nor a jump in brightness at window borders.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterator
+
+import numpy as np
+
+
+def num_output_frames(num_samples: int, samples_per_frame: int) -> int:
+    """Video frames for ``num_samples`` of audio at 25 fps: the duration rounded, at least one."""
+    return max(1, int(round(num_samples / samples_per_frame)))
+
+
+def window_starts(num_frames: int, window: int, hop: int) -> list[int]:
+    """First frames of the windows that cover ``num_frames`` frames (the last may run past the end)."""
+    if num_frames <= window:
+        return [0]
+    count = math.ceil((num_frames - window) / hop) + 1
+    return [i * hop for i in range(count)]
+
+
+def blend_weights(window: int, hop: int) -> np.ndarray:
+    """Per-frame weights of one window, ``(window,)`` float32.
+
+    With ``hop = window / 2`` the weights of two overlapping windows sum to one
+    (``sin^2 + cos^2``); any other hop is handled by normalising the accumulated weights.
+    """
+    positions = (np.arange(window) + 0.5) / window
+    weights = np.sin(np.pi * positions) ** 2
+    return weights.astype(np.float32)
+
+
+class WindowBlender:
+    """Accumulates overlapping window predictions and releases frames once they are final.
+
+    Memory stays bounded by one window whatever the length: frames are handed out as soon as
+    no later window can touch them.
+
+    Args:
+        num_frames: frames of the whole output.
+        window: frames per window.
+        hop: frames between window starts.
+    """
+
+    def __init__(self, num_frames: int, window: int, hop: int):
+        self.num_frames = num_frames
+        self.window = window
+        self.hop = hop
+        self._weights = blend_weights(window, hop)
+        self._starts = window_starts(num_frames, window, hop)
+        self._next_window = 0
+        self._released = 0
+        self._accumulator: np.ndarray | None = None  # frames [released, released + window + hop)
+        self._weight_sum = np.zeros(0, np.float32)
+
+    @property
+    def starts(self) -> list[int]:
+        return list(self._starts)
+
+    def add(self, frames: np.ndarray) -> Iterator[np.ndarray]:
+        """Adds the next window's frames ``(window, H, W, C)`` and yields the frames now final."""
+        if self._next_window >= len(self._starts):
+            raise ValueError("all windows have already been added")
+        start = self._starts[self._next_window]
+        self._next_window += 1
+        frames = np.asarray(frames, np.float32)
+        if self._accumulator is None:
+            span = self.window + self.hop
+            self._accumulator = np.zeros((span,) + frames.shape[1:], np.float32)
+            self._weight_sum = np.zeros(span, np.float32)
+        offset = start - self._released
+        self._accumulator[offset:offset + self.window] += frames * self._weights[:, None, None, None]
+        self._weight_sum[offset:offset + self.window] += self._weights
+        is_last = self._next_window == len(self._starts)
+        final_until = self.num_frames if is_last else min(self.num_frames, self._starts[self._next_window])
+        yield from self._release(final_until)
+
+    def _release(self, until: int) -> Iterator[np.ndarray]:
+        while self._released < until:
+            weight = self._weight_sum[0]
+            # Window edges carry tiny weights; where only one window covers a frame, the
+            # normalisation gives that window's frame exactly.
+            yield self._accumulator[0] / max(weight, 1e-8)
+            self._accumulator = np.roll(self._accumulator, -1, axis=0)
+            self._accumulator[-1] = 0.0
+            self._weight_sum = np.roll(self._weight_sum, -1)
+            self._weight_sum[-1] = 0.0
+            self._released += 1

@@ -1,0 +1,179 @@
+"""``LipMotionPipeline``: speech of any length + one face or lip image -> lip frames.
+
+The paper's generator makes 16 frames (0.64 s) at a time. The pipeline cuts the speech into
+windows of 16 frames every 8 frames, computes each window's log-mel with the same
+:class:`~lipmotion_tf.audio.log_mel.LogMelSpectrogram` layer as training, runs the generator
+on batches of windows and cross-fades the overlaps (:class:`WindowBlender`). Audio is
+processed chunk by chunk and frames are handed out as soon as they are final, so memory does
+not grow with the length of the speech.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from lipmotion_tf.errors import InputError, NoFaceError
+from lipmotion_tf.generate.blending import WindowBlender, num_output_frames
+
+
+def to_unit_range(image_uint8: np.ndarray) -> np.ndarray:
+    """uint8 RGB -> float32 in [-1, 1] (the networks' pixel range)."""
+    return np.asarray(image_uint8, np.float32) / 127.5 - 1.0
+
+
+def to_uint8(frames: np.ndarray) -> np.ndarray:
+    """float in [-1, 1] -> uint8 RGB."""
+    return np.clip((np.asarray(frames) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+
+
+class LipMotionPipeline:
+    """Generates lip movements for any speech from one identity image.
+
+    Args:
+        generator: a trained :class:`~lipmotion_tf.models.generator.LipGenerator`.
+        config: the experiment configuration it was trained with (audio front end, window).
+        batch_size: windows per generator call.
+        windows_per_chunk: windows whose log-mel is computed in one go; bounds memory.
+    """
+
+    def __init__(self, generator, config, batch_size: int = 8, windows_per_chunk: int = 64):
+        from lipmotion_tf.audio.log_mel import LogMelSpectrogram
+
+        if batch_size < 1:
+            raise InputError(f"batch size must be >= 1, got {batch_size}")
+        self.generator = generator
+        self.config = config
+        self.batch_size = int(batch_size)
+        self.windows_per_chunk = max(1, int(windows_per_chunk))
+        self.log_mel = LogMelSpectrogram.from_audio_config(config.audio)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path | None = None, **kwargs) -> "LipMotionPipeline":
+        """Loads a generator checkpoint (default: the shipped demonstration model)."""
+        from lipmotion_tf.generate.checkpoint import load_generator
+
+        generator, config = load_generator(path)
+        return cls(generator, config, **kwargs)
+
+    # -- identity -----------------------------------------------------------------------
+
+    def identity_from_image(self, image: np.ndarray, is_lip_crop: bool | None = None):
+        """The 64x64 identity crop of a photo, and the crop box (None for a lip image).
+
+        Args:
+            image: RGB uint8 ``(H, W, 3)``: a photo with a face, or an already-cropped lip
+                image.
+            is_lip_crop: True takes the image as a lip crop, False requires a face; None
+                looks for a face first and falls back to a lip crop when there is none and
+                the image is small and roughly square (as lip crops are).
+
+        Raises:
+            NoFaceError: no face where one is required.
+        """
+        from lipmotion_tf.video.lip_crop import LipCropper, crop_box
+
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise InputError(f"identity image must be RGB uint8 (H, W, 3), got {image.shape}")
+        size = self.config.data.image_size
+        if not is_lip_crop:
+            cropper = LipCropper(image_size=size, crop_scale=self.config.data.crop_scale)
+            try:
+                crop, box, _ = cropper.crop_image(image)
+                return crop, box
+            except NoFaceError:
+                height, width = image.shape[:2]
+                looks_like_lips = max(height, width) <= 256 and 0.5 <= width / height <= 2.0
+                if is_lip_crop is False or not looks_like_lips:
+                    raise NoFaceError(
+                        "no face found in the image (pass --lip-image if it is already a lip crop)"
+                    ) from None
+        height, width = image.shape[:2]
+        box = np.array([width / 2, height / 2, min(height, width)], np.float32)
+        return crop_box(image, box, size), None
+
+    # -- frames -------------------------------------------------------------------------
+
+    def num_frames(self, num_samples: int) -> int:
+        return num_output_frames(num_samples, self.config.audio.samples_per_frame)
+
+    def _window_log_mels(self, waveform: np.ndarray, starts: list[int]) -> Iterator[np.ndarray]:
+        """Yields each window's ``(4 * window, n_mels)`` log-mel, computed chunk by chunk.
+
+        Each chunk is cut from the waveform with two hops of real context on each side (the
+        whole signal reflect-padded once), so the result equals the log-mel of the whole
+        continuous signal sliced per window.
+        """
+        audio = self.config.audio
+        window = self.config.data.window
+        hop = audio.hop_length
+        spf = audio.samples_per_frame
+        mpf = audio.mel_frames_per_frame
+        context = 2 * hop  # >= n_fft // 2 for the default settings
+        if context < audio.n_fft // 2:
+            context = -(-(audio.n_fft // 2) // hop) * hop
+        needed = (starts[-1] + window) * spf
+        signal = np.zeros(needed, np.float32)
+        signal[: min(needed, len(waveform))] = waveform[:needed]
+        mode = "reflect" if len(signal) > context else "constant"
+        padded = np.pad(signal, (context, context), mode=mode)
+        skip = context // hop
+        for first in range(0, len(starts), self.windows_per_chunk):
+            chunk_starts = starts[first:first + self.windows_per_chunk]
+            a, b = chunk_starts[0], chunk_starts[-1] + window
+            segment = padded[a * spf: b * spf + 2 * context]
+            mel = np.asarray(self.log_mel(segment[None])[0])[skip:]
+            for start in chunk_starts:
+                offset = (start - a) * mpf
+                yield mel[offset: offset + window * mpf]
+
+    def iter_frames(self, waveform: np.ndarray, sample_rate: int,
+                    identity_crop: np.ndarray) -> Iterator[np.ndarray]:
+        """Yields generated lip frames (uint8 ``(64, 64, 3)``), 25 per second of speech.
+
+        Args:
+            waveform: mono float32 speech.
+            sample_rate: its sample rate (resampled to the model rate when different).
+            identity_crop: the 64x64 RGB uint8 identity lip image.
+        """
+        waveform = self._resample(waveform, sample_rate)
+        window = self.config.data.window
+        num_frames = self.num_frames(len(waveform))
+        blender = WindowBlender(num_frames, window, self.config.data.hop)
+        starts = blender.starts
+        identity = to_unit_range(identity_crop)
+        batch: list[np.ndarray] = []
+        for index, log_mel in enumerate(self._window_log_mels(waveform, starts)):
+            batch.append(log_mel)
+            if len(batch) == self.batch_size or index == len(starts) - 1:
+                video = self._run_generator(np.stack(batch), identity)
+                batch = []
+                for frames in video:
+                    for frame in blender.add(frames):
+                        yield to_uint8(frame)
+
+    def _run_generator(self, log_mels: np.ndarray, identity: np.ndarray) -> np.ndarray:
+        identities = np.repeat(identity[None], len(log_mels), axis=0)
+        outputs = self.generator({"audio": log_mels, "identity": identities}, training=False)
+        return np.asarray(outputs["video"])
+
+    def _resample(self, waveform: np.ndarray, sample_rate: int) -> np.ndarray:
+        waveform = np.asarray(waveform, np.float32)
+        if waveform.ndim != 1:
+            raise InputError(f"waveform must be mono (samples,), got shape {waveform.shape}")
+        if waveform.size == 0:
+            raise InputError("the speech is empty")
+        if sample_rate != self.config.audio.sample_rate:
+            import soxr
+
+            waveform = soxr.resample(waveform, sample_rate, self.config.audio.sample_rate)
+        return waveform.astype(np.float32)
+
+    def generate(self, waveform: np.ndarray, sample_rate: int, image: np.ndarray,
+                 is_lip_crop: bool | None = None) -> np.ndarray:
+        """All generated frames at once: ``(N, 64, 64, 3)`` uint8, N = 25 x duration."""
+        crop, _ = self.identity_from_image(image, is_lip_crop)
+        return np.stack(list(self.iter_frames(waveform, sample_rate, crop)))

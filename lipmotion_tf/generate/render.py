@@ -1,0 +1,112 @@
+"""Speech file + image -> MP4 file, in one of three layouts, with a progress bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from lipmotion_tf.errors import InputError, NoFaceError
+from lipmotion_tf.generate.compositing import LAYOUTS, FacePaster, side_by_side
+
+
+def _check_output(output: Path) -> None:
+    if output.suffix.lower() != ".mp4":
+        raise InputError(f"output must be an .mp4 file, got {output}")
+    if output.is_dir():
+        raise InputError(f"output {output} is a folder")
+    parent = output.parent if str(output.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"cannot write {output}: folder {parent} does not exist")
+
+
+def render_video(
+    audio_path,
+    image: np.ndarray,
+    output,
+    checkpoint=None,
+    layout: str = "side-by-side",
+    is_lip_crop: bool | None = None,
+    size: int = 256,
+    batch_size: int = 8,
+    max_duration: float = 900.0,
+    require_gpu: bool = False,
+    progress: bool = True,
+) -> int:
+    """Writes ``output`` (H.264 + AAC) and returns the number of frames written.
+
+    Args:
+        audio_path: speech in any format :func:`~lipmotion_tf.audio.loader.load_audio` reads.
+        image: RGB uint8 photo with a face, or a lip crop.
+        output: the ``.mp4`` to write (replaced atomically when complete).
+        checkpoint: generator checkpoint folder; None for the demonstration model.
+        layout: ``lips``, ``side-by-side`` or ``face`` (pasted into the photo).
+        is_lip_crop: see :meth:`LipMotionPipeline.identity_from_image`.
+        size: output height of the ``lips`` and ``side-by-side`` layouts.
+        batch_size: windows per generator call.
+        max_duration: longest speech accepted, in seconds.
+        require_gpu: fail unless a GPU is visible.
+        progress: show a progress bar.
+
+    Raises:
+        InputError, NoFaceError: bad inputs, each named in one line.
+    """
+    import cv2
+    from tqdm import tqdm
+
+    from lipmotion_tf.audio.loader import load_audio
+    from lipmotion_tf.generate.mp4_writer import Mp4Writer
+    from lipmotion_tf.generate.pipeline import LipMotionPipeline
+
+    if layout not in LAYOUTS:
+        raise InputError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    if size < 16:
+        raise InputError(f"size must be at least 16 pixels, got {size}")
+    output = Path(output)
+    _check_output(output)
+    if layout == "face" and is_lip_crop:
+        raise InputError("the face layout needs a face photo, not a lip image")
+
+    if require_gpu:
+        import keras
+
+        if not keras.config.backend() == "jax" and not _tf_has_gpu():
+            raise InputError("--device gpu was asked for but no GPU is visible")
+
+    pipeline = LipMotionPipeline.from_checkpoint(checkpoint, batch_size=batch_size)
+    sample_rate = pipeline.config.audio.sample_rate
+    waveform = load_audio(audio_path, sample_rate)
+    duration = len(waveform) / sample_rate
+    if duration > max_duration:
+        raise InputError(
+            f"{audio_path} lasts {duration:.0f} s, more than the limit of {max_duration:.0f} s "
+            "(raise it with --max-duration)"
+        )
+    crop, box = pipeline.identity_from_image(image, False if layout == "face" else is_lip_crop)
+    if layout == "face" and box is None:
+        raise NoFaceError("the face layout needs a photo with a face")
+
+    if layout == "lips":
+        compose = lambda frame: cv2.resize(frame, (size, size), interpolation=cv2.INTER_CUBIC)  # noqa: E731
+        width, height = size, size
+    elif layout == "side-by-side":
+        compose = lambda frame: side_by_side(crop, frame, size)  # noqa: E731
+        width, height = 2 * size, size
+    else:
+        paster = FacePaster(image, box)
+        compose = paster.paste
+        height, width = image.shape[:2]
+
+    total = pipeline.num_frames(len(waveform))
+    with Mp4Writer(output, pipeline.config.audio.fps, width, height, waveform, sample_rate) as writer:
+        frames = pipeline.iter_frames(waveform, sample_rate, crop)
+        for frame in tqdm(frames, total=total, unit="frame", disable=not progress,
+                          desc="generating"):
+            writer.write(compose(frame))
+    return writer.frames_written
+
+
+def _tf_has_gpu() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))

@@ -1,0 +1,168 @@
+"""Any-length generation, output layouts, the MP4 file and bad inputs (tiny random generator)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lipmotion_tf.cli.main import main
+from lipmotion_tf.errors import InputError, NoFaceError
+from lipmotion_tf.generate.blending import WindowBlender, blend_weights, window_starts
+
+SAMPLES = Path(__file__).resolve().parents[1] / "lipmotion_tf" / "assets" / "samples"
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    from lipmotion_tf.generate.checkpoint import save_generator_npz
+    from lipmotion_tf.models.factory import build_generator
+    from lipmotion_tf.testing import tiny_experiment_config
+
+    config = tiny_experiment_config()
+    folder = tmp_path_factory.mktemp("tiny_generator")
+    return save_generator_npz(build_generator(config), config, folder)
+
+
+@pytest.fixture(scope="module")
+def pipeline(tiny_checkpoint):
+    from lipmotion_tf.generate.pipeline import LipMotionPipeline
+
+    return LipMotionPipeline.from_checkpoint(tiny_checkpoint, batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def face_image():
+    from lipmotion_tf.cli.generate import _read_image
+
+    return _read_image(str(SAMPLES / "face.jpg"))
+
+
+def _speech(seconds: float, sample_rate: int = 44100) -> np.ndarray:
+    import soundfile as sf
+
+    audio, rate = sf.read(SAMPLES / "speech.flac", dtype="float32")
+    repeats = int(np.ceil(seconds * rate / len(audio)))
+    return np.tile(audio, repeats)[: int(round(seconds * rate))]
+
+
+def test_blend_weights_sum_to_one_across_an_overlap():
+    weights = blend_weights(16, 8)
+    np.testing.assert_allclose(weights[:8] + weights[8:], 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("frames", [1, 2, 15, 16, 17, 75, 1000])
+def test_blender_returns_every_frame_once_in_order(frames):
+    blender = WindowBlender(frames, 16, 8)
+    out = []
+    for start in blender.starts:
+        window = np.zeros((16, 1, 1, 1), np.float32) + np.arange(start, start + 16)[:, None, None, None]
+        out.extend(blender.add(window))
+    assert len(out) == frames
+    np.testing.assert_allclose(np.ravel(out), np.arange(frames), atol=1e-4)
+    assert window_starts(frames, 16, 8)[-1] + 16 >= frames
+
+
+def test_chunked_log_mel_equals_whole_signal_log_mel(pipeline):
+    # Chunking bounds memory; it must not change a single window's features.
+    waveform = _speech(5.0)
+    starts = window_starts(pipeline.num_frames(len(waveform)), 16, 8)
+    pipeline.windows_per_chunk = 3
+    chunked = np.stack(list(pipeline._window_log_mels(waveform, starts)))
+    whole = np.asarray(pipeline.log_mel(waveform[None])[0])
+    for start, window in zip(starts, chunked):
+        reference = whole[4 * start: 4 * start + 64]
+        valid = len(reference)  # the last window runs past the speech (zero padded)
+        np.testing.assert_allclose(window[: valid - 2], reference[: valid - 2], atol=2e-3)
+
+
+@pytest.mark.parametrize("seconds", [0.1, 0.64, 3.0, 60.0])
+def test_frame_count_follows_the_speech_duration(pipeline, face_image, seconds):
+    crop, box = pipeline.identity_from_image(face_image)
+    count = sum(1 for _ in pipeline.iter_frames(_speech(seconds), 44100, crop))
+    assert abs(count - 25 * seconds) <= 1
+    assert box is not None
+
+
+def test_generation_is_deterministic_and_accepts_other_sample_rates(pipeline, face_image):
+    speech = _speech(1.0)
+    first = pipeline.generate(speech, 44100, face_image)
+    second = pipeline.generate(speech, 44100, face_image)
+    np.testing.assert_array_equal(first, second)
+    resampled = pipeline.generate(speech[::2].copy(), 22050, face_image)
+    assert resampled.shape == first.shape == (25, 64, 64, 3)
+
+
+def test_lip_image_is_taken_as_is(pipeline, face_image):
+    crop, _ = pipeline.identity_from_image(face_image)
+    again, box = pipeline.identity_from_image(crop, is_lip_crop=True)
+    assert box is None and again.shape == (64, 64, 3)
+    with pytest.raises(NoFaceError):
+        pipeline.identity_from_image(np.full((480, 640, 3), 90, np.uint8))
+
+
+@pytest.mark.parametrize("layout, size", [("lips", (128, 128)), ("side-by-side", (256, 128)),
+                                          ("face", (720, 480))])
+def test_cli_writes_a_playable_mp4_with_sound(tiny_checkpoint, tmp_path, layout, size):
+    import av
+
+    output = tmp_path / f"{layout}.mp4"
+    code = main(["generate", "--checkpoint", str(tiny_checkpoint), "--layout", layout,
+                 "--size", "128", "-o", str(output)])
+    assert code == 0
+    with av.open(str(output)) as container:
+        video = container.streams.video[0]
+        assert (video.codec_context.name, video.width, video.height) == ("h264", *size)
+        assert container.streams.audio[0].codec_context.name == "aac"
+        frames = sum(1 for _ in container.decode(video=0))
+    assert abs(frames - 25 * 5.5) <= 1
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_bad_inputs_give_one_line_and_no_file(tiny_checkpoint, tmp_path, capsys):
+    import soundfile as sf
+
+    not_image = tmp_path / "notes.jpg"
+    not_image.write_text("hello")
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros(0, np.float32), 16000)
+    long_audio = tmp_path / "long.wav"
+    sf.write(long_audio, np.zeros(16000 * 3, np.float32), 16000)
+    blank = tmp_path / "blank.png"
+    import cv2
+
+    cv2.imwrite(str(blank), np.full((480, 640, 3), 90, np.uint8))
+    base = ["generate", "--checkpoint", str(tiny_checkpoint)]
+    cases = [
+        (["--image", str(not_image)], "not an image"),
+        (["--audio", str(empty)], str(empty)),
+        (["--audio", str(tmp_path / "missing.wav")], "missing.wav"),
+        (["--audio", str(long_audio), "--max-duration", "2"], "limit"),
+        (["--image", str(blank), "--layout", "face"], "face"),
+        (["-o", str(tmp_path / "no" / "such" / "dir" / "out.mp4")], "does not exist"),
+    ]
+    for extra, expected in cases:
+        output = tmp_path / "out.mp4"
+        code = main(base + ["-o", str(output)] + extra)
+        err = capsys.readouterr().err.strip()
+        assert code != 0, extra
+        assert expected in err, (extra, err)
+        assert len(err.splitlines()) == 1, err
+        assert not output.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["notes.jpg", "empty.wav", "long.wav", "blank.png"])
+
+
+def test_silent_speech_is_allowed(pipeline, face_image):
+    frames = pipeline.generate(np.zeros(44100, np.float32), 44100, face_image)
+    assert frames.shape == (25, 64, 64, 3)
+
+
+def test_checkpoint_errors_are_clear(tmp_path):
+    from lipmotion_tf.generate.checkpoint import load_generator
+
+    with pytest.raises(InputError, match="not found"):
+        load_generator(tmp_path / "nothing")
+    with pytest.raises(InputError, match="config.yaml"):
+        load_generator(tmp_path)
