@@ -1,0 +1,1 @@
+"""Audio front end: decoding speech from any file and the log-mel spectrogram."""
