@@ -1,0 +1,140 @@
+"""The lip movement generator: speech + one lip image -> a lip video."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from lipmotion_tf.models.layers import (
+    AudioEncoder,
+    ConvBlock,
+    ConvTransposeBlock,
+    ImageEncoder,
+    ResidualBlock,
+)
+
+
+@keras.saving.register_keras_serializable(package="lipmotion")
+class LipGenerator(keras.Model):
+    """Generates ``T`` lip frames from a log-mel window and one identity lip image.
+
+    Inputs (a dict):
+        ``audio``: ``(B, 4T, 128)`` log-mel window (4 mel frames per video frame), T >= 2.
+        ``identity``: ``(B, 64, 64, 3)`` lip image in [-1, 1].
+
+    Outputs (a dict):
+        ``video``: ``(B, T, 64, 64, 3)`` in [-1, 1] (tanh).
+        ``audio_features``: ``(B, T, 16, 4c)``, the audio encoder output that the
+            audio-derivative encoder of the correlation loss reads.
+
+    Structure (``c = channels``; the authors' ``model_corr.Generator``, 16.70 M parameters
+    at ``c = 64``: audio 0.98 M, identity 0.38 M, compress 3.54 M, decoder 11.80 M)::
+
+        audio encoder      (B, 4T, 128) -> (B, T, 16, 4c)           see AudioEncoder
+        identity encoder   (B, 64, 64, 3) -> (B, 16, 16, 4c)         see ImageEncoder
+        fusion             identity map repeated over T; audio row f (frequency) copied
+                           along the width -> (B, T, 16, 16, 4c); concat -> 8c channels
+        compress           Conv3D 3x3x3 8c -> 4c + BN + ReLU
+        residual blocks    res_blocks x [Conv3D 1x3x3 (3x3x3), BN, ReLU, Conv3D, BN] + skip
+        upsampling         2 x [Conv3DTranspose 3x3x3 stride (1, 2, 2) + BN + ReLU]: 2c, c
+        output             Conv3D 7x7x7 c -> 3 (bias) + tanh -> (B, T, 64, 64, 3)
+
+    Differences from the authors' code: every conv kernel is He-normal initialised (the
+    authors leave the transposed convolutions and the output conv at PyTorch's default);
+    the audio encoder's last layer is the stride-(1, 2) conv of ``model_corr``, where the
+    paper's Table 4 has a max pooling (see :class:`AudioEncoder`).
+
+    Args:
+        channels: width ``c`` (``ngf``); a multiple of 4.
+        res_blocks: residual blocks (9).
+        res_kernel_3d: 3x3x3 residual kernels (the authors' ``model_flownet_diff``
+            variant) instead of 1x3x3.
+        frame_conv_2d: compute the 1x3x3 residual convolutions as per-frame 2-D
+            convolutions (a Conv3D kernel ``(1, 3, 3, C, C)`` is used as the Conv2D kernel
+            ``(3, 3, C, C)``: the weights are identical, only the graph changes; faster in
+            TFLite). Not allowed with ``res_kernel_3d``.
+    """
+
+    def __init__(
+        self, channels=64, res_blocks=9, res_kernel_3d=False, frame_conv_2d=False, **kwargs
+    ):
+        super().__init__(**kwargs)
+        if channels < 4 or channels % 4:
+            raise ValueError(f"channels must be a positive multiple of 4, got {channels}")
+        if res_blocks < 0:
+            raise ValueError(f"res_blocks must be >= 0, got {res_blocks}")
+        if frame_conv_2d and res_kernel_3d:
+            raise ValueError("frame_conv_2d needs 1x3x3 residual kernels (res_kernel_3d=False)")
+        self.channels = int(channels)
+        self.res_blocks = int(res_blocks)
+        self.res_kernel_3d = bool(res_kernel_3d)
+        self.frame_conv_2d = bool(frame_conv_2d)
+        c = self.channels
+
+        self.audio_encoder = AudioEncoder(c, name="audio_encoder")
+        self.identity_encoder = ImageEncoder(c, name="identity_encoder")
+        self.fusion_concat = keras.layers.Concatenate(axis=-1, name="fusion_concat")
+        self.compress = ConvBlock(4 * c, 3, rank=3, name="compress")
+        res_kernel = (3, 3, 3) if self.res_kernel_3d else (1, 3, 3)
+        self.decoder_blocks = [
+            ResidualBlock(
+                4 * c,
+                res_kernel,
+                rank=3,
+                frame_conv_2d=self.frame_conv_2d,
+                name=f"decoder_res_block_{i + 1}",
+            )
+            for i in range(self.res_blocks)
+        ]
+        self.decoder_upsample = [
+            ConvTransposeBlock(
+                filters,
+                3,
+                strides=(1, 2, 2),
+                rank=3,
+                padding=1,
+                output_padding=(0, 1, 1),
+                name=f"decoder_upsample_{i + 1}",
+            )
+            for i, filters in enumerate((2 * c, c))
+        ]
+        self.decoder_output = ConvBlock(
+            3, 7, rank=3, norm=False, activation="tanh", use_bias=True, name="decoder_output"
+        )
+
+    def call(self, inputs, training=None):
+        audio = inputs["audio"]
+        identity = inputs["identity"]
+        if audio.shape[1] is not None and (audio.shape[1] % 4 or audio.shape[1] < 8):
+            raise ValueError(
+                f"audio must hold 4 mel frames per video frame and >= 2 frames, got {audio.shape}"
+            )
+        audio_features = self.audio_encoder(audio, training=training)  # (B, T, 16, 4c)
+        identity_features = self.identity_encoder(identity, training=training)  # (B, 16, 16, 4c)
+
+        frames = ops.shape(audio_features)[1]
+        width = identity_features.shape[2]
+        # Each frequency position becomes a row of the map, copied across the width.
+        audio_map = ops.repeat(ops.expand_dims(audio_features, 3), width, axis=3)
+        identity_map = ops.repeat(ops.expand_dims(identity_features, 1), frames, axis=1)
+        x = self.fusion_concat([identity_map, audio_map])
+
+        x = self.compress(x, training=training)
+        for block in self.decoder_blocks:
+            x = block(x, training=training)
+        for block in self.decoder_upsample:
+            x = block(x, training=training)
+        video = self.decoder_output(x, training=training)
+        return {"video": video, "audio_features": audio_features}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "channels": self.channels,
+                "res_blocks": self.res_blocks,
+                "res_kernel_3d": self.res_kernel_3d,
+                "frame_conv_2d": self.frame_conv_2d,
+            }
+        )
+        return config

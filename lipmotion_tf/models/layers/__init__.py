@@ -1,0 +1,21 @@
+"""Building blocks shared by the networks, one block per file."""
+
+from lipmotion_tf.models.layers.audio_encoder import AudioEncoder
+from lipmotion_tf.models.layers.conv_block import ConvBlock
+from lipmotion_tf.models.layers.conv_transpose_block import ConvTransposeBlock
+from lipmotion_tf.models.layers.frame_conv_3d import FrameConv3D
+from lipmotion_tf.models.layers.image_encoder import ImageEncoder
+from lipmotion_tf.models.layers.initializers import he_normal
+from lipmotion_tf.models.layers.reflection_padding_2d import ReflectionPadding2D
+from lipmotion_tf.models.layers.residual_block import ResidualBlock
+
+__all__ = [
+    "AudioEncoder",
+    "ConvBlock",
+    "ConvTransposeBlock",
+    "FrameConv3D",
+    "ImageEncoder",
+    "ReflectionPadding2D",
+    "ResidualBlock",
+    "he_normal",
+]
