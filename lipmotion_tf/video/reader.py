@@ -1,0 +1,186 @@
+"""Video decoding with PyAV, resampled to the model frame rate.
+
+Frames are decoded in a stream (a clip is never held twice in memory) and resampled to a fixed
+rate by nearest-timestamp selection: output frame ``j`` shows the source frame whose
+presentation time is nearest to ``t0 + j / fps`` (ties go to the earlier frame), where ``t0``
+is the first frame's time. A clip of duration ``D`` (last frame's time plus its duration,
+minus ``t0``) gives ``round(D * fps)`` frames (halves rounded up), so a 25 fps source comes
+back unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from lipmotion_tf.errors import InputError
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoInfo:
+    """What a video file holds, read from its container without decoding frames.
+
+    Attributes:
+        fps: the source's average frame rate.
+        num_frames: source frames (counted from the packets when the container does not say).
+        width: frame width in pixels.
+        height: frame height in pixels.
+        duration: seconds of video (``num_frames / fps``; the container's estimate when the
+            rate is unknown).
+        has_audio: whether the file has an audio stream.
+    """
+
+    fps: float
+    num_frames: int
+    width: int
+    height: int
+    duration: float
+    has_audio: bool
+
+
+def _open(path: str | Path):
+    """Opens a container with a video stream, or raises InputError."""
+    import av
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"video not found: {path}")
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, UnicodeDecodeError, ValueError) as error:
+        raise InputError(f"cannot read video {path}: {_describe(error)}") from None
+    if not container.streams.video:
+        container.close()
+        raise InputError(f"{path} has no video stream")
+    return container
+
+
+def _describe(error: Exception) -> str:
+    """A short reason for an FFmpeg error (its message without the file path)."""
+    import av
+
+    if isinstance(error, av.FFmpegError) and error.strerror:
+        return error.strerror
+    return str(error) or type(error).__name__
+
+
+def video_info(path: str | Path) -> VideoInfo:
+    """Describes a video file.
+
+    Raises:
+        InputError: the file is missing, unreadable, has no video stream or no frames.
+    """
+    import av
+
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else 0.0
+        num_frames = int(stream.frames or 0)
+        if num_frames <= 0:
+            try:
+                for packet in container.demux(stream):
+                    num_frames += 1 if packet.size else 0
+            except av.error.EOFError:
+                pass  # an empty stream: reported below
+            except av.FFmpegError as error:
+                raise InputError(f"cannot read video {path}: {_describe(error)}") from None
+        if fps > 0:
+            duration = num_frames / fps
+        elif container.duration is not None:
+            duration = container.duration / av.time_base
+        else:
+            duration = 0.0
+        info = VideoInfo(
+            fps=fps,
+            num_frames=num_frames,
+            width=int(stream.codec_context.width),
+            height=int(stream.codec_context.height),
+            duration=duration,
+            has_audio=bool(container.streams.audio),
+        )
+    if info.num_frames <= 0:
+        raise InputError(f"{path} holds no video frames")
+    return info
+
+
+def iter_video(path: str | Path, fps: float = 25.0) -> Iterator[np.ndarray]:
+    """Yields the frames of a video as ``(H, W, 3)`` RGB uint8 arrays at ``fps``.
+
+    Args:
+        path: a video file in any format FFmpeg reads (mpg, mp4, mov, avi, mkv, webm...).
+        fps: output frame rate.
+
+    Raises:
+        InputError: the file is missing, unreadable or corrupt, or holds no frames. A stream
+            that breaks after some frames raises as well: a clip with a hole is not usable.
+    """
+    import av
+
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        default_step = 1.0 / float(rate) if rate else 1.0 / fps
+
+        start = None  # time of the first source frame
+        previous = None  # (time, image) of the last source frame seen
+        step = default_step
+        emitted = 0
+        # Output frames chosen but not yet known to fall inside the clip's rounded length.
+        pending: list[np.ndarray] = []
+        try:
+            for frame in container.decode(stream):
+                if frame.time is not None:
+                    time = float(frame.time)
+                elif previous is not None:
+                    time = previous[0] + step
+                else:
+                    time = 0.0
+                if previous is not None and time <= previous[0]:
+                    time = previous[0] + step  # broken timestamps: keep decode order
+                if frame.duration and frame.time_base is not None:
+                    step = float(frame.duration * frame.time_base)
+                image = frame.to_ndarray(format="rgb24")
+                if start is None:
+                    start = time
+                else:
+                    # Output times up to the midpoint belong to the previous frame.
+                    midpoint = (previous[0] + time) / 2.0
+                    while start + (emitted + len(pending)) / fps <= midpoint:
+                        pending.append(previous[1])
+                    # Output j is inside the clip for sure once (j + 0.5) / fps <= time - start.
+                    while pending and (emitted + 0.5) / fps <= time - start:
+                        yield pending.pop(0)
+                        emitted += 1
+                previous = (time, image)
+        except av.error.EOFError:
+            pass  # a stream that ends early, or holds nothing: judged below
+        except av.FFmpegError as error:
+            raise InputError(f"cannot decode video {path}: {_describe(error)}") from None
+        if previous is None:
+            raise InputError(f"{path} holds no video frames")
+        total = max(1, _round_half_up((previous[0] + step - start) * fps))
+        pending.extend([previous[1]] * max(0, total - emitted - len(pending)))
+        yield from pending[: total - emitted]
+    finally:
+        container.close()
+
+
+def _round_half_up(value: float) -> int:
+    """Rounds x.5 up, with a little slack for timestamps such as 1.4999999."""
+    return int(np.floor(value + 0.5 + 1e-6))
+
+
+def read_video(path: str | Path, fps: float = 25.0) -> np.ndarray:
+    """Decodes a whole video into a ``(T, H, W, 3)`` RGB uint8 array at ``fps``.
+
+    See :func:`iter_video` for the resampling rule and the errors.
+    """
+    return np.stack(list(iter_video(path, fps=fps)))
