@@ -42,7 +42,8 @@ def _audio(clip: int, length: int, samples_per_frame: int, rate: int) -> np.ndar
     return np.round(signal * 32767).astype(np.int16)
 
 
-def write_prepared(root, lengths=LENGTHS, config=None, split="train", shard_count=2) -> None:
+def write_prepared(root, lengths=LENGTHS, config=None, split="train", shard_count=2,
+                   faceless=None) -> None:
     """A prepared folder in the format ``lipmotion prepare`` writes (manifest + shards)."""
     import tensorflow as tf
 
@@ -62,7 +63,7 @@ def write_prepared(root, lengths=LENGTHS, config=None, split="train", shard_coun
             sample_rate=config.audio.sample_rate,
             boxes=np.zeros((length, 3), np.float32),
             landmarks=np.zeros((length, 40, 2), np.float32),
-            face_found=np.ones(length, bool),
+            face_found=~np.isin(np.arange(length), (faceless or {}).get(clip, [])),
             speech=(np.arange(length) % 3 - 1).astype(np.int8),
             frame_size=(288, 360),
         )
@@ -399,3 +400,23 @@ def test_numpy_data_imports_without_tensorflow():
     env = {"KERAS_BACKEND": "jax", "PATH": ""}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_training_windows_skip_frames_without_a_face(tmp_path):
+    from lipmotion_tf.data.numpy_data import NumpyWindowDataset, export_numpy
+    from lipmotion_tf.data.pipeline import make_dataset
+
+    config = _config(**{"data.batch_size": 1})  # nothing dropped by drop_remainder
+    # Clip 0 (40 frames: windows at 0, 8, 16, 24) lost its face on frame 20.
+    write_prepared(tmp_path, faceless={0: [20]})
+    seen = set()
+    for batch in make_dataset(tmp_path, "train", config, training=True, include_metadata=True):
+        seen.update(zip(batch["clip_id"].numpy().astype(str), batch["start"].numpy()))
+    assert ("spk/clip0", 0) in seen
+    assert not {("spk/clip0", 8), ("spk/clip0", 16)} & seen
+
+    npz = export_numpy(tmp_path, "train", tmp_path / "train.npz", config)
+    data = NumpyWindowDataset(npz, config, batch_size=1, include_metadata=True)
+    starts = {(b["clip_id"][0], int(b["start"][0])) for b in (data[i] for i in range(len(data)))}
+    assert ("spk/clip0", 0) in starts
+    assert not {("spk/clip0", 8), ("spk/clip0", 16)} & starts

@@ -39,8 +39,9 @@ import numpy as np
 from lipmotion_tf.data.pipeline import window_starts
 from lipmotion_tf.errors import DataError
 
-NUMPY_FORMAT_VERSION = 1
-_ARRAYS = ("frames", "log_mel", "frame_offsets", "clip_ids", "speech", "audio_config", "image_size")
+NUMPY_FORMAT_VERSION = 2
+_ARRAYS = ("frames", "log_mel", "frame_offsets", "clip_ids", "speech", "face_found", "audio_config",
+           "image_size")
 
 
 def export_numpy(prepared_dir: str | Path, split: str, out_path: str | Path, config) -> Path:
@@ -64,12 +65,13 @@ def export_numpy(prepared_dir: str | Path, split: str, out_path: str | Path, con
     from lipmotion_tf.data.pipeline import clip_dataset
 
     out_path = Path(out_path)
-    frames, log_mels, clip_ids, speech, offsets = [], [], [], [], [0]
+    frames, log_mels, clip_ids, speech, faces, offsets = [], [], [], [], [], [0]
     for clip in clip_dataset(prepared_dir, split, config).as_numpy_iterator():
         frames.append(clip["frames"])
         log_mels.append(clip["log_mel"].astype(np.float16))
         clip_ids.append(clip["clip_id"].decode())
         speech.append(clip["speech"].astype(np.int8))
+        faces.append(clip["face_found"].astype(np.int8))
         offsets.append(offsets[-1] + int(clip["num_frames"]))
     if not frames:
         raise DataError(f"split '{split}' of {prepared_dir} holds no clip with a whole window")
@@ -79,6 +81,7 @@ def export_numpy(prepared_dir: str | Path, split: str, out_path: str | Path, con
         "frame_offsets": np.asarray(offsets, np.int64),
         "clip_ids": np.asarray(clip_ids, dtype=str),
         "speech": np.concatenate(speech),
+        "face_found": np.concatenate(faces),
         "audio_config": np.asarray(json.dumps(dataclasses.asdict(config.audio))),
         "image_size": np.asarray(config.data.image_size, np.int64),
         "format_version": np.asarray(NUMPY_FORMAT_VERSION, np.int64),
@@ -181,12 +184,21 @@ class NumpyWindowDataset(keras.utils.PyDataset):
         self._offsets = arrays["frame_offsets"]
         self._clip_ids = arrays["clip_ids"]
         self._speech = arrays["speech"]
+        face_found = arrays["face_found"] > 0
         lengths = np.diff(self._offsets)
-        # (clip index, start frame) of every window, in clip order.
+        # (clip index, start frame) of every window, in clip order. Training skips windows
+        # holding a frame without a detected face, as the tf.data pipeline does.
         windows = [
             (clip, start)
             for clip, length in enumerate(lengths)
             for start in window_starts(int(length), self.window, config.data.hop)
+            if not self.training
+            or face_found[self._offsets[clip] + start: self._offsets[clip] + start + self.window].all()
+        ]
+        self._good_frames = [
+            np.flatnonzero(face_found[begin:end]) if face_found[begin:end].any()
+            else np.arange(end - begin)
+            for begin, end in zip(self._offsets[:-1], self._offsets[1:])
         ]
         if not windows:
             raise DataError(f"{self.npz_path} holds no clip with a whole window")
@@ -230,7 +242,10 @@ class NumpyWindowDataset(keras.utils.PyDataset):
         num_clips = len(self._lengths)
         if self.training:
             rng = np.random.default_rng([self.seed, self.epoch, index])
-            identity = rng.integers(0, lengths)
+            identity = np.array([
+                self._good_frames[clip][rng.integers(len(self._good_frames[clip]))]
+                for clip in clips
+            ])
             partners = (clips + rng.integers(1, num_clips, size=count)) % num_clips
             partner_windows = self._lengths[partners] - self.window + 1
             partner_starts = rng.integers(0, partner_windows)

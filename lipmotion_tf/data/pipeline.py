@@ -129,7 +129,7 @@ def clip_dataset(prepared_dir: str | Path, split: str, config, interleave: bool 
     image_size = config.data.image_size
     n_mels = config.audio.n_mels
     spec = {k: v for k, v in records.feature_spec().items()
-            if k in ("clip_id", "num_frames", "frames", "audio", "speech")}
+            if k in ("clip_id", "num_frames", "frames", "audio", "speech", "face_found")}
 
     def parse(serialized):
         parsed = tf.io.parse_single_example(serialized, spec)
@@ -143,6 +143,7 @@ def clip_dataset(prepared_dir: str | Path, split: str, config, interleave: bool 
             "log_mel": tf.reshape(log_mel, [-1, n_mels]),
             "frames": tf.reshape(frames, [num_frames, image_size, image_size, 3]),
             "speech": tf.cast(tf.sparse.to_dense(parsed["speech"]), tf.int32),
+            "face_found": tf.cast(tf.sparse.to_dense(parsed["face_found"]), tf.int32),
         }
 
     parallel_reads = min(len(files), 4) if interleave else None
@@ -271,6 +272,7 @@ def _with_next_clip(clips, image_size: int, n_mels: int):
         "log_mel": tf.zeros([0, n_mels], tf.float32),
         "frames": tf.zeros([0, image_size, image_size, 3], tf.uint8),
         "speech": tf.zeros([0], tf.int32),
+        "face_found": tf.zeros([0], tf.int32),
     }
     stream = clips.concatenate(tf.data.Dataset.from_tensors(empty))
 
@@ -297,10 +299,14 @@ def _cut_windows(clip, partner, random_value, window, hop, mel_per_frame, traini
     mel_offsets = tf.range(window * mel_per_frame)[None, :]
 
     if training:
-        identity_index = tf.random.stateless_uniform(
-            [count], seed=tf.stack([random_value, 0]), minval=0, maxval=num_frames,
-            dtype=tf.int32,
-        )
+        # The identity is a frame where the face was really seen (not a borrowed box).
+        good_frames = tf.cast(tf.where(clip["face_found"] > 0)[:, 0], tf.int32)
+        good_frames = tf.cond(tf.size(good_frames) > 0, lambda: good_frames,
+                              lambda: tf.range(num_frames))
+        identity_index = tf.gather(good_frames, tf.random.stateless_uniform(
+            [count], seed=tf.stack([random_value, 0]), minval=0,
+            maxval=tf.size(good_frames), dtype=tf.int32,
+        ))
     else:
         identity_index = tf.zeros([count], tf.int32)
 
@@ -319,7 +325,7 @@ def _cut_windows(clip, partner, random_value, window, hop, mel_per_frame, traini
     mel_dim = clip["log_mel"].shape[-1]
     mels = tf.gather(clip["log_mel"], mel_per_frame * starts[:, None] + mel_offsets)
     mismatch = tf.gather(partner["log_mel"], mel_per_frame * partner_starts[:, None] + mel_offsets)
-    return {
+    windows = {
         "audio": tf.reshape(mels, [count, window * mel_per_frame, mel_dim]),
         "video": tf.gather(clip["frames"], frame_index),
         "identity": tf.gather(clip["frames"], identity_index),
@@ -329,3 +335,9 @@ def _cut_windows(clip, partner, random_value, window, hop, mel_per_frame, traini
         "speech": tf.gather(clip["speech"], frame_index),
         "mismatch_clip_id": tf.fill([count], partner_id),
     }
+    if training:
+        # Frames without a detected face (damaged video) carry a borrowed crop; a window
+        # holding one would teach the networks frozen or smeared lips.
+        seen = tf.reduce_all(tf.gather(clip["face_found"], frame_index) > 0, axis=1)
+        windows = {key: tf.boolean_mask(value, seen) for key, value in windows.items()}
+    return windows
