@@ -1,0 +1,131 @@
+"""Every measure of one clip made by one method, against the real clip.
+
+The per-frame quantities are kept (landmark distances, mouth openings) so that a report can
+pool frames over clips instead of averaging clip averages, and can draw the openings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+SYNC_MAX_LAG = 5  # frames each way (200 ms at 25 fps)
+
+
+@dataclasses.dataclass
+class ClipMeasures:
+    """One method on one clip.
+
+    Attributes:
+        num_frames: frames of the clip.
+        distances: ``(T, P)`` distances between mean-centred real and generated lip landmarks
+            in crop pixels (:func:`~lipmotion_tf.metrics.lmd.landmark_distances`); NaN rows
+            where either set was not found.
+        ssim: mean SSIM over frames (grayscale, against the real crops).
+        psnr: mean PSNR over frames, dB.
+        cpbd: mean CPBD of the method's frames.
+        openings: ``(T,)`` mouth openings of the method's frames (NaN where not found).
+        lagged: ``{lag: correlation}`` of the openings with the real ones
+            (:func:`~lipmotion_tf.metrics.lip_sync.lagged_correlations`).
+    """
+
+    num_frames: int
+    distances: np.ndarray
+    ssim: float
+    psnr: float
+    cpbd: float
+    openings: np.ndarray
+    lagged: dict[int, float]
+
+    @property
+    def landmark_frames(self) -> int:
+        """Frames where both landmark sets were found."""
+        return int(np.count_nonzero(np.all(np.isfinite(self.distances), axis=1)))
+
+    def lmd(self, reduce: str = "mean") -> float:
+        """LMD of the clip: ``mean`` over points (the paper) or ``sum`` (the authors' code)."""
+        valid = np.all(np.isfinite(self.distances), axis=1)
+        if not np.any(valid):
+            return float("nan")
+        rows = self.distances[valid]
+        return float((rows.mean(axis=1) if reduce == "mean" else rows.sum(axis=1)).mean())
+
+    def sync(self) -> tuple[float, int]:
+        """Best correlation over lags and its lag (NaN, 0 when none is defined)."""
+        return best_lag(self.lagged)
+
+    def to_json(self) -> dict:
+        corr, lag = self.sync()
+        return {
+            "lmd": json_number(self.lmd("mean")),
+            "lmd_sum": json_number(self.lmd("sum")),
+            "landmark_frames": self.landmark_frames,
+            "ssim": json_number(self.ssim),
+            "psnr": json_number(self.psnr),
+            "cpbd": json_number(self.cpbd),
+            "sync_corr": json_number(corr),
+            "sync_lag": lag if math.isfinite(corr) else None,
+            "sync_corr_at_zero": json_number(self.lagged.get(0, float("nan"))),
+        }
+
+
+def best_lag(lagged: dict[int, float]) -> tuple[float, int]:
+    """``(correlation, lag)`` of the highest finite correlation; ties go to the smallest ``|lag|``.
+
+    The tie rule is :func:`~lipmotion_tf.metrics.lip_sync.sync_correlation`'s. ``(nan, 0)``
+    when no correlation is finite.
+    """
+    best, lag_of_best = float("nan"), 0
+    for lag in sorted(lagged, key=lambda value: (abs(value), value)):
+        value = lagged[lag]
+        if math.isfinite(value) and (math.isnan(best) or value > best):
+            best, lag_of_best = value, lag
+    return best, lag_of_best
+
+
+def json_number(value) -> float | None:
+    """A float for JSON, or None for NaN and infinities (JSON has no NaN)."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def measure_clip(
+    real_crops: np.ndarray,
+    crops: np.ndarray,
+    real_landmarks: np.ndarray,
+    landmarks: np.ndarray,
+    max_lag: int = SYNC_MAX_LAG,
+) -> ClipMeasures:
+    """Measures one method's crops of a clip against the real crops.
+
+    Args:
+        real_crops: ``(T, S, S, 3)`` uint8 real lip crops.
+        crops: ``(T, S, S, 3)`` uint8 crops of the method (generated, or a baseline).
+        real_landmarks: ``(T, P, 2)`` lip landmarks of the real crops in crop pixels, found
+            on the crops pasted into the clip's background.
+        landmarks: ``(T, P, 2)`` the same for ``crops``, pasted into the same background.
+        max_lag: largest shift of the lip-sync correlation, in frames.
+
+    Raises:
+        InputError: shapes that do not match.
+    """
+    from lipmotion_tf.metrics.lip_sync import lagged_correlations, mouth_opening_series
+    from lipmotion_tf.metrics.lmd import landmark_distances
+    from lipmotion_tf.metrics.sharpness import cpbd_video
+    from lipmotion_tf.metrics.ssim_psnr import psnr, ssim
+
+    real_openings = mouth_opening_series(real_landmarks)
+    openings = mouth_opening_series(landmarks)
+    return ClipMeasures(
+        num_frames=int(len(crops)),
+        distances=landmark_distances(real_landmarks, landmarks),
+        ssim=ssim(crops, real_crops),
+        psnr=psnr(crops, real_crops),
+        cpbd=cpbd_video(crops),
+        openings=openings,
+        lagged=lagged_correlations(openings, real_openings, max_lag),
+    )
