@@ -18,6 +18,9 @@ SUBCOMMANDS = {
     "prepare": "prepare",
     "train": "train",
     "generate": "generate",
+    "evaluate": "evaluate",
+    "export": "export",
+    "serve": "serve",
 }
 
 

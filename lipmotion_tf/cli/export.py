@@ -1,0 +1,129 @@
+"""Export a generator for deployment: a TF Serving SavedModel, or a TFLite model for apps.
+
+  lipmotion export saved-model --output MODEL_BASE [--version N] [--checkpoint CKPT]
+  lipmotion export tflite -o model.tflite [--quantize none|float16|dynamic|int8]
+                          [--calibration-data PREPARED_DIR] [--model generator|log_mel]
+
+Without --checkpoint the shipped demonstration model is exported. See docs/deployment.md for
+the signatures and how to serve them.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "export a generator as a TF Serving SavedModel or a TFLite model"
+QUANTIZE_CHOICES = ("none", "float16", "dynamic", "int8")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    formats = parser.add_subparsers(dest="format", metavar="FORMAT")
+    formats.required = True
+
+    saved = formats.add_parser(
+        "saved-model", help="TF Serving model version folder (MODEL_BASE/N/saved_model.pb)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _add_checkpoint(saved)
+    saved.add_argument("--output", "-o", required=True, metavar="MODEL_BASE",
+                       help="model base folder (TF Serving's --model_base_path)")
+    saved.add_argument("--version", type=int, default=None,
+                       help="version number (default: one more than the highest present, or 1)")
+    saved.add_argument("--model-name", default="lipmotion",
+                       help="model name written into the warm-up requests")
+    saved.add_argument("--batch-size", type=int, default=8,
+                       help="windows per generator call inside serving_default")
+    saved.add_argument("--conv2d", action="store_true",
+                       help="compute the 3-D convolutions as 2-D ones (same weights; not faster "
+                       "with TensorFlow on CPU)")
+    saved.add_argument("--overwrite", action="store_true", help="replace an existing version")
+
+    lite = formats.add_parser(
+        "tflite", help="TFLite (LiteRT) model with builtin operators only",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _add_checkpoint(lite)
+    lite.add_argument("--output", "-o", required=True, help="the .tflite file to write")
+    lite.add_argument("--model", choices=("generator", "log_mel"), default="generator",
+                      help="generator: the generate_window signature; log_mel: the float32 "
+                      "audio front end")
+    lite.add_argument("--quantize", choices=QUANTIZE_CHOICES, default="none",
+                      help="weights and activations: float32, float16 weights, int8 weights "
+                      "(dynamic range) or int8 weights and activations")
+    lite.add_argument("--calibration-data", metavar="PREPARED_DIR", default=None,
+                      help="prepared data (lipmotion prepare) whose windows calibrate int8")
+    lite.add_argument("--calibration-split", default="train",
+                      help="split of --calibration-data to read (falls back to all)")
+    lite.add_argument("--calibration-windows", type=int, default=64,
+                      help="windows used to calibrate int8 ranges")
+    lite.add_argument("--conv3d", action="store_true",
+                      help="keep CONV_3D operators (slow, GBs of memory: no XNNPACK kernel)")
+    lite.add_argument("--overwrite", action="store_true", help="replace an existing file")
+
+
+def _add_checkpoint(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", default=None,
+                        help="generator checkpoint folder (default: the shipped demo model)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lipmotion_tf.errors import InputError
+
+    if args.checkpoint is not None and not Path(args.checkpoint).exists():
+        raise InputError(f"checkpoint not found: {args.checkpoint}")
+
+    if args.format == "saved-model":
+        if args.batch_size < 1:
+            raise InputError(f"--batch-size must be at least 1, got {args.batch_size}")
+        if args.version is not None and args.version < 1:
+            raise InputError(f"--version must be a positive whole number, got {args.version}")
+        return _saved_model(args)
+    if args.quantize == "int8" and not args.calibration_data:
+        raise InputError("--quantize int8 needs --calibration-data PREPARED_DIR (real windows)")
+    if args.calibration_windows < 1:
+        raise InputError(f"--calibration-windows must be at least 1, got {args.calibration_windows}")
+    if args.model == "log_mel" and args.quantize != "none":
+        raise InputError("the log_mel front end is exported as float32 only (--quantize none)")
+    return _tflite(args)
+
+
+def _saved_model(args: argparse.Namespace) -> int:
+    from lipmotion_tf.export.saved_model import export_saved_model, resolve_version_dir
+    from lipmotion_tf.generate.checkpoint import load_generator
+
+    # Fail on the output before the slow part (loading and tracing the model).
+    version = int(resolve_version_dir(args.output, args.version, args.overwrite).name)
+    generator, config = load_generator(args.checkpoint)
+    target = export_saved_model(
+        generator, config, args.output, version=version, overwrite=args.overwrite,
+        model_name=args.model_name, batch_size=args.batch_size, conv2d=args.conv2d,
+    )
+    print(f"wrote {target} (signatures serving_default, generate_window, log_mel)")
+    return 0
+
+
+def _tflite(args: argparse.Namespace) -> int:
+    from lipmotion_tf.export.tflite import (
+        calibration_windows_from_prepared,
+        check_output_file,
+        export_tflite,
+    )
+    from lipmotion_tf.generate.checkpoint import load_generator
+
+    check_output_file(args.output, args.overwrite)
+    generator, config = load_generator(args.checkpoint)
+    calibration = None
+    if args.quantize == "int8":
+        calibration = calibration_windows_from_prepared(
+            args.calibration_data, config, args.calibration_windows, args.calibration_split
+        )
+    result = export_tflite(
+        generator, config, args.output, model=args.model, quantize=args.quantize,
+        calibration=calibration, overwrite=args.overwrite, conv2d=not args.conv3d,
+    )
+    note = f", calibrated on {result.calibration_windows} windows" if result.calibration_windows else ""
+    print(f"wrote {result.path} ({result.size_bytes / 1e6:.2f} MB, signature {result.signature}, "
+          f"{result.quantize}{note}; builtin ops: {', '.join(result.ops)})")
+    return 0

@@ -1,0 +1,12 @@
+"""Deployment: TF Serving SavedModel (with warm-up requests) and TFLite models.
+
+* :mod:`~lipmotion_tf.export.saved_model`: ``export_saved_model`` writes a TF Serving model
+  version folder with the signatures of
+  :class:`~lipmotion_tf.export.serving_functions.ServingFunctions`.
+* :mod:`~lipmotion_tf.export.tflite`: ``export_tflite`` converts the fixed-window signatures to
+  a builtin-ops-only TFLite model (float32, float16, dynamic-range or int8).
+* :mod:`~lipmotion_tf.export.graph_blending`: window planning and cross-fading in TF ops, the
+  graph twin of :mod:`lipmotion_tf.generate.blending`.
+
+Modules import TensorFlow only when their functions run.
+"""

@@ -1,0 +1,156 @@
+"""Export a generator as a TensorFlow Serving model version: ``MODEL_BASE/<version>/``.
+
+The folder holds ``saved_model.pb``, ``variables/``, ``assets/`` and
+``assets.extra/tf_serving_warmup_requests``, written through ``keras.export.ExportArchive``
+with the signatures of :class:`~lipmotion_tf.export.serving_functions.ServingFunctions`
+(``serving_default``, ``generate_window``, ``log_mel``). TensorFlow Serving
+(``--model_base_path=MODEL_BASE``) and ``lipmotion serve`` load the highest version number.
+
+A version is written to a hidden temporary folder beside it and renamed into place when
+complete, so a server polling ``MODEL_BASE`` never sees half a model, and a failed export
+leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from lipmotion_tf.errors import InputError
+
+SAVED_MODEL_FILE = "saved_model.pb"
+
+
+def model_versions(model_base: str | Path) -> list[int]:
+    """The version numbers under ``model_base`` that hold a SavedModel, ascending."""
+    base = Path(model_base)
+    if not base.is_dir():
+        return []
+    return sorted(
+        int(child.name) for child in base.iterdir()
+        if child.name.isdigit() and (child / SAVED_MODEL_FILE).is_file()
+    )
+
+
+def latest_version_dir(model_base: str | Path) -> Path:
+    """The folder of the newest version under ``model_base``.
+
+    Raises:
+        InputError: no such folder, or no version in it.
+    """
+    base = Path(model_base)
+    if not base.is_dir():
+        raise InputError(f"model base path not found: {base}")
+    versions = model_versions(base)
+    if not versions:
+        raise InputError(
+            f"{base} holds no model version (expected {base}/<number>/{SAVED_MODEL_FILE})"
+        )
+    return base / str(versions[-1])
+
+
+def export_saved_model(
+    generator,
+    config,
+    model_base: str | Path,
+    version: int | None = None,
+    overwrite: bool = False,
+    model_name: str = "lipmotion",
+    batch_size: int = 8,
+    conv2d: bool = False,
+) -> Path:
+    """Writes ``model_base/<version>/`` for TensorFlow Serving.
+
+    Args:
+        generator: a built :class:`~lipmotion_tf.models.generator.LipGenerator`.
+        config: the experiment it was trained with.
+        model_base: the model's base folder (TF Serving's ``--model_base_path``).
+        version: version number; default one more than the highest present (1 if none).
+        overwrite: replace an existing version folder.
+        model_name: the model name written into the warm-up requests.
+        batch_size: windows per generator call inside ``serving_default``.
+        conv2d: export the graph whose 3-D convolutions run as 2-D ones (same weights;
+            see :func:`~lipmotion_tf.export.deployment_generator.deployment_generator`).
+            Off by default: TensorFlow's CPU Conv3D is as fast (benchmarks/export_latency.py),
+            and the Conv3D graph is the trained one, equal to Keras to the last bit.
+
+    Returns:
+        The version folder.
+
+    Raises:
+        InputError: a bad version number, an existing version without ``overwrite``, or a
+            ``model_base`` that cannot be created or written.
+    """
+    import keras
+
+    from lipmotion_tf.export.deployment_generator import deployment_generator
+    from lipmotion_tf.export.serving_functions import ServingFunctions
+    from lipmotion_tf.export.warmup import warmup_inputs, warmup_path, write_warmup_requests
+
+    base = Path(model_base)
+    target = resolve_version_dir(base, version, overwrite)
+
+    functions = ServingFunctions(deployment_generator(generator, conv2d), config,
+                                 batch_size=batch_size)
+    archive = keras.export.ExportArchive()
+    # No archive.track(generator): the endpoints capture the variables, and tracking them as
+    # well stores every weight twice (keras-team/keras#23553).
+    for name, function in functions.tf_functions().items():
+        archive.add_endpoint(name, function)
+
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=base))
+    try:
+        os.chmod(staging, 0o755)  # mkdtemp makes it private; a model server may run as another user
+        archive.write_out(str(staging), verbose=False)
+        write_warmup_requests(warmup_path(staging), model_name, warmup_inputs(config))
+        _move_into_place(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def resolve_version_dir(model_base: str | Path, version: int | None = None,
+                        overwrite: bool = False) -> Path:
+    """The folder the export will write, checked before any slow work.
+
+    Creates ``model_base`` if needed. ``version=None`` means one more than the highest
+    version present (1 if none).
+
+    Raises:
+        InputError: ``model_base`` is a file or cannot be created or written, the version is
+            not a positive whole number, or it exists and ``overwrite`` is false.
+    """
+    base = Path(model_base)
+    if base.exists() and not base.is_dir():
+        raise InputError(f"model base path {base} exists and is not a folder")
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"cannot create {base}: {error.strerror or error}") from None
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write to {base}: permission denied")
+    if version is None:
+        versions = model_versions(base)
+        version = versions[-1] + 1 if versions else 1
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InputError(f"version must be a positive whole number, got {version!r}")
+    target = base / str(version)
+    if target.exists() and not overwrite:
+        raise InputError(
+            f"{target} already exists (pass --overwrite to replace it, or choose another --version)"
+        )
+    return target
+
+
+def _move_into_place(staging: Path, target: Path) -> None:
+    """Renames the finished export to ``target``, replacing an old one only once it is done."""
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        os.replace(target, old / target.name)
+        os.replace(staging, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, target)

@@ -1,0 +1,244 @@
+"""TFLite export: builtin ops only, each quantization against Keras, the runner, CLI errors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from deployment_helpers import settled_tiny_checkpoint
+from lipmotion_tf.cli.main import main
+
+RNG = np.random.default_rng(11)
+# Documented lower bounds on the mean grayscale PSNR of each variant's frames against Keras's
+# (docs/deployment.md gives the figures of the full-size model on real windows).
+PSNR_BOUNDS_DB = {"float16": 50.0, "dynamic": 35.0, "int8": 30.0}
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    return settled_tiny_checkpoint(tmp_path_factory.mktemp("tiny_generator"))
+
+
+@pytest.fixture(scope="module")
+def generator_and_config(tiny_checkpoint):
+    from lipmotion_tf.generate.checkpoint import load_generator
+
+    return load_generator(tiny_checkpoint)
+
+
+def _write_prepared(root, config, num_clips=3, num_frames=24, seed=0):
+    """A small prepared-data folder: random lips, speech-like noise (the records format)."""
+    import tensorflow as tf
+
+    from lipmotion_tf.data import records
+    from lipmotion_tf.data.manifest import ClipEntry, Manifest
+
+    rng = np.random.default_rng(seed)
+    (root / "shards").mkdir(parents=True)
+    shard = "shards/train-00000.tfrecord"
+    entries = []
+    samples = num_frames * config.audio.samples_per_frame
+    with tf.io.TFRecordWriter(str(root / shard)) as writer:
+        for index in range(num_clips):
+            clip = records.PreparedClip(
+                clip_id=f"synthetic/{index:03d}", speaker="synthetic", source=f"{index:03d}.mpg",
+                frames=rng.integers(0, 256, (num_frames, 64, 64, 3), dtype=np.uint8),
+                audio=(3000 * np.sin(np.arange(samples) * 0.05 * (index + 1))
+                       * rng.uniform(0.2, 1.0, samples)).astype(np.int16),
+                sample_rate=config.audio.sample_rate,
+                boxes=np.zeros((num_frames, 3), np.float32),
+                landmarks=np.zeros((num_frames, 40, 2), np.float32),
+                face_found=np.ones(num_frames, bool), speech=np.ones(num_frames, np.int8),
+                frame_size=(288, 360),
+            )
+            writer.write(records.serialize_clip(clip))
+            entries.append(ClipEntry(clip.clip_id, clip.speaker, clip.source, "train", shard,
+                                     num_frames, num_frames))
+    Manifest(root, dataclasses.asdict(config.audio), 64, config.data.crop_scale, entries).save()
+    return root
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory, generator_and_config):
+    _, config = generator_and_config
+    return _write_prepared(tmp_path_factory.mktemp("prepared") / "data", config)
+
+
+@pytest.fixture(scope="module")
+def windows(prepared, generator_and_config):
+    from lipmotion_tf.export.tflite import calibration_windows_from_prepared
+
+    _, config = generator_and_config
+    found = calibration_windows_from_prepared(prepared, config, count=6)
+    assert len(found) == 6 and found[0]["log_mel"].shape == (1, 64, 128)
+    return found
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, tiny_checkpoint, prepared):
+    """``{quantization: path}`` written by the command line."""
+    folder = tmp_path_factory.mktemp("tflite")
+    paths = {}
+    for mode in ("none", "float16", "dynamic", "int8"):
+        path = folder / f"generator_{mode}.tflite"
+        args = ["export", "tflite", "--checkpoint", str(tiny_checkpoint), "-o", str(path),
+                "--quantize", mode]
+        if mode == "int8":
+            args += ["--calibration-data", str(prepared), "--calibration-windows", "8"]
+        assert main(args) == 0
+        paths[mode] = path
+    paths["log_mel"] = folder / "log_mel.tflite"
+    assert main(["export", "tflite", "--checkpoint", str(tiny_checkpoint), "--model", "log_mel",
+                 "-o", str(paths["log_mel"])]) == 0
+    return paths
+
+
+def _keras_frames(generator, windows):
+    return np.concatenate([
+        generator({"audio": w["log_mel"], "identity": w["image"]})["video"].numpy() for w in windows
+    ])
+
+
+def _tflite_frames(path, windows):
+    from lipmotion_tf.export.tflite_generator import TFLiteLipGenerator
+
+    runner = TFLiteLipGenerator(path)
+    return np.concatenate([runner.generate_window(w["log_mel"], w["image"]) for w in windows])
+
+
+@pytest.mark.parametrize("mode", ["none", "float16", "dynamic", "int8", "log_mel"])
+def test_models_use_builtin_operators_only(exported, mode):
+    from lipmotion_tf.export.tflite_ops import tflite_op_names
+
+    names = tflite_op_names(exported[mode].read_bytes())
+    assert not [n for n in names if n.startswith("CUSTOM")], names
+    if mode == "log_mel":
+        assert {"RFFT2D", "LOG"} <= set(names)
+    else:
+        # Every 3-D convolution runs as a 2-D one (XNNPACK kernels, no GB-sized im2col).
+        assert {"CONV_2D", "TRANSPOSE_CONV"} <= set(names)
+        assert not {"CONV_3D", "CONV_3D_TRANSPOSE"} & set(names)
+
+
+def test_signatures_have_named_inputs_and_outputs(exported):
+    from ai_edge_litert.interpreter import Interpreter
+
+    assert Interpreter(model_path=str(exported["none"])).get_signature_list() == {
+        "generate_window": {"inputs": ["image", "log_mel"], "outputs": ["frames"]}}
+    assert Interpreter(model_path=str(exported["log_mel"])).get_signature_list() == {
+        "log_mel": {"inputs": ["waveform"], "outputs": ["log_mel"]}}
+
+
+def test_float32_matches_keras_at_any_batch_size(exported, generator_and_config, windows):
+    from lipmotion_tf.export.tflite_generator import TFLiteLipGenerator
+
+    generator, _ = generator_and_config
+    runner = TFLiteLipGenerator(exported["none"])
+    for batch in (1, 3):
+        log_mel = np.concatenate([w["log_mel"] for w in windows[:batch]])
+        image = np.concatenate([w["image"] for w in windows[:batch]])
+        got = runner.generate_window(log_mel, image)
+        expected = generator({"audio": log_mel, "identity": image})["video"].numpy()
+        assert got.shape == (batch, 16, 64, 64, 3)
+        assert np.abs(got - expected).max() <= 1e-4
+
+
+@pytest.mark.parametrize("mode", ["float16", "dynamic", "int8"])
+def test_quantized_variants_stay_within_their_psnr_bound(exported, generator_and_config, windows,
+                                                        mode):
+    from lipmotion_tf.metrics.ssim_psnr import psnr
+
+    generator, _ = generator_and_config
+    expected = _keras_frames(generator, windows)
+    got = _tflite_frames(exported[mode], windows)
+    value = psnr(got.reshape(-1, 64, 64, 3), expected.reshape(-1, 64, 64, 3))
+    assert value >= PSNR_BOUNDS_DB[mode], f"{mode}: {value:.1f} dB"
+
+
+def test_quantization_shrinks_the_file(exported):
+    sizes = {mode: exported[mode].stat().st_size for mode in ("none", "float16", "dynamic", "int8")}
+    assert sizes["float16"] < 0.6 * sizes["none"]
+    assert sizes["dynamic"] < 0.4 * sizes["none"]
+    assert sizes["int8"] < 0.4 * sizes["none"]
+
+
+def test_front_end_matches_the_training_log_mel(exported, generator_and_config):
+    from lipmotion_tf.audio.log_mel import LogMelSpectrogram
+    from lipmotion_tf.export.tflite_generator import TFLiteLipGenerator
+
+    _, config = generator_and_config
+    layer = LogMelSpectrogram.from_audio_config(config.audio)
+    runner = TFLiteLipGenerator(exported["none"], exported["log_mel"])
+    for samples in (28224, 5000, 44100):
+        waveform = (0.1 * RNG.standard_normal(samples)).astype(np.float32)
+        np.testing.assert_allclose(runner.log_mel(waveform), layer(waveform).numpy(), atol=2e-3)
+
+
+def test_any_length_runner_gives_the_pipeline_frames(exported, generator_and_config):
+    from lipmotion_tf.export.tflite_generator import TFLiteLipGenerator
+    from lipmotion_tf.generate.pipeline import LipMotionPipeline
+
+    generator, config = generator_and_config
+    runner = TFLiteLipGenerator(exported["none"], exported["log_mel"])
+    waveform = (0.1 * RNG.standard_normal(int(1.3 * 44100))).astype(np.float32)
+    identity = RNG.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    expected = np.stack(list(LipMotionPipeline(generator, config).iter_frames(waveform, 44100,
+                                                                              identity)))
+    got = runner.generate(waveform, identity, batch_size=2)
+    assert got.shape == expected.shape == (32, 64, 64, 3)
+    assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize("case", ["int8_without_calibration", "existing_output",
+                                  "quantized_front_end", "missing_calibration_data",
+                                  "missing_checkpoint"])
+def test_cli_bad_input_is_one_line(tiny_checkpoint, tmp_path, capsys, case):
+    output = tmp_path / "model.tflite"
+    args = ["export", "tflite", "--checkpoint", str(tiny_checkpoint), "-o", str(output)]
+    if case == "int8_without_calibration":
+        args += ["--quantize", "int8"]
+    elif case == "existing_output":
+        output.write_bytes(b"old")
+    elif case == "quantized_front_end":
+        args += ["--model", "log_mel", "--quantize", "float16"]
+    elif case == "missing_calibration_data":
+        args += ["--quantize", "int8", "--calibration-data", str(tmp_path / "nothing")]
+    elif case == "missing_checkpoint":
+        args[3] = str(tmp_path / "no_checkpoint")
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("lipmotion export: error:") and len(err.splitlines()) == 1, err
+    assert not output.exists() or output.read_bytes() == b"old"
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_runner_reports_a_missing_or_wrong_model(exported, tmp_path):
+    from lipmotion_tf.errors import InputError
+    from lipmotion_tf.export.tflite_generator import TFLiteLipGenerator
+
+    with pytest.raises(InputError, match="not found"):
+        TFLiteLipGenerator(tmp_path / "none.tflite")
+    with pytest.raises(InputError, match="no 'generate_window' signature"):
+        TFLiteLipGenerator(exported["log_mel"])
+
+
+@pytest.mark.slow
+def test_quantized_variants_on_real_grid_windows(grid_s1, tmp_path, generator_and_config):
+    """Real GRID clips prepared on the fly, used to calibrate int8 and to measure every variant."""
+    from lipmotion_tf.export.tflite import calibration_windows_from_prepared, export_tflite
+    from lipmotion_tf.metrics.ssim_psnr import psnr
+
+    generator, config = generator_and_config
+    prepared = tmp_path / "grid"
+    assert main(["prepare", str(grid_s1), str(prepared), "--limit", "2", "--workers", "1",
+                 "--no-progress"]) == 0
+    windows = calibration_windows_from_prepared(prepared, config, count=12, split="all")
+    expected = _keras_frames(generator, windows)
+    for mode in ("float16", "dynamic", "int8"):
+        path = tmp_path / f"{mode}.tflite"
+        export_tflite(generator, config, path, quantize=mode, calibration=windows)
+        got = _tflite_frames(path, windows)
+        value = psnr(got.reshape(-1, 64, 64, 3), expected.reshape(-1, 64, 64, 3))
+        assert value >= PSNR_BOUNDS_DB[mode], f"{mode}: {value:.1f} dB"
