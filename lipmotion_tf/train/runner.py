@@ -1,0 +1,512 @@
+"""Runs an experiment's training stages: FlowNet, perceptual autoencoder, then the GAN.
+
+Output folder layout::
+
+    OUTPUT/config.yaml              the resolved configuration (written first)
+    OUTPUT/flownet.weights.h5       FlowNet after its stage
+    OUTPUT/autoencoder.weights.h5   the perceptual autoencoder after its stage
+    OUTPUT/generator.keras          the trained generator (whole model, loadable alone)
+    OUTPUT/gan.weights.h5           every GAN network and optimizer state at the end
+    OUTPUT/checkpoints/<stage>-epochNNN.weights.h5   the newest two epochs of each stage
+    OUTPUT/backup/<stage>/          BackupAndRestore state while a stage runs
+    OUTPUT/<stage>_log.csv          per-epoch logs
+    OUTPUT/logs/<stage>/            TensorBoard scalars (and generated-vs-real previews)
+
+A stage whose final file exists is skipped, so re-running the same command after an
+interruption continues where it stopped: finished stages are kept and the interrupted
+stage restarts from its last backup (weights, optimizer state and step count of the
+backup, replaying the interrupted epoch from its first batch).
+
+Under the JAX backend the data comes from ``.npz`` exports
+(:func:`lipmotion_tf.data.numpy_data.export_numpy`): ``DATA/<split>.npz`` or
+``DATA/numpy/<split>.npz`` when present, otherwise exported into ``OUTPUT/numpy`` (this
+needs TensorFlow once).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib.util
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from lipmotion_tf.config import ExperimentConfig
+from lipmotion_tf.data.manifest import load_manifest
+from lipmotion_tf.data.numpy_data import NumpyWindowDataset, export_numpy
+from lipmotion_tf.data.pipeline import check_manifest, count_windows, make_dataset
+from lipmotion_tf.errors import ConfigError, DataError
+from lipmotion_tf.models.factory import build_networks
+from lipmotion_tf.train.autoencoder_stage import AutoencoderStage, video_targets
+from lipmotion_tf.train.checkpoint_pruning import PruneCheckpoints
+from lipmotion_tf.train.flow_stage import FlowStage, add_flow_targets, flow_pairs_and_targets
+from lipmotion_tf.train.gan import LipMotionGAN
+from lipmotion_tf.train.nan_guard import NaNGuard
+from lipmotion_tf.train.video_preview import VideoPreview
+
+STAGES = ("flow", "autoencoder", "gan")
+#: Stage -> the file whose presence marks the stage as finished.
+STAGE_OUTPUTS = {
+    "flow": "flownet.weights.h5",
+    "autoencoder": "autoencoder.weights.h5",
+    "gan": "generator.keras",
+}
+CHECKPOINTS_KEPT = 2
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What :func:`train` did.
+
+    Attributes:
+        output_dir: the run folder.
+        stages_run: stages trained by this call.
+        stages_skipped: requested stages skipped (already finished or zero epochs).
+        history: stage -> Keras ``History.history`` of the stages run.
+    """
+
+    output_dir: Path
+    stages_run: list[str]
+    stages_skipped: list[str]
+    history: dict[str, dict]
+
+
+def parse_stages(stages: str | Sequence[str]) -> tuple[str, ...]:
+    """``"flow,gan"`` or ``["flow", "gan"]`` -> stages in training order.
+
+    Raises:
+        ConfigError: an unknown stage name or an empty list.
+    """
+    if isinstance(stages, str):
+        stages = [s.strip() for s in stages.split(",") if s.strip()]
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise ConfigError(f"unknown stage '{unknown[0]}' (choose from {', '.join(STAGES)})")
+    if not stages:
+        raise ConfigError(f"no stage given (choose from {', '.join(STAGES)})")
+    return tuple(s for s in STAGES if s in stages)
+
+
+def save_config(config: ExperimentConfig, path: str | Path) -> Path:
+    """Writes the resolved configuration as YAML, atomically."""
+    import yaml
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    os.replace(tmp, path)
+    return path
+
+
+def _has_module(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+# ------------------------------------------------------------------------------ data
+
+
+class _Batches:
+    """Training and validation data of one backend, validated before any model exists."""
+
+    def __init__(self, config: ExperimentConfig, data_dir: Path, output_dir: Path, backend: str):
+        self.config = config
+        self.data_dir = Path(data_dir)
+        self.output_dir = output_dir
+        self.backend = backend
+        batch_size = config.data.batch_size
+        if backend == "jax":
+            self._train = NumpyWindowDataset(
+                self._npz("train"), config, batch_size, config.seed, training=True
+            )
+            windows = self._train.num_windows
+            val_path = self._npz("val", required=False)
+            self._val = (
+                NumpyWindowDataset(val_path, config, batch_size, config.seed, training=False)
+                if val_path is not None else None
+            )
+        else:
+            manifest = load_manifest(self.data_dir)
+            check_manifest(manifest, "train", config)
+            windows = count_windows(self.data_dir, "train", config)
+            self._has_val = any(
+                c.num_frames >= config.data.window for c in manifest.clips_in("val")
+            )
+            # Building the dataset checks the rest (two clips at least, shards present).
+            self._train_dataset()
+        if windows < batch_size:
+            raise DataError(
+                f"{self.data_dir} holds {windows} training windows, fewer than one batch of "
+                f"{batch_size}"
+            )
+        self.steps_per_epoch = config.train.steps_per_epoch or windows // batch_size
+        self.validation_steps = config.train.validation_steps or None
+
+    def _npz(self, split: str, required: bool = True) -> Path | None:
+        for candidate in (self.data_dir / f"{split}.npz", self.data_dir / "numpy" / f"{split}.npz"):
+            if candidate.is_file():
+                return candidate
+        exported = self.output_dir / "numpy" / f"{split}.npz"
+        if exported.is_file():
+            return exported
+        if not _has_module("tensorflow"):
+            if required:
+                raise DataError(
+                    f"no {split}.npz in {self.data_dir} and TensorFlow is not installed to "
+                    "export it: run lipmotion_tf.data.numpy_data.export_numpy where it is"
+                )
+            return None
+
+        manifest = load_manifest(self.data_dir)
+        if not required and not any(
+            c.num_frames >= self.config.data.window for c in manifest.clips_in(split)
+        ):
+            return None
+        return export_numpy(self.data_dir, split, exported, self.config)
+
+    def _train_dataset(self):
+        return make_dataset(self.data_dir, "train", self.config, training=True)
+
+    def train(self, transform: str | None = None):
+        """Repeating training data for ``fit`` (``transform``: ``flow`` or ``video``)."""
+        if self.backend == "jax":
+            return _MappedBatches(self._train, _numpy_transform(transform), self.steps_per_epoch)
+        return _tf_transform(self._train_dataset().repeat(), transform)
+
+    def validation(self, transform: str | None = None):
+        """Validation data, or ``None`` when the data has no validation split."""
+        if self.backend == "jax":
+            if self._val is None:
+                return None
+            return _MappedBatches(self._val, _numpy_transform(transform), len(self._val))
+        if not self._has_val:
+            return None
+
+        return _tf_transform(
+            make_dataset(self.data_dir, "val", self.config, training=False), transform
+        )
+
+    def sample(self) -> dict:
+        """One batch as numpy arrays, from the validation split when there is one (for
+        previews: the same clips every time)."""
+        if self.backend == "jax":
+            return (self._val if self._val is not None else self._train)[0]
+        if self._has_val:
+            dataset = make_dataset(self.data_dir, "val", self.config, training=False)
+        else:
+            dataset = self._train_dataset()
+        batch = next(iter(dataset.take(1)))
+        return {k: v.numpy() for k, v in batch.items()}
+
+
+def _numpy_transform(kind: str | None) -> Callable:
+    if kind == "flow":
+        return flow_pairs_and_targets
+    if kind == "video":
+        return lambda batch: (batch["video"], batch["video"])
+    return lambda batch: batch
+
+
+def _tf_transform(dataset, kind: str | None):
+    if kind == "flow":
+        return add_flow_targets(dataset)
+    if kind == "video":
+        return video_targets(dataset)
+    return dataset
+
+
+class _MappedBatches(keras.utils.PyDataset):
+    """A numpy batch source mapped by ``fn`` and cycled to ``length`` batches per epoch."""
+
+    def __init__(self, source, fn: Callable, length: int):
+        super().__init__()
+        self.source, self.fn, self.length = source, fn, int(length)
+
+    def __len__(self):
+        return self.length
+
+    def __getitem__(self, index):
+        return self.fn(self.source[index % len(self.source)])
+
+    def on_epoch_end(self):
+        self.source.on_epoch_end()
+
+
+# ---------------------------------------------------------------------- set-up helpers
+
+
+def _strategy(config: ExperimentConfig, backend: str):
+    name = config.train.distribute
+    if backend != "tensorflow":
+        if name != "none":
+            raise ConfigError(
+                f"train.distribute={name} needs the TensorFlow backend (got {backend})"
+            )
+        return None
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return None
+
+
+def _zero_batch(config: ExperimentConfig) -> dict:
+    b, t, s = 1, config.data.window, config.data.image_size
+    mels = t * config.audio.mel_frames_per_frame
+    return {
+        "audio": np.zeros((b, mels, config.audio.n_mels), np.float32),
+        "video": np.zeros((b, t, s, s, 3), np.float32),
+        "identity": np.zeros((b, s, s, 3), np.float32),
+    }
+
+
+def _adam(config: ExperimentConfig, learning_rate: float, beta_1: float | None = None,
+          weight_decay: float | None = None, name: str | None = None):
+    kwargs = dict(learning_rate=learning_rate, beta_2=config.optimizer.beta_2, name=name)
+    kwargs["beta_1"] = config.optimizer.beta_1 if beta_1 is None else beta_1
+    if weight_decay:
+        return keras.optimizers.AdamW(weight_decay=weight_decay, **kwargs)
+    return keras.optimizers.Adam(**kwargs)
+
+
+def _save_weights_atomically(model, path: Path) -> None:
+    tmp = path.with_name(".tmp-" + path.name)
+    model.save_weights(str(tmp))
+    os.replace(tmp, path)
+
+
+def _save_model_atomically(model, path: Path) -> None:
+    tmp = path.with_name(".tmp-" + path.name)
+    model.save(str(tmp))
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------------------- stages
+
+
+class _Run:
+    """State shared by the stages of one :func:`train` call."""
+
+    def __init__(self, config, output_dir, batches, backend, strategy, callbacks, verbose, log):
+        self.config = config
+        self.output_dir = output_dir
+        self.batches = batches
+        self.backend = backend
+        self.strategy = strategy
+        self.extra_callbacks = list(callbacks)
+        self.verbose = verbose
+        self.log = log
+        self.networks = None
+        self._warned_tensorboard = False
+
+    def scope(self):
+        return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
+
+    def jit(self):
+        # JAX steps are always compiled (eager JAX is far slower); TF follows the config.
+        return True if self.backend == "jax" else self.config.train.jit_compile
+
+    def ensure_networks(self) -> dict:
+        if self.networks is None:
+            with self.scope():
+                self.networks = build_networks(self.config)
+        return self.networks
+
+    def callbacks(self, stage: str, preview: bool = False) -> list:
+        checkpoints = self.output_dir / "checkpoints"
+        checkpoints.mkdir(parents=True, exist_ok=True)
+        backup_dir = self.output_dir / "backup" / stage
+        pattern = f"{stage}-epoch*.weights.h5"
+        steps = self.batches.steps_per_epoch
+        callbacks = [
+            # First, so that non-finite weights are never backed up or checkpointed.
+            NaNGuard(checkpoints, pattern, backup_dir / "latest.weights.h5"),
+            keras.callbacks.BackupAndRestore(
+                str(backup_dir), save_freq=max(1, steps // 4), double_checkpoint=True
+            ),
+            keras.callbacks.ModelCheckpoint(
+                str(checkpoints / f"{stage}-epoch{{epoch:03d}}.weights.h5"),
+                save_weights_only=True,
+            ),
+            PruneCheckpoints(checkpoints, pattern, keep=CHECKPOINTS_KEPT),
+            keras.callbacks.CSVLogger(str(self.output_dir / f"{stage}_log.csv"), append=True),
+        ]
+        if self.backend == "tensorflow" and not _has_module("tensorboard"):
+            if not self._warned_tensorboard:
+                self.log("warning: the tensorboard package is not installed: no TensorBoard logs")
+                self._warned_tensorboard = True
+        elif self.backend == "tensorflow":
+            log_dir = self.output_dir / "logs" / stage
+            callbacks.append(keras.callbacks.TensorBoard(str(log_dir), write_graph=False))
+            every = self.config.train.preview_every
+            if preview and every > 0:
+                callbacks.append(VideoPreview(self.batches.sample(), log_dir, every))
+        return callbacks + self.extra_callbacks
+
+    def fit(self, stage: str, model, epochs: int, transform: str | None, preview=False):
+        history = model.fit(
+            self.batches.train(transform),
+            epochs=epochs,
+            steps_per_epoch=self.batches.steps_per_epoch,
+            validation_data=self.batches.validation(transform),
+            validation_steps=self.batches.validation_steps,
+            callbacks=self.callbacks(stage, preview),
+            shuffle=False,  # the data sources shuffle themselves
+            verbose=self.verbose,
+        )
+        return history.history
+
+    def flow(self) -> dict:
+        networks = self.ensure_networks()
+        size = self.config.data.image_size
+        with self.scope():
+            model = FlowStage(networks["flownet"], name="flow_stage")
+            model(np.zeros((1, size, size, 6), np.float32))
+            model.compile(
+                optimizer=_adam(
+                    self.config, self.config.optimizer.flownet_pretrain_learning_rate,
+                    beta_1=0.9, weight_decay=self.config.optimizer.flownet_weight_decay,
+                    name="flownet_adam",
+                ),
+                jit_compile=self.jit(),
+            )
+        history = self.fit("flow", model, self.config.train.flow_epochs, "flow")
+        _save_weights_atomically(networks["flownet"], self.output_dir / STAGE_OUTPUTS["flow"])
+        return history
+
+    def autoencoder(self) -> dict:
+        networks = self.ensure_networks()
+        with self.scope():
+            model = AutoencoderStage(networks["autoencoder"], name="autoencoder_stage")
+            model(_zero_batch(self.config)["video"])
+            model.compile(
+                optimizer=_adam(
+                    self.config, self.config.optimizer.autoencoder_learning_rate,
+                    name="autoencoder_adam",
+                ),
+                jit_compile=self.jit(),
+            )
+        history = self.fit("autoencoder", model, self.config.train.autoencoder_epochs, "video")
+        _save_weights_atomically(
+            networks["autoencoder"], self.output_dir / STAGE_OUTPUTS["autoencoder"]
+        )
+        return history
+
+    def gan(self) -> dict:
+        networks = self.ensure_networks()
+        for name, stage in (("flownet", "flow"), ("autoencoder", "autoencoder")):
+            path = self.output_dir / STAGE_OUTPUTS[stage]
+            if path.is_file():
+                networks[name].load_weights(str(path))
+            elif name == "autoencoder" and self.config.loss.perceptual > 0:
+                self.log(
+                    f"warning: {path} not found: the perceptual loss uses an untrained encoder"
+                )
+            elif name == "flownet":
+                self.log(f"warning: {path} not found: FlowNet starts from random weights")
+        opt = self.config.optimizer
+        with self.scope():
+            gan = LipMotionGAN(
+                **networks,
+                discriminator_streams=self.config.model.discriminator_streams,
+                seed=self.config.seed,
+                name="lip_motion_gan",
+            )
+            gan.compile(
+                g_optimizer=_adam(self.config, opt.learning_rate, name="generator_adam"),
+                d_optimizer=_adam(self.config, opt.learning_rate, name="discriminator_adam"),
+                corr_optimizer=_adam(
+                    self.config, opt.correlation_learning_rate, beta_1=0.9,
+                    weight_decay=opt.correlation_weight_decay, name="correlation_adam",
+                ),
+                flow_optimizer=_adam(
+                    self.config, opt.flownet_learning_rate, beta_1=0.9,
+                    weight_decay=opt.flownet_weight_decay, name="flownet_adam",
+                ),
+                loss_config=self.config.loss,
+                jit_compile=self.jit(),
+            )
+            if not gan.built:  # the factory's networks are built; compile then builds all
+                gan.build_from_batch(_zero_batch(self.config))
+        history = self.fit("gan", gan, self.config.train.gan_epochs, None, preview=True)
+        _save_weights_atomically(gan, self.output_dir / "gan.weights.h5")
+        _save_model_atomically(networks["generator"], self.output_dir / STAGE_OUTPUTS["gan"])
+        return history
+
+
+def train(
+    config: ExperimentConfig,
+    data_dir: str | Path,
+    output_dir: str | Path,
+    stages: str | Sequence[str] = STAGES,
+    *,
+    callbacks: Sequence = (),
+    verbose: str | int = "auto",
+    log: Callable[[str], None] = print,
+) -> TrainResult:
+    """Trains the requested stages of an experiment, in order.
+
+    The data is checked before any network is built; the resolved configuration is saved
+    in ``output_dir`` first. Finished stages (see :data:`STAGE_OUTPUTS`) are skipped.
+
+    Args:
+        config: the validated experiment.
+        data_dir: a folder written by ``lipmotion prepare`` (or, under JAX, holding
+            ``train.npz`` / ``val.npz``).
+        output_dir: the run folder (created).
+        stages: subset of ``flow``, ``autoencoder``, ``gan`` (a list or comma string).
+        callbacks: extra Keras callbacks added to every stage's ``fit``, after the
+            project's own.
+        verbose: Keras ``fit`` verbosity.
+        log: where progress lines go.
+
+    Raises:
+        ConfigError: unknown stage, or a distribution the backend cannot run.
+        DataError: missing, empty or inconsistent data.
+        TrainingError: a non-finite loss (the message names the last good checkpoint).
+    """
+    stages = parse_stages(stages)
+    config.validate()
+    backend = keras.backend.backend()
+    output_dir = Path(output_dir)
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise DataError(f"data folder not found: {data_dir}")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    batches = _Batches(config, data_dir, output_dir, backend)
+    save_config(config, output_dir / "config.yaml")
+
+    epochs = {
+        "flow": config.train.flow_epochs,
+        "autoencoder": config.train.autoencoder_epochs,
+        "gan": config.train.gan_epochs,
+    }
+    previous_policy = keras.mixed_precision.dtype_policy()
+    if config.train.mixed_precision:
+        keras.mixed_precision.set_dtype_policy("mixed_float16")
+    keras.utils.set_random_seed(config.seed)
+    run = _Run(config, output_dir, batches, backend, _strategy(config, backend), callbacks,
+               verbose, log)
+    result = TrainResult(output_dir, [], [], {})
+    try:
+        for stage in stages:
+            finished = output_dir / STAGE_OUTPUTS[stage]
+            if finished.exists():
+                log(f"stage {stage}: already finished ({finished} exists), skipped")
+                result.stages_skipped.append(stage)
+                continue
+            if epochs[stage] == 0:
+                log(f"stage {stage}: 0 epochs configured, skipped")
+                result.stages_skipped.append(stage)
+                continue
+            log(f"stage {stage}: {epochs[stage]} epochs of {batches.steps_per_epoch} steps")
+            result.history[stage] = getattr(run, stage)()
+            result.stages_run.append(stage)
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous_policy)
+    return result

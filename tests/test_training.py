@@ -1,0 +1,550 @@
+"""Training under ``fit``: stages, the runner, resuming, errors, distribution and JAX."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from lipmotion_tf.cli.main import main
+from lipmotion_tf.config import AudioConfig, load_config
+from lipmotion_tf.errors import ConfigError, DataError, TrainingError
+from lipmotion_tf.train import runner
+from lipmotion_tf.train.ablations import ABLATIONS, ablation_overrides
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TINY = REPO_ROOT / "training" / "tiny.yaml"
+PREPARED_GRID = REPO_ROOT / "prepared" / "grid_s1"
+
+
+# ------------------------------------------------------------------------------ data
+
+
+def write_prepared(root: Path, splits=(("train", 3), ("val", 1)), frames=24, seed=0) -> Path:
+    """A small prepared-data folder (manifest + shards) of smooth random clips."""
+    import tensorflow as tf
+
+    from lipmotion_tf.data.manifest import ClipEntry, Manifest
+    from lipmotion_tf.data.records import PreparedClip, serialize_clip
+
+    rng = np.random.default_rng(seed)
+    audio_config = AudioConfig()
+    (root / "shards").mkdir(parents=True, exist_ok=True)
+    entries = []
+    for split, count in splits:
+        shard = f"shards/{split}-00000.tfrecord"
+        with tf.io.TFRecordWriter(str(root / shard)) as writer:
+            for i in range(count):
+                base = rng.uniform(0, 255, (8, 8, 3))
+                video = np.stack([np.roll(base, t % 3, axis=1) for t in range(frames)])
+                video = np.kron(video, np.ones((1, 8, 8, 1)))  # 64x64 blocks
+                clip = PreparedClip(
+                    clip_id=f"syn/{split}{i}", speaker="syn", source=f"{split}{i}.mp4",
+                    frames=video.astype(np.uint8),
+                    audio=rng.integers(-3000, 3000, frames * audio_config.samples_per_frame)
+                    .astype(np.int16),
+                    sample_rate=audio_config.sample_rate,
+                    boxes=np.zeros((frames, 3), np.float32),
+                    landmarks=np.zeros((frames, 40, 2), np.float32),
+                    face_found=np.ones(frames, bool),
+                    speech=np.ones(frames, np.int8),
+                    frame_size=(288, 360),
+                )
+                writer.write(serialize_clip(clip))
+                entries.append(
+                    ClipEntry(clip.clip_id, "syn", clip.source, split, shard, frames, frames)
+                )
+    Manifest(root=root, audio=dataclasses.asdict(audio_config), image_size=64, crop_scale=1.3,
+             clips=entries).save()
+    return root
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory) -> Path:
+    return write_prepared(tmp_path_factory.mktemp("prepared"))
+
+
+def tiny_config(*overrides):
+    return load_config(TINY, list(overrides))
+
+
+def _real_batch(shared_data: Path, config) -> dict:
+    """One batch of real GRID windows: from the prepared folder when it exists, else
+    decoded from two raw clips with a fixed mouth crop."""
+    if (PREPARED_GRID / "manifest.json").is_file():
+        from lipmotion_tf.data.pipeline import make_dataset
+
+        batch = next(iter(make_dataset(PREPARED_GRID, "val", config, training=False)))
+        return {k: v.numpy() for k, v in batch.items()}
+    import cv2
+
+    from lipmotion_tf.audio.loader import load_audio
+    from lipmotion_tf.audio.log_mel_numpy import log_mel_numpy
+    from lipmotion_tf.video.reader import read_video
+
+    clips = sorted((shared_data / "grid" / "s1").glob("*.mpg"))[: config.data.batch_size + 1]
+    videos, mels = [], []
+    for path in clips:
+        frames = read_video(path)[: config.data.window, 140:236, 132:228]  # the mouth region
+        videos.append(np.stack([cv2.resize(f, (64, 64), interpolation=cv2.INTER_AREA)
+                                for f in frames]) / 127.5 - 1.0)
+        mels.append(log_mel_numpy(load_audio(path, 44100), config.audio)[: 4 * config.data.window])
+    b = config.data.batch_size
+    return {
+        "audio": np.stack(mels[:b]).astype(np.float32),
+        "video": np.stack(videos[:b]).astype(np.float32),
+        "identity": np.stack([v[5] for v in videos[:b]]).astype(np.float32),
+        "mismatch_audio": np.stack(mels[1: b + 1]).astype(np.float32),
+    }
+
+
+# --------------------------------------------------------------- configs and presets
+
+
+def test_experiment_files_load():
+    grid = load_config(REPO_ROOT / "training" / "grid.yaml")
+    assert grid.data.batch_size == 24 and grid.model.generator_channels == 64
+    assert grid.model.generator_res_blocks == 9 and grid.model.discriminator_streams == "three"
+    assert load_config(REPO_ROOT / "training" / "lrw.yaml").model.flownet_channels == 64
+    demo = load_config(REPO_ROOT / "training" / "demo.yaml")
+    assert demo.model.generator_channels <= 32
+    assert tiny_config().model.generator_channels == 8
+
+
+def test_unknown_config_key_is_named(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  gan_epochs: 2\n  gan_epoks: 3\n")
+    with pytest.raises(ConfigError, match="train.gan_epoks"):
+        load_config(bad)
+
+
+@pytest.mark.parametrize("name", sorted(ABLATIONS))
+def test_ablation_presets_set_their_switch(name):
+    config = tiny_config(*ablation_overrides(name))
+    expected = {
+        "full": lambda c: c.loss.correlation > 0 and c.model.discriminator_streams == "three",
+        "no_correlation": lambda c: c.loss.correlation == 0,
+        "non_derivative_correlation": lambda c: not c.loss.derivative_correlation,
+        "two_stream": lambda c: c.model.discriminator_streams == "two",
+        "frame_diff": lambda c: c.model.discriminator_streams == "frame_diff",
+        "no_perceptual": lambda c: c.loss.perceptual == 0,
+    }
+    assert expected[name](config)
+
+
+def test_unknown_ablation_and_stage_are_config_errors():
+    with pytest.raises(ConfigError, match="unknown ablation 'nope'"):
+        ablation_overrides("nope")
+    with pytest.raises(ConfigError, match="unknown stage 'gans'"):
+        runner.parse_stages("flow,gans")
+    assert runner.parse_stages("gan,flow") == ("flow", "gan")
+
+
+def test_train_help_lists_the_ablations(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    for name in ABLATIONS:
+        assert name in text
+
+
+# ----------------------------------------------------------------- stage components
+
+
+def test_farneback_targets_follow_a_shift():
+    from lipmotion_tf.train.flow_stage import FLOW_SCALE, farneback_clip_flows
+
+    rng = np.random.default_rng(1)
+    import cv2
+
+    texture = cv2.GaussianBlur(rng.uniform(-1, 1, (64, 96, 3)).astype(np.float32), (0, 0), 2.0)
+    texture = texture / np.abs(texture).max()
+    video = np.stack([texture[:, 10 - 2 * t: 74 - 2 * t] for t in range(3)])[None]
+    flows = farneback_clip_flows(video)  # content moves 2 px right per frame
+    assert flows.shape == (1, 2, 64, 64, 2) and flows.dtype == np.float32
+    centre = flows[0, :, 16:48, 16:48] * FLOW_SCALE
+    assert np.median(centre[..., 0]) == pytest.approx(2.0, abs=0.3)
+    assert np.median(centre[..., 1]) == pytest.approx(0.0, abs=0.3)
+
+
+def test_flow_targets_in_tf_data_match_numpy():
+    import tensorflow as tf
+
+    from lipmotion_tf.train.flow_stage import add_flow_targets, flow_pairs_and_targets
+
+    rng = np.random.default_rng(2)
+    batch = {"video": rng.uniform(-1, 1, (2, 4, 64, 64, 3)).astype(np.float32)}
+    pairs, targets = next(iter(add_flow_targets(tf.data.Dataset.from_tensors(batch))))
+    np_pairs, np_targets = flow_pairs_and_targets(batch)
+    assert pairs.shape == (6, 64, 64, 6) and targets.shape == (6, 64, 64, 2)
+    np.testing.assert_allclose(pairs.numpy(), np_pairs)
+    np.testing.assert_allclose(targets.numpy(), np_targets, atol=1e-6)
+    np.testing.assert_array_equal(np_pairs[1, ..., 3:], batch["video"][0, 2])
+
+
+def test_flow_and_autoencoder_stages_reduce_their_losses():
+    from lipmotion_tf.models.autoencoder import VideoAutoencoder
+    from lipmotion_tf.models.flownet import FlowNet
+    from lipmotion_tf.train.autoencoder_stage import AutoencoderStage
+    from lipmotion_tf.train.flow_stage import FlowStage, flow_pairs_and_targets
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(3)
+    base = rng.uniform(-1, 1, (1, 1, 16, 16, 3)).astype(np.float32)
+    video = np.repeat(np.repeat(np.roll(np.repeat(base, 4, axis=1), 1, axis=2), 4, 2), 4, 3)
+    pairs, targets = flow_pairs_and_targets({"video": video})
+
+    flow = FlowStage(FlowNet(channels=8), name="flow_stage")
+    flow.compile(optimizer=keras.optimizers.Adam(1e-3))
+    flow_history = flow.fit(pairs, targets, epochs=15, batch_size=3, verbose=0).history
+    assert flow_history["loss"][-1] < 0.5 * flow_history["loss"][0]
+    assert "epe" in flow_history
+
+    auto = AutoencoderStage(VideoAutoencoder(channels=8, res_blocks=1), name="autoencoder_stage")
+    auto.compile(optimizer=keras.optimizers.Adam(2e-3, beta_1=0.5))
+    auto_history = auto.fit(video, video, epochs=15, verbose=0).history
+    assert auto_history["loss"][-1] < 0.5 * auto_history["loss"][0]
+
+
+def test_preview_strips_put_real_above_generated():
+    from lipmotion_tf.train.video_preview import preview_strips
+
+    real = np.full((3, 4, 8, 8, 3), 1.0, np.float32)
+    fake = np.full((3, 4, 8, 8, 3), -1.0, np.float32)
+    strips = preview_strips(real, fake, max_clips=2)
+    assert strips.shape == (2, 16, 32, 3)
+    assert strips[:, :8].min() == 1.0 and strips[:, 8:].max() == 0.0
+
+
+def test_nan_guard_names_the_newest_checkpoint(tmp_path):
+    from lipmotion_tf.train.nan_guard import NaNGuard
+
+    (tmp_path / "gan-epoch001.weights.h5").write_bytes(b"x")
+    newest = tmp_path / "gan-epoch002.weights.h5"
+    newest.write_bytes(b"x")
+    os.utime(tmp_path / "gan-epoch001.weights.h5", (1, 1))
+    guard = NaNGuard(tmp_path, "gan-epoch*.weights.h5")
+    guard.set_model(keras.Sequential())
+    guard.on_epoch_begin(2)
+    guard.on_train_batch_end(0, {"d_loss": 0.3})
+    with pytest.raises(TrainingError) as error:
+        guard.on_train_batch_end(4, {"d_loss": 0.3, "g_loss": float("nan")})
+    assert str(error.value) == (
+        f"loss became NaN at epoch 3 step 5 (g_loss); last good checkpoint: {newest}"
+    )
+
+
+# ----------------------------------------------------------------------- the runner
+
+
+def test_missing_or_empty_data_fails_before_any_model_is_built(tmp_path, monkeypatch):
+    def no_models(*args, **kwargs):
+        raise AssertionError("networks were built before the data was checked")
+
+    monkeypatch.setattr(runner, "build_networks", no_models)
+    with pytest.raises(DataError, match="data folder not found"):
+        runner.train(tiny_config(), tmp_path / "absent", tmp_path / "run")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match="manifest.json"):
+        runner.train(tiny_config(), empty, tmp_path / "run")
+    (empty / "manifest.json").write_text(json.dumps(
+        {"audio": dataclasses.asdict(AudioConfig()), "image_size": 64, "crop_scale": 1.3,
+         "clips": []}))
+    with pytest.raises(DataError, match="no prepared clips"):
+        runner.train(tiny_config(), empty, tmp_path / "run")
+
+
+def test_data_made_with_other_settings_is_refused(prepared, tmp_path):
+    with pytest.raises(DataError, match="audio.n_fft"):
+        runner.train(tiny_config("audio.n_fft=2048"), prepared, tmp_path / "run")
+
+
+def test_cli_reports_config_and_data_errors_in_one_line(prepared, tmp_path, capsys):
+    code = main(["train", "--config", str(TINY), "--data", str(prepared),
+                 "--output", str(tmp_path / "run"), "--set", "model.bogus=1"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "unknown config key 'model.bogus'" in err and "\n" not in err
+    code = main(["train", "--config", str(TINY), "--data", str(tmp_path / "nothing"),
+                 "--output", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "data folder not found" in err and "Traceback" not in err
+    code = main(["train", "--config", str(TINY), "--data", str(prepared),
+                 "--output", str(tmp_path / "run"), "--stages", "flow,painting"])
+    assert code == 2 and "unknown stage 'painting'" in capsys.readouterr().err
+
+
+def test_nan_loss_stops_with_a_clear_error(prepared, tmp_path, capsys):
+    # A learning rate of 1e30 blows the weights up after the first step.
+    code = main(["train", "--config", str(TINY), "--data", str(prepared),
+                 "--output", str(tmp_path / "run"), "--stages", "autoencoder", "--quiet",
+                 "--set", "optimizer.autoencoder_learning_rate=1e30",
+                 "--set", "train.autoencoder_epochs=2"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 3
+    assert err.startswith("lipmotion train: error: loss became NaN at epoch 1 step 2")
+    backup = tmp_path / "run" / "backup" / "autoencoder" / "latest.weights.h5"
+    assert err.endswith(f"last good checkpoint: {backup}")
+    assert backup.is_file()
+    assert not (tmp_path / "run" / "autoencoder.weights.h5").exists()
+
+
+class _Interrupt(Exception):
+    """Stands for the process being killed."""
+
+
+class _KillAfter(keras.callbacks.Callback):
+    def __init__(self, batches):
+        super().__init__()
+        self.batches, self.seen = batches, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen += 1
+        if self.seen == self.batches:
+            raise _Interrupt
+
+
+def test_killed_run_resumes_from_its_backup(prepared, tmp_path):
+    config = tiny_config("train.autoencoder_epochs=3")
+    out = tmp_path / "run"
+    with pytest.raises(_Interrupt):  # killed after the first batch of the second epoch
+        runner.train(config, prepared, out, ("autoencoder",), callbacks=[_KillAfter(3)],
+                     verbose=0, log=lambda line: None)
+    metadata = json.loads((out / "backup" / "autoencoder" / "training_metadata.json").read_text())
+    assert metadata == {"epoch": 1, "batch": 0}
+    assert not (out / "autoencoder.weights.h5").exists()
+
+    class Record(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.start = int(self.model.optimizer.iterations.numpy())
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epochs = getattr(self, "epochs", []) + [epoch]
+
+    record = Record()
+    result = runner.train(config, prepared, out, ("autoencoder",), callbacks=[record],
+                          verbose=0, log=lambda line: None)
+    # The backup holds the state after 3 steps; the second epoch is replayed from its start.
+    assert record.start == 3 and record.epochs == [1, 2]
+    assert result.stages_run == ["autoencoder"] and (out / "autoencoder.weights.h5").is_file()
+    assert not (out / "backup" / "autoencoder").exists()
+    log_lines = (out / "autoencoder_log.csv").read_text().strip().splitlines()
+    # One row per epoch across both runs: the killed run finished epoch 0 only.
+    assert [line.split(",")[0] for line in log_lines[1:]] == ["0", "1", "2"]
+
+    again = runner.train(config, prepared, out, ("autoencoder",), verbose=0, log=lambda l: None)
+    assert again.stages_skipped == ["autoencoder"] and again.stages_run == []
+
+
+@pytest.mark.slow
+def test_all_stages_train_and_save_their_outputs(prepared, tmp_path):
+    out = tmp_path / "run"
+    result = runner.train(tiny_config(), prepared, out, verbose=0, log=lambda line: None)
+    assert result.stages_run == ["flow", "autoencoder", "gan"]
+    for name in ("config.yaml", "flownet.weights.h5", "autoencoder.weights.h5",
+                 "generator.keras", "gan.weights.h5", "gan_log.csv"):
+        assert (out / name).is_file(), name
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
+        "autoencoder-epoch001.weights.h5", "flow-epoch001.weights.h5", "gan-epoch001.weights.h5"
+    ]
+    assert list((out / "logs" / "gan" / "previews").iterdir())
+    saved = load_config(out / "config.yaml")
+    assert saved == tiny_config()
+    for stage, history in result.history.items():
+        assert all(math.isfinite(v) for values in history.values() for v in values), stage
+    generator = keras.saving.load_model(out / "generator.keras")
+    video = generator({"audio": np.zeros((1, 64, 128), np.float32),
+                       "identity": np.zeros((1, 64, 64, 3), np.float32)})["video"]
+    assert tuple(video.shape) == (1, 16, 64, 64, 3)
+
+
+def test_tiny_gan_overfits_one_real_batch(shared_data):
+    from lipmotion_tf.models.factory import build_networks
+    from lipmotion_tf.train.gan import LipMotionGAN
+
+    # All losses on; L1 weighted up so that the check is about fitting, not the GAN game.
+    config = tiny_config("loss.reconstruction=20")
+    batch = _real_batch(shared_data, config)
+    keras.utils.set_random_seed(0)
+    gan = LipMotionGAN(**build_networks(config), seed=0)
+    gan.compile(
+        keras.optimizers.Adam(1e-3, beta_1=0.5), keras.optimizers.Adam(1e-3, beta_1=0.5),
+        keras.optimizers.AdamW(1e-4, weight_decay=5e-4),
+        keras.optimizers.AdamW(1e-4, weight_decay=4e-4), loss_config=config.loss,
+    )
+    gan.build_from_batch(batch)
+    l1 = [float(gan.train_on_batch(batch, return_dict=True)["reconstruction"]) for _ in range(30)]
+    assert all(math.isfinite(v) for v in l1)
+    assert min(l1[-5:]) <= 0.5 * l1[0], l1
+
+
+# ------------------------------------------------------------------ distribution
+
+
+MIRRORED_SCRIPT = """
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from lipmotion_tf.config import load_config
+from lipmotion_tf.train import runner
+import keras
+
+class Check(keras.callbacks.Callback):
+    def on_train_end(self, logs=None):
+        variable = self.model.generator.trainable_variables[0].value
+        replicas = [v.numpy() for v in variable.values]
+        self.report = {"replicas": len(replicas),
+                       "in_sync": all((r == replicas[0]).all() for r in replicas)}
+
+config = load_config(sys.argv[1], ["train.distribute=mirrored", "data.batch_size=2"])
+check = Check()
+result = runner.train(config, sys.argv[2], sys.argv[3], ("gan",), callbacks=[check],
+                      verbose=0, log=lambda line: None)
+print("RESULT " + json.dumps({**check.report, "history": result.history["gan"]}))
+"""
+
+
+@pytest.mark.slow
+def test_gan_stage_runs_under_mirrored_strategy_on_two_cpus(prepared, tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-c", MIRRORED_SCRIPT, str(TINY), str(prepared), str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=900, cwd=REPO_ROOT,
+        env={**os.environ, "KERAS_BACKEND": "tensorflow"},
+    )
+    lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+    assert out.returncode == 0 and lines, out.stderr[-3000:]
+    report = json.loads(lines[-1][len("RESULT "):])
+    assert report["replicas"] == 2 and report["in_sync"]
+    for name, values in report["history"].items():
+        assert all(math.isfinite(v) for v in values), name
+
+
+# --------------------------------------------------------------------------- JAX
+
+
+JAX_STEP_SCRIPT = """
+import json, sys
+import numpy as np
+import keras
+from lipmotion_tf.testing import tiny_experiment_config
+from lipmotion_tf.models.factory import build_networks
+from lipmotion_tf.train.gan import LipMotionGAN
+
+assert keras.backend.backend() == "jax"
+work = sys.argv[1]
+batch = dict(np.load(work + "/batch.npz"))
+config = tiny_experiment_config()
+gan = LipMotionGAN(**build_networks(config), seed=0)
+gan.compile(*[keras.optimizers.SGD(1e-3) for _ in range(4)], loss_config=config.loss)
+gan.load_weights(work + "/tf_initial.weights.h5")
+inputs = {"audio": batch["audio"], "identity": batch["identity"]}
+before = np.asarray(gan.generator(inputs, training=False)["video"])
+logs = gan.train_on_batch(batch, return_dict=True)
+after = np.asarray(gan.generator(inputs, training=False)["video"])
+gan.save_weights(work + "/jax_trained.weights.h5")
+np.savez(work + "/jax_outputs.npz", before=before, after=after)
+print("RESULT " + json.dumps({k: float(v) for k, v in logs.items()}))
+"""
+
+TRAINED = ("generator", "discriminator", "flownet", "audio_encoder", "flow_encoder")
+
+
+@pytest.mark.slow
+def test_jax_step_matches_tensorflow_and_weights_cross_backends(tmp_path):
+    """TF and JAX run the same GAN step; weights saved by either load in the other."""
+    from lipmotion_tf.models.factory import build_networks
+    from lipmotion_tf.testing import tiny_experiment_config
+    from lipmotion_tf.train.gan import LipMotionGAN
+
+    rng = np.random.default_rng(0)
+    batch = {
+        "audio": rng.normal(-40, 15, (2, 64, 128)).astype(np.float32),
+        "video": np.tanh(rng.normal(0, 1, (2, 16, 64, 64, 3))).astype(np.float32),
+        "identity": rng.uniform(-1, 1, (2, 64, 64, 3)).astype(np.float32),
+        "mismatch_audio": rng.normal(-40, 15, (2, 64, 128)).astype(np.float32),
+    }
+    np.savez(tmp_path / "batch.npz", **batch)
+    config = tiny_experiment_config()
+    keras.utils.set_random_seed(0)
+    networks = build_networks(config)
+    gan = LipMotionGAN(**networks, seed=0)
+    # SGD keeps the comparison proportional: Adam's first step is lr * sign(gradient), which
+    # turns last-bit differences of near-zero gradients into whole steps.
+    gan.compile(*[keras.optimizers.SGD(1e-3) for _ in range(4)], loss_config=config.loss)
+    gan.save_weights(str(tmp_path / "tf_initial.weights.h5"))
+    inputs = {"audio": batch["audio"], "identity": batch["identity"]}
+    tf_before = np.asarray(gan.generator(inputs, training=False)["video"])
+    start = {n: [v.numpy().copy() for v in networks[n].trainable_variables] for n in TRAINED}
+    tf_logs = {k: float(v) for k, v in gan.train_on_batch(batch, return_dict=True).items()}
+    tf_after = {n: [v.numpy().copy() for v in networks[n].trainable_variables] for n in TRAINED}
+
+    out = subprocess.run(
+        [sys.executable, "-c", JAX_STEP_SCRIPT, str(tmp_path)], capture_output=True, text=True,
+        timeout=1200, cwd=REPO_ROOT, env={**os.environ, "KERAS_BACKEND": "jax"},
+    )
+    lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+    assert out.returncode == 0 and lines, out.stderr[-3000:]
+    jax_logs = json.loads(lines[-1][len("RESULT "):])
+    jax_outputs = np.load(tmp_path / "jax_outputs.npz")
+
+    # TF weights loaded under JAX give TF's output (float32 convolutions differ in the
+    # last bits between backends).
+    assert np.abs(jax_outputs["before"] - tf_before).max() < 5e-4
+    # The same step: the same losses and the same update of every trained network.
+    for name, value in tf_logs.items():
+        assert jax_logs[name] == pytest.approx(value, rel=1e-3, abs=1e-5), (name, jax_logs)
+    gan.load_weights(str(tmp_path / "jax_trained.weights.h5"))
+    for name in TRAINED:
+        variables = networks[name].trainable_variables
+        update = max(np.abs(a - b).max() for a, b in zip(tf_after[name], start[name]))
+        gap = max(np.abs(v.numpy() - a).max() for v, a in zip(variables, tf_after[name]))
+        assert update > 0 and gap < 0.01 * update, (name, update, gap)
+    # JAX-trained weights loaded under TF give JAX's output.
+    tf_output = np.asarray(gan.generator(inputs, training=False)["video"])
+    assert np.abs(tf_output - jax_outputs["after"]).max() < 5e-4
+
+
+JAX_RUNNER_SCRIPT = """
+import json, sys
+import keras
+from lipmotion_tf.config import load_config
+from lipmotion_tf.train import runner
+
+assert keras.backend.backend() == "jax"
+config = load_config(sys.argv[1], ["train.autoencoder_epochs=4", "train.steps_per_epoch=2",
+                                   "train.gan_epochs=1", "train.validation_steps=1"])
+result = runner.train(config, sys.argv[2], sys.argv[3], ("autoencoder", "gan"), verbose=0,
+                      log=lambda line: None)
+print("RESULT " + json.dumps(result.history))
+"""
+
+
+@pytest.mark.slow
+def test_jax_backend_trains_from_numpy_data(prepared, tmp_path):
+    from lipmotion_tf.data.numpy_data import export_numpy
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for split in ("train", "val"):  # what the GPU machine (no TensorFlow) receives
+        export_numpy(prepared, split, data / f"{split}.npz", tiny_config())
+    out = subprocess.run(
+        [sys.executable, "-c", JAX_RUNNER_SCRIPT, str(TINY), str(data), str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=1500, cwd=REPO_ROOT,
+        env={**os.environ, "KERAS_BACKEND": "jax"},
+    )
+    lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+    assert out.returncode == 0 and lines, out.stderr[-3000:]
+    history = json.loads(lines[-1][len("RESULT "):])
+    losses = history["autoencoder"]["loss"]
+    assert losses[-1] < losses[0], losses
+    assert all(math.isfinite(v) for values in history["gan"].values() for v in values)
+    assert (tmp_path / "run" / "generator.keras").is_file()
