@@ -39,16 +39,6 @@ def cli(monkeypatch):
     return main_module.main
 
 
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory):
-    from lipmotion_tf.generate.checkpoint import save_generator_npz
-    from lipmotion_tf.models.factory import build_generator
-    from lipmotion_tf.testing import tiny_experiment_config
-
-    config = tiny_experiment_config()
-    return save_generator_npz(build_generator(config), config, tmp_path_factory.mktemp("tiny_generator"))
-
-
 # --- pooling and report files (synthetic measures) ---------------------------------------------
 
 

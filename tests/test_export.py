@@ -9,28 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deployment_helpers import settled_tiny_checkpoint
 from lipmotion_tf.cli.main import main
 from lipmotion_tf.generate.blending import (
     WindowBlender,
     blend_weights,
     num_output_frames,
-    window_starts,
+    covering_window_starts,
 )
 
 RNG = np.random.default_rng(7)
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory):
-    return settled_tiny_checkpoint(tmp_path_factory.mktemp("tiny_generator"))
-
-
-@pytest.fixture(scope="module")
-def generator_and_config(tiny_checkpoint):
-    from lipmotion_tf.generate.checkpoint import load_generator
-
-    return load_generator(tiny_checkpoint)
 
 
 @pytest.fixture(scope="module")
@@ -57,22 +44,22 @@ def _speech(seconds: float) -> np.ndarray:
 def test_graph_window_plan_equals_numpy_plan():
     import tensorflow as tf
 
-    from lipmotion_tf.export.graph_blending import num_output_frames_tf, window_starts_tf
+    from lipmotion_tf.export.graph_blending import num_output_frames_tf, covering_window_starts_tf
 
     # Every length up to 40 frames, and lengths straddling the half-frame rounding points.
     lengths = list(range(0, 40 * 1764, 97)) + [882 * k + d for k in range(1, 60) for d in (-1, 0, 1)]
     for samples in lengths:
         frames = num_output_frames(samples, 1764)
         assert int(num_output_frames_tf(tf.constant(samples), 1764)) == frames, samples
-        np.testing.assert_array_equal(window_starts_tf(tf.constant(frames), 16, 8).numpy(),
-                                      window_starts(frames, 16, 8))
+        np.testing.assert_array_equal(covering_window_starts_tf(tf.constant(frames), 16, 8).numpy(),
+                                      covering_window_starts(frames, 16, 8))
 
 
 @pytest.mark.parametrize("frames", [1, 8, 16, 17, 24, 75])
 def test_graph_blending_equals_window_blender(frames):
     from lipmotion_tf.export.graph_blending import blend_windows_tf
 
-    starts = window_starts(frames, 16, 8)
+    starts = covering_window_starts(frames, 16, 8)
     windows = RNG.uniform(-1, 1, (len(starts), 16, 2, 2, 3)).astype(np.float32)
     blender = WindowBlender(frames, 16, 8)
     expected = np.stack([f for w in windows for f in blender.add(w)])

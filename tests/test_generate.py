@@ -9,20 +9,9 @@ import pytest
 
 from lipmotion_tf.cli.main import main
 from lipmotion_tf.errors import InputError, NoFaceError
-from lipmotion_tf.generate.blending import WindowBlender, blend_weights, window_starts
+from lipmotion_tf.generate.blending import WindowBlender, blend_weights, covering_window_starts
 
 SAMPLES = Path(__file__).resolve().parents[1] / "lipmotion_tf" / "assets" / "samples"
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory):
-    from lipmotion_tf.generate.checkpoint import save_generator_npz
-    from lipmotion_tf.models.factory import build_generator
-    from lipmotion_tf.testing import tiny_experiment_config
-
-    config = tiny_experiment_config()
-    folder = tmp_path_factory.mktemp("tiny_generator")
-    return save_generator_npz(build_generator(config), config, folder)
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +50,13 @@ def test_blender_returns_every_frame_once_in_order(frames):
         out.extend(blender.add(window))
     assert len(out) == frames
     np.testing.assert_allclose(np.ravel(out), np.arange(frames), atol=1e-4)
-    assert window_starts(frames, 16, 8)[-1] + 16 >= frames
+    assert covering_window_starts(frames, 16, 8)[-1] + 16 >= frames
 
 
 def test_chunked_log_mel_equals_whole_signal_log_mel(pipeline):
     # Chunking bounds memory; it must not change a single window's features.
     waveform = _speech(5.0)
-    starts = window_starts(pipeline.num_frames(len(waveform)), 16, 8)
+    starts = covering_window_starts(pipeline.num_frames(len(waveform)), 16, 8)
     pipeline.windows_per_chunk = 3
     chunked = np.stack(list(pipeline._window_log_mels(waveform, starts)))
     whole = np.asarray(pipeline.log_mel(waveform[None])[0])

@@ -12,22 +12,9 @@ import grpc
 import numpy as np
 import pytest
 
-from deployment_helpers import settled_tiny_checkpoint
 from lipmotion_tf.cli.main import main
 
 RNG = np.random.default_rng(3)
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory):
-    return settled_tiny_checkpoint(tmp_path_factory.mktemp("tiny_generator"))
-
-
-@pytest.fixture(scope="module")
-def generator_and_config(tiny_checkpoint):
-    from lipmotion_tf.generate.checkpoint import load_generator
-
-    return load_generator(tiny_checkpoint)
 
 
 @pytest.fixture(scope="module")

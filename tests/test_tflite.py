@@ -7,25 +7,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from deployment_helpers import settled_tiny_checkpoint
 from lipmotion_tf.cli.main import main
 
 RNG = np.random.default_rng(11)
 # Documented lower bounds on the mean grayscale PSNR of each variant's frames against Keras's
 # (docs/deployment.md gives the figures of the full-size model on real windows).
 PSNR_BOUNDS_DB = {"float16": 50.0, "dynamic": 35.0, "int8": 30.0}
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory):
-    return settled_tiny_checkpoint(tmp_path_factory.mktemp("tiny_generator"))
-
-
-@pytest.fixture(scope="module")
-def generator_and_config(tiny_checkpoint):
-    from lipmotion_tf.generate.checkpoint import load_generator
-
-    return load_generator(tiny_checkpoint)
 
 
 def _write_prepared(root, config, num_clips=3, num_frames=24, seed=0):

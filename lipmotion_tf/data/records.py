@@ -147,26 +147,28 @@ def parse_clip(serialized):
     }
 
 
+def clip_from_parsed(parsed: dict) -> PreparedClip:
+    """A :class:`PreparedClip` from the numpy values of :func:`parse_clip`'s tensors."""
+    return PreparedClip(
+        clip_id=parsed["clip_id"].decode(),
+        speaker=parsed["speaker"].decode(),
+        source=parsed["source"].decode(),
+        frames=parsed["frames"],
+        audio=np.round(parsed["audio"] * 32768.0).astype(np.int16),
+        sample_rate=int(parsed["sample_rate"]),
+        boxes=parsed["boxes"],
+        landmarks=parsed["landmarks"],
+        face_found=parsed["face_found"].astype(bool),
+        speech=parsed["speech"].astype(np.int8),
+        frame_size=(int(parsed["frame_size"][0]), int(parsed["frame_size"][1])),
+    )
+
+
 def read_clips_numpy(paths) -> "list[PreparedClip]":
     """Reads prepared clips into :class:`PreparedClip` objects (eager TensorFlow)."""
     import tensorflow as tf
 
-    clips = []
-    for record in tf.data.TFRecordDataset([str(p) for p in paths]):
-        t = {k: v.numpy() for k, v in parse_clip(record).items()}
-        clips.append(
-            PreparedClip(
-                clip_id=t["clip_id"].decode(),
-                speaker=t["speaker"].decode(),
-                source=t["source"].decode(),
-                frames=t["frames"],
-                audio=np.round(t["audio"] * 32768.0).astype(np.int16),
-                sample_rate=int(t["sample_rate"]),
-                boxes=t["boxes"],
-                landmarks=t["landmarks"],
-                face_found=t["face_found"].astype(bool),
-                speech=t["speech"].astype(np.int8),
-                frame_size=(int(t["frame_size"][0]), int(t["frame_size"][1])),
-            )
-        )
-    return clips
+    return [
+        clip_from_parsed({k: v.numpy() for k, v in parse_clip(record).items()})
+        for record in tf.data.TFRecordDataset([str(p) for p in paths])
+    ]

@@ -49,23 +49,10 @@ def _iter_clips(manifest, split: str, window: int, limit: int | None) -> Iterato
         if limit is not None and count >= limit:
             return
         t = {k: v.numpy() for k, v in records.parse_clip(serialized).items()}
-        clip_id = t["clip_id"].decode()
-        if clip_id not in wanted or int(t["num_frames"]) < window:
+        if t["clip_id"].decode() not in wanted or int(t["num_frames"]) < window:
             continue
         count += 1
-        yield records.PreparedClip(
-            clip_id=clip_id,
-            speaker=t["speaker"].decode(),
-            source=t["source"].decode(),
-            frames=t["frames"],
-            audio=np.round(t["audio"] * 32768.0).astype(np.int16),
-            sample_rate=int(t["sample_rate"]),
-            boxes=t["boxes"],
-            landmarks=t["landmarks"],
-            face_found=t["face_found"].astype(bool),
-            speech=t["speech"].astype(np.int8),
-            frame_size=(int(t["frame_size"][0]), int(t["frame_size"][1])),
-        )
+        yield records.clip_from_parsed(t)
 
 
 def _check_landmarks(manifest, split: str, window: int, limit: int | None) -> None:

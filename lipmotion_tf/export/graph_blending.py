@@ -4,7 +4,7 @@ The exported ``serving_default`` signature turns speech of any length into frame
 graph, so it must cut and blend windows exactly as :class:`~lipmotion_tf.generate.pipeline.
 LipMotionPipeline` does. These functions are the graph form of
 :func:`~lipmotion_tf.generate.blending.num_output_frames`,
-:func:`~lipmotion_tf.generate.blending.window_starts` and
+:func:`~lipmotion_tf.generate.blending.covering_window_starts` and
 :class:`~lipmotion_tf.generate.blending.WindowBlender`; the per-frame weights are the constant
 computed by :func:`~lipmotion_tf.generate.blending.blend_weights` itself. Tests check that both
 forms agree for every length.
@@ -26,7 +26,7 @@ def num_output_frames_tf(num_samples, samples_per_frame: int):
     return tf.maximum(tf.cast(frames, tf.int32), 1)
 
 
-def window_starts_tf(num_frames, window: int, hop: int):
+def covering_window_starts_tf(num_frames, window: int, hop: int):
     """First frames of the windows covering ``num_frames`` frames, ``(count,)`` int32.
 
     One window at 0 when ``num_frames <= window``; else ``ceil((num_frames - window) / hop) + 1``
@@ -45,7 +45,7 @@ def blend_windows_tf(windows, starts, num_frames, hop: int):
 
     Args:
         windows: ``(count, window, H, W, C)`` float32 predictions, one per start.
-        starts: ``(count,)`` int32 first frames (from :func:`window_starts_tf`).
+        starts: ``(count,)`` int32 first frames (from :func:`covering_window_starts_tf`).
         num_frames: frames of the result.
         hop: frames between window starts (only used to pick the weights).
 

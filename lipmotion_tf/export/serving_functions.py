@@ -92,7 +92,7 @@ class ServingFunctions:
         from lipmotion_tf.export.graph_blending import (
             blend_windows_tf,
             num_output_frames_tf,
-            window_starts_tf,
+            covering_window_starts_tf,
         )
 
         audio = self.config.audio
@@ -100,7 +100,7 @@ class ServingFunctions:
         mel_per_frame = audio.mel_frames_per_frame
         num_samples = tf.shape(waveform)[0]
         num_frames = num_output_frames_tf(num_samples, audio.samples_per_frame)
-        starts = window_starts_tf(num_frames, window, hop)
+        starts = covering_window_starts_tf(num_frames, window, hop)
 
         # As the pipeline: the speech zero-padded to whole windows, one continuous log-mel.
         needed = (starts[-1] + window) * audio.samples_per_frame

@@ -17,7 +17,11 @@ from typing import Iterator
 import numpy as np
 
 from lipmotion_tf.errors import InputError
-from lipmotion_tf.generate.blending import WindowBlender, num_output_frames, window_starts
+from lipmotion_tf.generate.blending import (
+    WindowBlender,
+    covering_window_starts,
+    num_output_frames,
+)
 
 SAMPLE_RATE = 44100
 SAMPLES_PER_FRAME = 1764
@@ -72,7 +76,7 @@ class TFLiteLipGenerator:
             raise InputError(f"identity must be a uint8 (64, 64, 3) lip image, got "
                              f"{identity.dtype} {identity.shape}")
         num_frames = num_output_frames(len(waveform), SAMPLES_PER_FRAME)
-        starts = window_starts(num_frames, WINDOW, HOP)
+        starts = covering_window_starts(num_frames, WINDOW, HOP)
         needed = (starts[-1] + WINDOW) * SAMPLES_PER_FRAME
         signal = np.zeros(needed, np.float32)
         signal[:min(needed, len(waveform))] = waveform[:needed]

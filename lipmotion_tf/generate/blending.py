@@ -19,7 +19,7 @@ def num_output_frames(num_samples: int, samples_per_frame: int) -> int:
     return max(1, int(round(num_samples / samples_per_frame)))
 
 
-def window_starts(num_frames: int, window: int, hop: int) -> list[int]:
+def covering_window_starts(num_frames: int, window: int, hop: int) -> list[int]:
     """First frames of the windows that cover ``num_frames`` frames (the last may run past the end)."""
     if num_frames <= window:
         return [0]
@@ -55,7 +55,7 @@ class WindowBlender:
         self.window = window
         self.hop = hop
         self._weights = blend_weights(window, hop)
-        self._starts = window_starts(num_frames, window, hop)
+        self._starts = covering_window_starts(num_frames, window, hop)
         self._next_window = 0
         self._released = 0
         self._accumulator: np.ndarray | None = None  # frames [released, released + window + hop)
