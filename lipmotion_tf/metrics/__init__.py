@@ -14,7 +14,7 @@ so ``import lipmotion_tf.metrics`` stays cheap:
 
 from __future__ import annotations
 
-import importlib
+from lipmotion_tf.lazy_exports import lazy_exports
 
 _EXPORTS = {
     "landmark_distance": "lmd",
@@ -33,14 +33,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -8,22 +8,17 @@ imports Keras only at that moment) so that importing the package stays cheap.
 
 from __future__ import annotations
 
-import importlib
+from lipmotion_tf.lazy_exports import lazy_exports
 
 _EXPORTS = {
-    "LipGenerator": "lipmotion_tf.models.generator",
-    "LipDiscriminator": "lipmotion_tf.models.discriminator",
-    "FlowNet": "lipmotion_tf.models.flownet",
-    "AudioDerivativeEncoder": "lipmotion_tf.models.audio_derivative_encoder",
-    "FlowEncoder": "lipmotion_tf.models.flow_encoder",
-    "VideoAutoencoder": "lipmotion_tf.models.autoencoder",
-    "build_networks": "lipmotion_tf.models.factory",
+    "LipGenerator": "generator",
+    "LipDiscriminator": "discriminator",
+    "FlowNet": "flownet",
+    "AudioDerivativeEncoder": "audio_derivative_encoder",
+    "FlowEncoder": "flow_encoder",
+    "VideoAutoencoder": "autoencoder",
+    "build_networks": "factory",
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
