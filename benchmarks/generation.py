@@ -33,13 +33,13 @@ def main() -> None:
     import numpy as np
     import soundfile as sf
 
-    from lipmotion_tf.cli.generate import _read_image
+    from lipmotion_tf.video.image_io import read_image
     from lipmotion_tf.generate.render import render_video
 
     speech, rate = sf.read(SAMPLES / "speech.flac", dtype="float32")
     length = int(args.seconds * rate)
     speech = np.tile(speech, length // len(speech) + 1)[:length]
-    image = _read_image(str(SAMPLES / "face.jpg"))
+    image = read_image(str(SAMPLES / "face.jpg"))
     with tempfile.TemporaryDirectory() as folder:
         audio_path = Path(folder) / "speech.wav"
         sf.write(audio_path, speech, rate)

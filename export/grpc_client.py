@@ -30,12 +30,11 @@ def parse_args(argv):
 
 
 def main(argv=None) -> int:
-    import cv2
-    import numpy as np
-
     from lipmotion_tf.audio.loader import load_audio
     from lipmotion_tf.errors import LipMotionError
+    from lipmotion_tf.generate.mp4_writer import write_frames
     from lipmotion_tf.serving.client import LipMotionClient
+    from lipmotion_tf.video.image_io import read_image
 
     args = parse_args(argv)
     try:
@@ -48,22 +47,13 @@ def main(argv=None) -> int:
                 if not (args.audio and args.image):
                     return 0
             waveform = load_audio(args.audio, 44100)
-            image = cv2.imread(args.image, cv2.IMREAD_COLOR)
-            if image is None:
-                raise LipMotionError(f"cannot read the image {args.image}")
-            frames = client.generate(waveform, 44100, cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+            image = read_image(args.image)
+            frames = client.generate(waveform, 44100, image)
     except LipMotionError as error:
         print(f"grpc_client: error: {error}", file=sys.stderr)
         return 2
     output = Path(args.output)
-    if output.suffix == ".npy":
-        np.save(output, frames)
-    else:
-        from lipmotion_tf.generate.mp4_writer import Mp4Writer
-
-        with Mp4Writer(output, 25, 64, 64, audio=waveform, sample_rate=44100) as writer:
-            for frame in frames:
-                writer.write(frame)
+    write_frames(output, frames, waveform, 44100)
     print(f"wrote {len(frames)} frames to {output}")
     return 0
 

@@ -51,12 +51,13 @@ def show_signatures(path: str) -> None:
 
 
 def main(argv=None) -> int:
-    import cv2
     import numpy as np
 
     from lipmotion_tf.audio.loader import load_audio
     from lipmotion_tf.errors import LipMotionError
     from lipmotion_tf.export.tflite_generator import TFLiteLipGenerator
+    from lipmotion_tf.generate.mp4_writer import write_frames
+    from lipmotion_tf.video.image_io import read_image
     from lipmotion_tf.video.lip_crop import crop_box
 
     args = parse_args(argv)
@@ -68,10 +69,7 @@ def main(argv=None) -> int:
             return 0
         runner = TFLiteLipGenerator(args.generator, args.log_mel, num_threads=args.threads)
         waveform = load_audio(args.audio, 44100)
-        image = cv2.imread(args.image, cv2.IMREAD_COLOR)
-        if image is None:
-            raise LipMotionError(f"cannot read the image {args.image}")
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        image = read_image(args.image)
         height, width = image.shape[:2]
         identity = crop_box(image, np.array([width / 2, height / 2, min(height, width)]), 64)
         started = time.perf_counter()
@@ -81,14 +79,7 @@ def main(argv=None) -> int:
         print(f"tflite_runner: error: {error}", file=sys.stderr)
         return 2
     output = Path(args.output)
-    if output.suffix == ".npy":
-        np.save(output, frames)
-    else:
-        from lipmotion_tf.generate.mp4_writer import Mp4Writer
-
-        with Mp4Writer(output, 25, 64, 64, audio=waveform, sample_rate=44100) as writer:
-            for frame in frames:
-                writer.write(frame)
+    write_frames(output, frames, waveform, 44100)
     print(f"wrote {len(frames)} frames to {output} ({elapsed:.2f} s for "
           f"{len(waveform) / 44100:.2f} s of speech)")
     return 0

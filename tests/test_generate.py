@@ -23,9 +23,9 @@ def pipeline(tiny_checkpoint):
 
 @pytest.fixture(scope="module")
 def face_image():
-    from lipmotion_tf.cli.generate import _read_image
+    from lipmotion_tf.video.image_io import read_image
 
-    return _read_image(str(SAMPLES / "face.jpg"))
+    return read_image(str(SAMPLES / "face.jpg"))
 
 
 def _speech(seconds: float, sample_rate: int = 44100) -> np.ndarray:

@@ -41,31 +41,15 @@ def add_arguments(parser) -> None:
                         help="refuse speech longer than this many seconds")
 
 
-def _read_image(path: str):
-    import cv2
-    import numpy as np
-
-    file = Path(path)
-    if not file.is_file():
-        from lipmotion_tf.errors import InputError
-
-        raise InputError(f"image not found: {path}")
-    image = cv2.imdecode(np.fromfile(str(file), np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        from lipmotion_tf.errors import InputError
-
-        raise InputError(f"{path} is not an image that can be read")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
 def run(args) -> int:
     if args.device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
     from lipmotion_tf.generate.render import render_video
+    from lipmotion_tf.video.image_io import read_image
 
     render_video(
         audio_path=args.audio,
-        image=_read_image(args.image),
+        image=read_image(args.image),
         output=args.output,
         checkpoint=args.checkpoint,
         layout=args.layout,

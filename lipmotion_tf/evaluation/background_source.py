@@ -107,14 +107,10 @@ class BackgroundSource:
     def photo(self) -> tuple[np.ndarray, np.ndarray]:
         """The fallback photo (RGB uint8) and its lip box ``(cx, cy, side)``, found once."""
         if self._photo is None:
-            import cv2
-
+            from lipmotion_tf.video.image_io import read_image
             from lipmotion_tf.video.lip_crop import LipCropper
 
-            image = cv2.imread(str(self.photo_path), cv2.IMREAD_COLOR)
-            if image is None:
-                raise InputError(f"cannot read the background face photo {self.photo_path}")
-            image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+            image = read_image(self.photo_path)
             cropper = LipCropper(image_size=self.image_size, crop_scale=self.crop_scale)
             _, box, _ = cropper.crop_image(image)
             self._photo = (image, np.asarray(box, np.float32))

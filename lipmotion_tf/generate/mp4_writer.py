@@ -112,3 +112,21 @@ class Mp4Writer:
                 os.replace(self._tmp, self.path)
             elif self._tmp.exists():
                 self._tmp.unlink()
+
+
+def write_frames(path, frames, audio: np.ndarray | None, sample_rate: int, fps: int = 25) -> None:
+    """Writes a sequence of equal-sized RGB uint8 frames (and the speech) to ``path``.
+
+    ``.npy`` saves the frames as an array; any other name is written as an MP4.
+    """
+    path = Path(path)
+    if path.suffix == ".npy":
+        np.save(path, np.asarray(frames))
+        return
+    frames = list(frames)
+    if not frames:
+        raise InputError(f"no frames to write to {path}")
+    height, width = frames[0].shape[:2]
+    with Mp4Writer(path, fps, width, height, audio=audio, sample_rate=sample_rate) as writer:
+        for frame in frames:
+            writer.write(frame)
