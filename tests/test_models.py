@@ -171,6 +171,64 @@ def test_generator_frame_conv_2d_gives_identical_output(tmp_path):
     assert op_types.count("Conv2D") >= 4
 
 
+@pytest.mark.parametrize("frames, size", [(2, 2), (5, 6)])
+def test_fused_map_conv3d_equals_conv3d_of_the_built_map(frames, size):
+    from lipmotion_tf.models.layers.fused_map_conv import fused_map_conv3d
+
+    rng = np.random.default_rng(frames)
+    identity = tf.constant(rng.standard_normal((2, size, size, 3)), tf.float32)
+    audio = tf.constant(rng.standard_normal((2, frames, size, 4)), tf.float32)
+    kernel = tf.Variable(rng.standard_normal((3, 3, 3, 7, 5)), dtype=tf.float32)
+
+    def built_map():
+        fused = tf.concat([tf.repeat(identity[:, None], frames, axis=1),
+                           tf.repeat(audio[:, :, :, None], size, axis=3)], axis=-1)
+        return tf.nn.conv3d(fused, kernel, [1] * 5, "SAME")
+
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([identity, audio])
+        expected, got = built_map(), fused_map_conv3d(identity, audio, kernel)
+        loss_expected = tf.reduce_sum(expected * expected)
+        loss_got = tf.reduce_sum(got * got)
+    scale = float(tf.reduce_max(tf.abs(expected)))
+    assert float(tf.reduce_max(tf.abs(got - expected))) <= 1e-5 * scale
+    # Training runs through it too, so the gradients must agree as well.
+    for source in (identity, audio, kernel):
+        want = tape.gradient(loss_expected, source)
+        have = tape.gradient(loss_got, source)
+        assert float(tf.reduce_max(tf.abs(have - want))) <= 1e-5 * float(
+            tf.reduce_max(tf.abs(want)))
+
+
+def test_generator_fast_paths_give_identical_output():
+    # Unit-range audio keeps the random network's activations near the scale a trained one
+    # has: the paths sum in different orders, so their rounding grows with the activations.
+    # (test_demo_model checks the same on the trained model and real speech.)
+    inputs = dict(_generator_inputs(), audio=_rand(2, 64, 128, seed=3))
+    built_map = LipGenerator(8, 2, factored_fusion=False, time_shift_output=False, name="g")
+    built_map(inputs)
+    _randomise_batch_norm(built_map)
+    factored = LipGenerator(8, 2, name="g")
+    factored(inputs)
+    factored.set_weights(built_map.get_weights())
+    restored = LipGenerator.from_config(factored.get_config())
+    assert restored.factored_fusion and restored.time_shift_output
+    for training in (False, True):
+        np.testing.assert_allclose(
+            np.asarray(factored(inputs, training=training)["video"]),
+            np.asarray(built_map(inputs, training=training)["video"]),
+            atol=1e-5,
+        )
+    # The 3-D convolutions of the fused map and of the output are gone.
+    def conv3d_ops(model):
+        graph = tf.function(lambda x: model(x)).get_concrete_function(
+            {k: tf.TensorSpec(v.shape) for k, v in inputs.items()}
+        ).graph
+        return [op.type for op in graph.get_operations()].count("Conv3D")
+
+    assert conv3d_ops(factored) == conv3d_ops(built_map) - 2
+
+
 def test_generator_rejects_frame_conv_2d_with_3d_kernels():
     with pytest.raises(ValueError, match="frame_conv_2d"):
         LipGenerator(8, 1, res_kernel_3d=True, frame_conv_2d=True)
@@ -182,7 +240,9 @@ def test_generator_runs_with_unknown_batch_and_length():
         lambda audio, identity: generator({"audio": audio, "identity": identity}),
         input_signature=[tf.TensorSpec((None, None, 128)), tf.TensorSpec((None, 64, 64, 3))],
     )
-    inputs = _generator_inputs(batch=3, frames=3)
+    # An unknown length takes the built-map path, a known one the factored path: unit-range
+    # audio keeps their rounding differences small (see test_generator_fast_paths_...).
+    inputs = dict(_generator_inputs(batch=3, frames=3), audio=_rand(3, 12, 128, seed=3))
     out = fn(inputs["audio"], inputs["identity"])
     assert tuple(out["video"].shape) == (3, 3, 64, 64, 3)
     np.testing.assert_allclose(out["video"], generator(inputs)["video"], atol=1e-5)

@@ -12,6 +12,7 @@ from lipmotion_tf.models.layers import (
     ImageEncoder,
     ResidualBlock,
 )
+from lipmotion_tf.models.layers.fused_map_conv import fused_map_conv3d
 
 
 @keras.saving.register_keras_serializable(package="lipmotion")
@@ -53,10 +54,23 @@ class LipGenerator(keras.Model):
             convolutions (a Conv3D kernel ``(1, 3, 3, C, C)`` is used as the Conv2D kernel
             ``(3, 3, C, C)``: the weights are identical, only the graph changes; faster in
             TFLite). Not allowed with ``res_kernel_3d``.
+        factored_fusion: compute the compress convolution from the identity and audio
+            features without building the fused map (:func:`fused_map_conv3d`): the same
+            sums with 16x fewer multiply-adds; False builds the map as the authors do.
+        time_shift_output: compute the 7x7x7 output convolution as per-frame 2-D
+            convolutions summed over time shifts (:class:`TimeShiftConv3D`, 2.4x faster on
+            CPU); False uses Conv3D.
     """
 
     def __init__(
-        self, channels=64, res_blocks=9, res_kernel_3d=False, frame_conv_2d=False, **kwargs
+        self,
+        channels=64,
+        res_blocks=9,
+        res_kernel_3d=False,
+        frame_conv_2d=False,
+        factored_fusion=True,
+        time_shift_output=True,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         if channels < 4 or channels % 4:
@@ -69,6 +83,8 @@ class LipGenerator(keras.Model):
         self.res_blocks = int(res_blocks)
         self.res_kernel_3d = bool(res_kernel_3d)
         self.frame_conv_2d = bool(frame_conv_2d)
+        self.factored_fusion = bool(factored_fusion)
+        self.time_shift_output = bool(time_shift_output)
         c = self.channels
 
         self.audio_encoder = AudioEncoder(c, name="audio_encoder")
@@ -99,7 +115,14 @@ class LipGenerator(keras.Model):
             for i, filters in enumerate((2 * c, c))
         ]
         self.decoder_output = ConvBlock(
-            3, 7, rank=3, norm=False, activation="tanh", use_bias=True, name="decoder_output"
+            3,
+            7,
+            rank=3,
+            norm=False,
+            activation="tanh",
+            use_bias=True,
+            time_shift=self.time_shift_output,
+            name="decoder_output",
         )
 
     def call(self, inputs, training=None):
@@ -112,20 +135,28 @@ class LipGenerator(keras.Model):
         audio_features = self.audio_encoder(audio, training=training)  # (B, T, 16, 4c)
         identity_features = self.identity_encoder(identity, training=training)  # (B, 16, 16, 4c)
 
-        frames = ops.shape(audio_features)[1]
-        width = identity_features.shape[2]
-        # Each frequency position becomes a row of the map, copied across the width.
-        audio_map = ops.repeat(ops.expand_dims(audio_features, 3), width, axis=3)
-        identity_map = ops.repeat(ops.expand_dims(identity_features, 1), frames, axis=1)
-        x = self.fusion_concat([identity_map, audio_map])
-
-        x = self.compress(x, training=training)
+        x = self._fuse_and_compress(identity_features, audio_features, training)
         for block in self.decoder_blocks:
             x = block(x, training=training)
         for block in self.decoder_upsample:
             x = block(x, training=training)
         video = self.decoder_output(x, training=training)
         return {"video": video, "audio_features": audio_features}
+
+    def _fuse_and_compress(self, identity_features, audio_features, training):
+        if self.factored_fusion and audio_features.shape[1] is not None:
+            compress = self.compress
+            if not compress.built:
+                compress.build((None, audio_features.shape[1], *identity_features.shape[1:3],
+                                identity_features.shape[-1] + audio_features.shape[-1]))
+            x = fused_map_conv3d(identity_features, audio_features, compress.conv.kernel)
+            return compress.normalize_and_activate(x, training=training)
+        frames = ops.shape(audio_features)[1]
+        width = identity_features.shape[2]
+        # Each frequency position becomes a row of the map, copied across the width.
+        audio_map = ops.repeat(ops.expand_dims(audio_features, 3), width, axis=3)
+        identity_map = ops.repeat(ops.expand_dims(identity_features, 1), frames, axis=1)
+        return self.compress(self.fusion_concat([identity_map, audio_map]), training=training)
 
     def get_config(self):
         config = super().get_config()
@@ -135,6 +166,8 @@ class LipGenerator(keras.Model):
                 "res_blocks": self.res_blocks,
                 "res_kernel_3d": self.res_kernel_3d,
                 "frame_conv_2d": self.frame_conv_2d,
+                "factored_fusion": self.factored_fusion,
+                "time_shift_output": self.time_shift_output,
             }
         )
         return config

@@ -7,6 +7,7 @@ import keras
 from lipmotion_tf.models.layers.frame_conv_3d import FrameConv3D
 from lipmotion_tf.models.layers.initializers import he_normal
 from lipmotion_tf.models.layers.reflection_padding_2d import ReflectionPadding2D
+from lipmotion_tf.models.layers.time_shift_conv_3d import TimeShiftConv3D
 
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", None)
 
@@ -64,6 +65,9 @@ class ConvBlock(keras.layers.Layer):
         use_bias: convolution bias; default ``not norm``.
         frame_conv_2d: for a 3-D ``1 x k x k`` kernel, compute it as a per-frame 2-D
             convolution (see :class:`FrameConv3D`); same weights either way.
+        time_shift: compute a 3-D convolution (time stride 1) as per-frame 2-D convolutions
+            summed over time shifts (see :class:`TimeShiftConv3D`); faster for few output
+            channels, same weights.
     """
 
     def __init__(
@@ -78,6 +82,7 @@ class ConvBlock(keras.layers.Layer):
         activation="relu",
         use_bias=None,
         frame_conv_2d=False,
+        time_shift=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -101,6 +106,11 @@ class ConvBlock(keras.layers.Layer):
         self.activation = activation
         self.use_bias = (not self.norm) if use_bias is None else bool(use_bias)
         self.frame_conv_2d = bool(frame_conv_2d)
+        self.time_shift = bool(time_shift)
+        if self.rank != 3 and (self.frame_conv_2d or self.time_shift):
+            raise ValueError("frame_conv_2d and time_shift apply to 3-D convolutions only")
+        if self.frame_conv_2d and self.time_shift:
+            raise ValueError("choose one of frame_conv_2d and time_shift")
 
         keras_same = (
             padding_mode == "zero"
@@ -129,14 +139,27 @@ class ConvBlock(keras.layers.Layer):
             self.conv = keras.layers.Conv2D(**conv_args)
         elif self.frame_conv_2d:
             self.conv = FrameConv3D(frame_conv_2d=True, **conv_args)
+        elif self.time_shift:
+            self.conv = TimeShiftConv3D(**conv_args)
         else:
             self.conv = keras.layers.Conv3D(**conv_args)
         self.bn = batch_norm(f"{self.name}_bn") if self.norm else None
         self.act = make_activation(activation, f"{self.name}_{activation}")
 
+    def build(self, input_shape):
+        shape = input_shape if self.pad is None else self.pad.compute_output_shape(input_shape)
+        self.conv.build(shape)
+        if self.bn is not None:
+            self.bn.build(self.conv.compute_output_shape(shape))
+        self.built = True
+
     def call(self, inputs, training=None):
         x = inputs if self.pad is None else self.pad(inputs)
-        x = self.conv(x)
+        return self.normalize_and_activate(self.conv(x), training=training)
+
+    def normalize_and_activate(self, x, training=None):
+        """The block after its convolution (for callers that compute the convolution
+        another way, such as the generator's factored fusion)."""
         if self.bn is not None:
             x = self.bn(x, training=training)
         if self.act is not None:
@@ -157,6 +180,7 @@ class ConvBlock(keras.layers.Layer):
                 "activation": self.activation,
                 "use_bias": self.use_bias,
                 "frame_conv_2d": self.frame_conv_2d,
+                "time_shift": self.time_shift,
             }
         )
         return config
