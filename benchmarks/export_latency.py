@@ -7,13 +7,15 @@ Usage::
         --data prepared/grid_s1                                 # trained model, real GRID windows
     python benchmarks/export_latency.py --config training/demo.yaml --variants keras,tflite-none
 
-Side by side, for the same windows: Keras (``predict_on_batch``), the exported SavedModel's
-``generate_window`` signature and the TFLite generator in each quantization (none, float16,
-dynamic, int8). ``conv3d`` rows run the generator's 3-D convolutions as they are, ``conv2d``
-rows the deployment graph where they run as 2-D convolutions (same weights; TFLite variants
-without a suffix use it). For each it prints the median and minimum seconds per
-window over ``--repeats`` timed calls after one untimed call, the file size, and the mean
-grayscale PSNR of its frames against Keras's (the accuracy cost of each variant).
+Side by side, for the same windows: Keras (``predict_on_batch``) with the authors' layout
+(``keras-plain``: the 3-D convolution of the fused map, a Conv3D output layer) and with this
+project's default layout (``keras``: factored fusion, time-shift output convolution; same
+weights, same frames to float rounding), the exported SavedModel's ``generate_window``
+signature and the TFLite generator in each quantization (none, float16, dynamic, int8; 2-D
+convolutions only). For each it prints the median and minimum seconds per window over
+``--repeats`` timed calls after one untimed call, the achieved GFLOP/s (the default layout's
+multiply-adds x 2 per window / median seconds), the file size, and the mean grayscale PSNR
+of its frames against the plain Keras model's (the accuracy cost of each variant).
 
 ``--data PREPARED_DIR`` takes the windows from real prepared data: int8 is calibrated on the
 ``train`` split and every variant is measured on the ``test`` split (``all`` when empty).
@@ -31,8 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
-VARIANTS = ("keras-conv3d", "keras-conv2d", "savedmodel-conv3d", "savedmodel-conv2d",
-            "tflite-none-conv3d", "tflite-none", "tflite-float16", "tflite-dynamic", "tflite-int8")
+VARIANTS = ("keras-plain", "keras", "savedmodel", "tflite-none", "tflite-float16",
+            "tflite-dynamic", "tflite-int8")
 
 
 def parse_args(argv=None):
@@ -93,15 +95,25 @@ def time_calls(function, repeats):
     return statistics.median(times), min(times)
 
 
+def generator_flops(generator) -> int:
+    """Floating-point operations of one batch-1 window (a multiply-add counts 2)."""
+    import tensorflow as tf
+
+    from generator_flops import count_flops  # benchmarks/ is on sys.path when run as a script
+
+    specs = {"audio": tf.TensorSpec((1, 64, 128)), "identity": tf.TensorSpec((1, 64, 64, 3))}
+    return count_flops(tf.function(lambda x: generator(x, training=False)["video"]), [specs])
+
+
 def main(argv=None) -> int:
     import numpy as np
     import tensorflow as tf
 
-    from lipmotion_tf.export.deployment_generator import deployment_generator
     from lipmotion_tf.export.saved_model import export_saved_model
     from lipmotion_tf.export.tflite import export_tflite
     from lipmotion_tf.export.tflite_generator import TFLiteLipGenerator
     from lipmotion_tf.metrics.ssim_psnr import psnr
+    from lipmotion_tf.models.generator import LipGenerator
 
     args = parse_args(argv)
     wanted = [v for v in args.variants.split(",") if v]
@@ -109,7 +121,6 @@ def main(argv=None) -> int:
     if unknown:
         raise SystemExit(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
     generator, config, description = load_model(args)
-    conv2d = deployment_generator(generator)
     if args.data:
         windows = real_windows(args.data, config, "test", args.windows)
         calibration = real_windows(args.data, config, "train", args.calibration_windows)
@@ -120,39 +131,47 @@ def main(argv=None) -> int:
         source = "random windows (int8 calibrated on random windows)"
     log_mels = np.concatenate([w["log_mel"] for w in windows])
     images = np.concatenate([w["image"] for w in windows])
-    reference = generator.predict_on_batch({"audio": log_mels, "identity": images})["video"]
+    batch = {"audio": log_mels, "identity": images}
+    plain = LipGenerator.from_config(
+        dict(generator.get_config(), factored_fusion=False, time_shift_output=False)
+    )
+    plain(batch)
+    plain.set_weights(generator.get_weights())
+    reference = plain.predict_on_batch(batch)["video"]
     one = {"audio": log_mels[:1], "identity": images[:1]}
+    flops = {"plain": generator_flops(plain), "default": generator_flops(generator)}
 
-    print(f"model: {description}, {generator.count_params() / 1e6:.2f} M parameters")
+    print(f"model: {description}, {generator.count_params() / 1e6:.2f} M parameters, "
+          f"{flops['plain'] / 1e9:.1f} GFLOP per window in the authors' layout, "
+          f"{flops['default'] / 1e9:.1f} in the default one")
     print(f"inputs: {source}; {len(windows)} windows for PSNR; CPU: {os.cpu_count()} cores, "
           f"TFLite threads {args.threads}")
     rows = []
 
-    def record(name, run_one, run_all, size_bytes=None):
+    def record(name, run_one, run_all, size_bytes=None, layout="default"):
         median, best = time_calls(run_one, args.repeats)
         frames = np.asarray(run_all())
         value = psnr(frames.reshape(-1, 64, 64, 3), reference.reshape(-1, 64, 64, 3))
-        rows.append({"variant": name, "median_s": median, "min_s": best,
+        rate = flops[layout] / median / 1e9
+        rows.append({"variant": name, "median_s": median, "min_s": best, "gflop_per_s": rate,
                      "size_mb": None if size_bytes is None else size_bytes / 1e6, "psnr_db": value})
         size = "" if size_bytes is None else f"{size_bytes / 1e6:8.1f} MB"
-        print(f"{name:22s} {median:8.3f} s/window (min {best:.3f})  PSNR vs Keras "
-              f"{value:6.1f} dB  {size}", flush=True)
+        print(f"{name:16s} {median:8.3f} s/window (min {best:.3f}) {rate:7.1f} GFLOP/s  "
+              f"PSNR vs plain Keras {value:6.1f} dB  {size}", flush=True)
 
-    for name, model in (("keras-conv3d", generator), ("keras-conv2d", conv2d)):
+    for name, model, layout in (("keras-plain", plain, "plain"), ("keras", generator, "default")):
         if name in wanted:
             record(name, lambda m=model: m.predict_on_batch(one),
-                   lambda m=model: m.predict_on_batch({"audio": log_mels, "identity": images})["video"])
+                   lambda m=model: m.predict_on_batch(batch)["video"], layout=layout)
 
     with tempfile.TemporaryDirectory(prefix="lipmotion-bench-") as folder:
         folder = Path(folder)
-        for name, use_2d in (("savedmodel-conv3d", False), ("savedmodel-conv2d", True)):
-            if name not in wanted:
-                continue
-            version = export_saved_model(generator, config, folder / name, conv2d=use_2d)
+        if "savedmodel" in wanted:
+            version = export_saved_model(generator, config, folder / "savedmodel")
             signature = tf.saved_model.load(str(version)).signatures["generate_window"]
             size = sum(p.stat().st_size for p in version.rglob("*") if p.is_file())
-            record(name, lambda s=signature: s(log_mel=log_mels[:1], image=images[:1]),
-                   lambda s=signature: s(log_mel=log_mels, image=images)["frames"], size)
+            record("savedmodel", lambda: signature(log_mel=log_mels[:1], image=images[:1]),
+                   lambda: signature(log_mel=log_mels, image=images)["frames"], size)
 
         for name in wanted:
             if not name.startswith("tflite-"):
@@ -161,8 +180,7 @@ def main(argv=None) -> int:
             path = folder / f"{name}.tflite"
             started = time.perf_counter()
             export_tflite(generator, config, path, quantize=mode,
-                          calibration=calibration if mode == "int8" else None,
-                          conv2d=not name.endswith("conv3d"))
+                          calibration=calibration if mode == "int8" else None)
             print(f"  ({name}: converted in {time.perf_counter() - started:.0f} s)", flush=True)
             runner = TFLiteLipGenerator(path, num_threads=args.threads)
             record(name, lambda r=runner: r.generate_window(log_mels[:1], images[:1]),
@@ -172,8 +190,10 @@ def main(argv=None) -> int:
                    path.stat().st_size)
 
     if args.json:
-        Path(args.json).write_text(json.dumps({"model": description, "inputs": source,
-                                               "cpu_count": os.cpu_count(), "rows": rows}, indent=1))
+        Path(args.json).write_text(json.dumps({
+            "model": description, "inputs": source, "cpu_count": os.cpu_count(),
+            "gflop_per_window": {k: v / 1e9 for k, v in flops.items()}, "rows": rows,
+        }, indent=1))
     return 0
 
 

@@ -1,6 +1,7 @@
 """Any-length generation speed and peak memory: seconds of video per second of compute.
 
     python benchmarks/generation.py [--checkpoint CKPT] [--seconds 60] [--batch-size 8]
+    python benchmarks/generation.py --config training/grid.yaml   # full size, random weights
 
 Generates ``--seconds`` of speech (the bundled sample repeated) into an mp4 in a temporary
 folder, through the same path as ``lipmotion generate`` (face photo, side-by-side layout),
@@ -21,14 +22,29 @@ from pathlib import Path
 SAMPLES = Path(__file__).resolve().parents[1] / "lipmotion_tf" / "assets" / "samples"
 
 
+def random_checkpoint(config_path: str, folder: Path) -> Path:
+    """A checkpoint folder holding a randomly initialised generator of ``config_path``'s size."""
+    from lipmotion_tf.config import load_config
+    from lipmotion_tf.generate.checkpoint import save_generator_npz
+    from lipmotion_tf.models.factory import build_generator
+
+    config = load_config(config_path)
+    return save_generator_npz(build_generator(config), config, folder, dtype="float32")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=None, help="generator checkpoint (default: demo)")
+    parser.add_argument("--config", default=None,
+                        help="experiment YAML: measure a generator of that size with random "
+                             "weights instead of a checkpoint")
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the speech")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--layout", default="side-by-side")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    if args.config and args.checkpoint:
+        parser.error("give --checkpoint or --config, not both")
 
     import numpy as np
     import soundfile as sf
@@ -41,6 +57,8 @@ def main() -> None:
     speech = np.tile(speech, length // len(speech) + 1)[:length]
     image = read_image(str(SAMPLES / "face.jpg"))
     with tempfile.TemporaryDirectory() as folder:
+        if args.config:
+            args.checkpoint = random_checkpoint(args.config, Path(folder) / "checkpoint")
         audio_path = Path(folder) / "speech.wav"
         sf.write(audio_path, speech, rate)
         # A short untimed run loads the model and traces the graph.
@@ -55,7 +73,8 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result = {
         "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} CPUs",
-        "checkpoint": args.checkpoint or "demo",
+        "checkpoint": (f"random weights, {args.config}" if args.config
+                       else args.checkpoint or "demo"),
         "speech_seconds": args.seconds,
         "frames": frames,
         "wall_seconds": round(elapsed, 2),

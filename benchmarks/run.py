@@ -1,0 +1,191 @@
+"""Every speed figure this machine can measure: one command, one table, one JSON file.
+
+Usage::
+
+    python benchmarks/run.py                            # full suite (about 25 min on 2 CPU cores)
+    python benchmarks/run.py --data prepared/grid_s1    # int8 calibrated and scored on real GRID
+    python benchmarks/run.py --only ceiling,latency     # a subset
+    python benchmarks/run.py --quick                    # small sizes: checks the harness (~3 min)
+
+Runs each benchmark script of this folder in its own process (so that peak memory is the
+benchmark's own) with ``--json`` into a temporary folder, then prints one table and writes
+``benchmarks/results/run.json`` (``--json`` to change). The parts:
+
+``ceiling``     float32 4096x4096 matrix product: the CPU's practical GFLOP/s
+``latency``     one 0.64 s window at batch 1: Keras in the authors' layout and the default
+                one, SavedModel, TFLite float32/float16/int8 (export_latency.py)
+``long``        60 s of speech to mp4 with the full-size generator, and 10 minutes with the
+                demonstration model: time and peak memory (generation.py)
+``pipeline``    tf.data windows per second (data_pipeline.py)
+``train``       train-step windows per second, generator-only and four-loss GAN (train_step.py)
+``gpu``         generation and training throughput on the JAX backend when JAX sees a GPU
+                (gpu_throughput.py); otherwise the table says that no GPU was available
+
+Figures are medians over repeated runs (each script's ``--repeats``). Nothing is asserted:
+targets are printed beside the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+PARTS = ("ceiling", "latency", "long", "pipeline", "train", "gpu")
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", default=",".join(PARTS), help=f"subset of {','.join(PARTS)}")
+    parser.add_argument("--data", default=None,
+                        help="prepared GRID folder: real windows for int8 calibration and PSNR, "
+                             "and the input pipeline figure (default: synthetic inputs)")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes and few repeats: checks that every part runs")
+    parser.add_argument("--json", type=Path, default=HERE / "results" / "run.json")
+    return parser.parse_args(argv)
+
+
+def run_script(name: str, args: list[str], json_path: Path, env: dict | None = None) -> dict:
+    """Runs ``benchmarks/<name>`` with ``--json json_path``; returns its figures and wall time."""
+    command = [sys.executable, str(HERE / name), *args, "--json", str(json_path)]
+    print(f"\n$ {' '.join(command[1:])}", flush=True)
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=REPO, env={**os.environ, **(env or {})})
+    if result.returncode != 0:
+        raise SystemExit(f"{name} failed with exit code {result.returncode}")
+    figures = json.loads(json_path.read_text())
+    figures["_seconds"] = round(time.perf_counter() - started, 1)
+    return figures
+
+
+def gpu_visible() -> bool:
+    """Whether JAX (installed with the package) sees a GPU; asked in a subprocess."""
+    probe = "import jax; print(any(d.platform == 'gpu' for d in jax.devices()))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            env={**os.environ, "JAX_PLATFORMS": ""})
+    return result.stdout.strip().endswith("True")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    parts = [p for p in args.only.split(",") if p]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        raise SystemExit(f"unknown parts {unknown}; choose from {', '.join(PARTS)}")
+    quick = args.quick
+    results: dict = {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores",
+        "quick": quick,
+    }
+    rows: list[tuple[str, str, str, str]] = []  # (figure, value, target, note)
+
+    with tempfile.TemporaryDirectory(prefix="lipmotion-bench-") as folder:
+        folder = Path(folder)
+
+        if "ceiling" in parts:
+            ceiling = run_script("cpu_ceiling.py", ["--size", "1024" if quick else "4096"],
+                                 folder / "ceiling.json")
+            results["ceiling"] = ceiling
+            rows.append(("CPU float32 matmul ceiling", f"{ceiling['gflop_per_s']:.0f} GFLOP/s",
+                         "", f"{ceiling['size']}x{ceiling['size']} matrix product"))
+
+        if "latency" in parts:
+            latency_args = ["--repeats", "2" if quick else "7"]
+            if quick:
+                latency_args += ["--config", str(REPO / "training" / "tiny.yaml"),
+                                 "--windows", "2", "--calibration-windows", "2"]
+            if args.data:
+                latency_args += ["--data", args.data]
+                if not quick:
+                    latency_args += ["--checkpoint", str(REPO / "lipmotion_tf" / "assets" / "demo")]
+            latency = run_script("export_latency.py", latency_args, folder / "latency.json")
+            results["latency"] = latency
+            ceiling_rate = results.get("ceiling", {}).get("gflop_per_s")
+            for row in latency["rows"]:
+                share = (f", {100 * row['gflop_per_s'] / ceiling_rate:.0f}% of ceiling"
+                         if ceiling_rate else "")
+                target = {"keras": "<= 0.8 s", "savedmodel": "<= 0.8 s", "tflite-none": "<= 0.8 s",
+                          "tflite-int8": "<= 0.5 s, >= 35 dB"}.get(row["variant"], "")
+                rows.append((f"window latency {row['variant']}",
+                             f"{row['median_s']:.3f} s",
+                             target,
+                             f"{row['gflop_per_s']:.0f} GFLOP/s{share}; "
+                             f"PSNR {row['psnr_db']:.1f} dB; {latency['model']}"))
+
+        if "long" in parts:
+            seconds = "10" if quick else "60"
+            full = run_script("generation.py",
+                              ["--config", str(REPO / "training" / ("tiny.yaml" if quick else
+                                                                     "grid.yaml")),
+                               "--seconds", seconds], folder / "long_full.json")
+            long_demo = run_script("generation.py", ["--seconds", "30" if quick else "600"],
+                                   folder / "long_demo.json")
+            results["long"] = {"full_size": full, "demo": long_demo}
+            for name, figures in (("full-size", full), ("demo", long_demo)):
+                rows.append((f"{figures['speech_seconds']:.0f} s speech -> mp4, {name}",
+                             f"{figures['wall_seconds']:.0f} s", "",
+                             f"{figures['video_seconds_per_second']}x realtime, "
+                             f"{figures['frames_per_second']} frames/s"))
+                rows.append((f"peak memory, {figures['speech_seconds']:.0f} s, {name}",
+                             f"{figures['peak_rss_mb']:.0f} MB", "< 2048 MB", ""))
+
+        if "pipeline" in parts:
+            pipe_args = (["--data", args.data] if args.data and not quick
+                         else ["--synthetic-clips", "20" if quick else "400"])
+            pipe_args += ["--batches", "5" if quick else "100"]
+            pipeline = run_script("data_pipeline.py", pipe_args, folder / "pipeline.json")
+            results["pipeline"] = pipeline
+            rows.append(("tf.data windows/s", f"{pipeline['median_windows_per_s']:.0f}", "",
+                         f"{pipeline['data']}, training windows"))
+
+        if "train" in parts:
+            config = REPO / "training" / ("tiny.yaml" if quick else "demo.yaml")
+            train = run_script("train_step.py", ["--config", str(config),
+                                                 "--steps", "2" if quick else "5"],
+                               folder / "train.json")
+            results["train"] = train
+            for figures in train["results"]:
+                rows.append((f"train step {figures['step']}, {config.name}",
+                             f"{figures['windows_per_s']:.2f} windows/s", "",
+                             f"batch {figures['batch_size']}, backend {train['backend']}"))
+
+        if "gpu" in parts:
+            if gpu_visible():
+                gpu = run_script("gpu_throughput.py", ["--quick"] if quick else [],
+                                 folder / "gpu.json", env={"KERAS_BACKEND": "jax"})
+                results["gpu"] = gpu
+                for row in gpu["rows"]:
+                    rows.append((row["figure"], row["value"], row.get("target", ""),
+                                 row.get("note", "")))
+            else:
+                results["gpu"] = None
+                rows.append(("GPU figures", "not measured", "", "no GPU visible to JAX here"))
+
+    print_table(results["machine"], rows)
+    results["table"] = [dict(zip(("figure", "value", "target", "note"), row)) for row in rows]
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=1))
+    print(f"\nwrote {args.json}")
+    return 0
+
+
+def print_table(machine: str, rows) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(3)] if rows else [0, 0, 0]
+    print(f"\nlipmotion benchmarks on {machine}")
+    header = ("figure", "value", "target")
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)) + "  note")
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
