@@ -300,3 +300,26 @@ def test_saved_model_cli_shows_the_documented_signatures(model_base):
                  "shape: (-1, -1, 3)", "shape: (-1, 16, 64, 64, 3)", "shape: (-1, 64, 128)"]:
         assert line in out, line
         assert line in docs, line
+
+
+@pytest.mark.parametrize("kind", ["conv", "transpose"])
+def test_folding_batch_norm_keeps_the_block_output(kind):
+    from lipmotion_tf.export.deployment_generator import fold_batch_norm
+    from lipmotion_tf.models.layers import ConvBlock, ConvTransposeBlock
+
+    if kind == "conv":
+        block = ConvBlock(6, 3, rank=3)
+    else:
+        block = ConvTransposeBlock(6, 3, strides=(1, 2, 2), rank=3, padding=1,
+                                   output_padding=(0, 1, 1))
+    inputs = RNG.standard_normal((2, 4, 8, 8, 5)).astype(np.float32)
+    block(inputs)
+    bn = block.bn
+    for weight, values in ((bn.gamma, RNG.uniform(0.5, 2, 6)), (bn.beta, RNG.normal(0, 1, 6)),
+                           (bn.moving_mean, RNG.normal(0, 1, 6)),
+                           (bn.moving_variance, RNG.uniform(0.2, 3, 6))):
+        weight.assign(values.astype(np.float32))
+    expected = np.asarray(block(inputs, training=False))
+    fold_batch_norm(block)
+    assert block.bn is None and block.conv.use_bias
+    np.testing.assert_allclose(np.asarray(block(inputs)), expected, atol=1e-5)

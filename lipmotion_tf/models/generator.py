@@ -150,6 +150,8 @@ class LipGenerator(keras.Model):
                 compress.build((None, audio_features.shape[1], *identity_features.shape[1:3],
                                 identity_features.shape[-1] + audio_features.shape[-1]))
             x = fused_map_conv3d(identity_features, audio_features, compress.conv.kernel)
+            if compress.conv.use_bias:  # a deployment copy with its batch norm folded in
+                x = x + compress.conv.bias
             return compress.normalize_and_activate(x, training=training)
         frames = ops.shape(audio_features)[1]
         width = identity_features.shape[2]
