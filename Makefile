@@ -19,5 +19,8 @@ test:
 test-slow:
 	$(BIN)/python -m pytest -q -m slow
 
+bench:
+	$(BIN)/python benchmarks/run.py
+
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -7,19 +7,19 @@ def deployment_generator(generator, conv2d: bool = True):
     """A copy of ``generator`` for inference only, with 2-D convolutions only.
 
     * Every batch normalisation is folded into the convolution before it (kernel scaled per
-      output channel, a bias added): the inference-mode arithmetic of the block, with two
-      fewer elementwise operations per convolution, which int8 models would otherwise
-      quantize (and round) separately.
-
+      output channel, a bias added): the same inference arithmetic with two fewer
+      elementwise operations per convolution, which an int8 model would otherwise quantize
+      (and round) separately.
     * The 1x3x3 residual convolutions use the generator's own ``frame_conv_2d`` form
       (:class:`~lipmotion_tf.models.layers.frame_conv_3d.FrameConv3D`).
-    * The other Conv3D and Conv3DTranspose layers (compress, upsampling, output, and 3x3x3
-      residual kernels) become their frame-stacked 2-D form
-      (:mod:`~lipmotion_tf.export.temporal_stack_conv`).
+    * The compress convolution is already 2-D (factored fusion) and the output one is a
+      :class:`~lipmotion_tf.models.layers.time_shift_conv_3d.TimeShiftConv3D`; the
+      remaining Conv3D and Conv3DTranspose layers (upsampling, and 3x3x3 residual kernels)
+      become their frame-stacked 2-D form (:mod:`~lipmotion_tf.export.temporal_stack_conv`).
 
     TFLite runs CONV_2D and TRANSPOSE_CONV through XNNPACK, but CONV_3D through slow
-    kernels with huge im2col buffers, so TFLite exports use this graph. The kernels are the
-    same variables in both forms; outputs agree to float rounding (tests check 1e-5).
+    kernels with huge im2col buffers, so TFLite exports use this graph. Outputs agree with
+    the generator's to float rounding (tests check 1e-5).
 
     Args:
         generator: a built :class:`~lipmotion_tf.models.generator.LipGenerator`.
