@@ -113,7 +113,6 @@ def main(argv=None) -> int:
     from lipmotion_tf.export.tflite import export_tflite
     from lipmotion_tf.export.tflite_generator import TFLiteLipGenerator
     from lipmotion_tf.metrics.ssim_psnr import psnr
-    from lipmotion_tf.models.generator import LipGenerator
 
     args = parse_args(argv)
     wanted = [v for v in args.variants.split(",") if v]
@@ -132,11 +131,7 @@ def main(argv=None) -> int:
     log_mels = np.concatenate([w["log_mel"] for w in windows])
     images = np.concatenate([w["image"] for w in windows])
     batch = {"audio": log_mels, "identity": images}
-    plain = LipGenerator.from_config(
-        dict(generator.get_config(), factored_fusion=False, time_shift_output=False)
-    )
-    plain(batch)
-    plain.set_weights(generator.get_weights())
+    plain = generator.rebuilt(factored_fusion=False, time_shift_output=False)
     reference = plain.predict_on_batch(batch)["video"]
     one = {"audio": log_mels[:1], "identity": images[:1]}
     flops = {"plain": generator_flops(plain), "default": generator_flops(generator)}

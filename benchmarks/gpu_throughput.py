@@ -32,6 +32,8 @@ import threading
 import time
 from pathlib import Path
 
+from train_step import random_batch  # benchmarks/ is on sys.path when run as a script
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -57,19 +59,6 @@ def parse_args(argv=None):
     return args
 
 
-def random_batch(config, batch_size, rng):
-    import numpy as np
-
-    t, s = config.data.window, config.data.image_size
-    mels = (batch_size, t * config.audio.mel_frames_per_frame, config.audio.n_mels)
-    return {
-        "audio": rng.normal(-40.0, 15.0, mels).astype("float32"),
-        "video": rng.uniform(-1, 1, (batch_size, t, s, s, 3)).astype("float32"),
-        "identity": rng.uniform(-1, 1, (batch_size, s, s, 3)).astype("float32"),
-        "mismatch_audio": rng.normal(-40.0, 15.0, mels).astype("float32"),
-    }
-
-
 def batches(args, config):
     """An endless iterator of training batches, prepared by a background thread."""
     import numpy as np
@@ -87,11 +76,11 @@ def batches(args, config):
                     for batch in dataset
                 )
     else:
-        rng = np.random.default_rng(0)
-
         def produce():
+            seed = 0
             while True:
-                yield random_batch(config, args.train_batch, rng)
+                seed += 1
+                yield random_batch(config, args.train_batch, seed)
 
     ready: queue.Queue = queue.Queue(maxsize=4)
     source = produce()
@@ -108,8 +97,7 @@ def measure_generation(args, config, rows, figures):
     from lipmotion_tf.models.factory import build_generator
 
     generator = build_generator(config)
-    rng = np.random.default_rng(0)
-    batch = random_batch(config, args.batch, rng)
+    batch = random_batch(config, args.batch)
     inputs = {"audio": batch["audio"], "identity": batch["identity"]}
     generator.predict_on_batch(inputs)  # compile
 

@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 
 
-def _batch(config, batch_size, seed=0):
+def random_batch(config, batch_size, seed=0):
+    """Random training windows of the config's sizes (log-mels around -40 dB)."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -110,7 +111,7 @@ def main(argv=None) -> int:
 
     config = load_config(args.config, args.overrides)
     batch_size = args.batch_size or config.data.batch_size
-    batch = _batch(config, batch_size)
+    batch = random_batch(config, batch_size)
     results = []
     for which in [w.strip() for w in args.which.split(",") if w.strip()]:
         keras.utils.set_random_seed(config.seed)

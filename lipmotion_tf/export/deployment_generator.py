@@ -29,26 +29,16 @@ def deployment_generator(generator, conv2d: bool = True):
         A rebuilt copy with the same weights, or ``generator`` when ``conv2d`` is False.
     """
     import keras
-    import numpy as np
 
     from lipmotion_tf.export.temporal_stack_conv import (
         TemporalStackConv3D,
         TemporalStackConv3DTranspose,
     )
-    from lipmotion_tf.models.factory import DISCRIMINATOR_WINDOW, IMAGE_SIZE, N_MELS
-    from lipmotion_tf.models.generator import LipGenerator
     from lipmotion_tf.models.layers import ConvBlock, ConvTransposeBlock
 
     if not conv2d:
         return generator
-    config = dict(generator.get_config(), frame_conv_2d=not generator.res_kernel_3d)
-    config["trainable"] = False
-    copy = LipGenerator.from_config(config)
-    copy({
-        "audio": np.zeros((1, 4 * DISCRIMINATOR_WINDOW, N_MELS), "float32"),
-        "identity": np.zeros((1, IMAGE_SIZE, IMAGE_SIZE, 3), "float32"),
-    })
-    copy.set_weights(generator.get_weights())
+    copy = generator.rebuilt(frame_conv_2d=not generator.res_kernel_3d, trainable=False)
     # The stacked forms only change how the layer computes (no new state), so the built
     # layers switch class in place and keep their variables.
     for layer in copy._flatten_layers(include_self=False, recursive=True):

@@ -143,6 +143,17 @@ class LipGenerator(keras.Model):
         video = self.decoder_output(x, training=training)
         return {"video": video, "audio_features": audio_features}
 
+    def rebuilt(self, **changes):
+        """A built copy with the constructor arguments ``changes`` and this model's weights
+        (for example ``factored_fusion=False``: the same model computed the authors' way)."""
+        import numpy as np
+
+        copy = type(self).from_config({**self.get_config(), **changes})
+        copy({"audio": np.zeros((1, 8, 128), "float32"),  # weights do not depend on T
+              "identity": np.zeros((1, 64, 64, 3), "float32")})
+        copy.set_weights(self.get_weights())
+        return copy
+
     def _fuse_and_compress(self, identity_features, audio_features, training):
         if self.factored_fusion and audio_features.shape[1] is not None:
             compress = self.compress
