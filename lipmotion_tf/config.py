@@ -79,6 +79,12 @@ class DataConfig:
         val_fraction: share of clips in the validation split (chosen by clip id hash).
         test_fraction: share of clips in the test split.
         cache: keep decoded clips in memory after the first epoch.
+        augment: give each training window a random appearance (colour, flip, zoom,
+            shift), the same for its identity image and frames
+            (:mod:`lipmotion_tf.data.augment`).
+        source_weights: with extra training folders (``lipmotion train --data A --data B``),
+            the share of windows drawn from each, in order; empty: in proportion to their
+            window counts.
     """
 
     image_size: int = 64
@@ -90,6 +96,8 @@ class DataConfig:
     val_fraction: float = 0.05
     test_fraction: float = 0.05
     cache: bool = True
+    augment: bool = False
+    source_weights: list[float] = dataclasses.field(default_factory=list)
 
     def validate(self) -> None:
         if self.image_size % 4 or self.image_size < 16:
@@ -100,6 +108,9 @@ class DataConfig:
             raise ConfigError("data.batch_size must be >= 1")
         if not 0 <= self.val_fraction + self.test_fraction < 1:
             raise ConfigError("data.val_fraction + data.test_fraction must be in [0, 1)")
+        if any(not w >= 0 for w in self.source_weights) or (
+                self.source_weights and sum(self.source_weights) <= 0):
+            raise ConfigError("data.source_weights must be >= 0 with a positive sum")
 
 
 @dataclasses.dataclass
@@ -119,6 +130,11 @@ class ModelConfig:
         correlation_channels: width of the audio-derivative encoder's first layer (128).
         autoencoder_channels: perceptual autoencoder width (64).
         autoencoder_res_blocks: residual blocks of the perceptual autoencoder (6).
+        generator_output: ``direct`` (the paper: the decoder draws every pixel) or
+            ``attention`` (a colour map blended with the identity image through a generated
+            mask; see :class:`~lipmotion_tf.models.generator.LipGenerator`).
+        generator_upsampling: ``transpose`` (the paper's transposed convolutions) or
+            ``resize`` (nearest copy + convolution: no checkerboard).
     """
 
     generator_channels: int = 64
@@ -130,6 +146,8 @@ class ModelConfig:
     correlation_channels: int = 128
     autoencoder_channels: int = 64
     autoencoder_res_blocks: int = 6
+    generator_output: str = "direct"
+    generator_upsampling: str = "transpose"
 
     def validate(self) -> None:
         for name in ("generator_channels", "discriminator_channels", "flownet_channels",
@@ -143,6 +161,15 @@ class ModelConfig:
             raise ConfigError(
                 "model.discriminator_streams must be one of three, two, frame_diff, "
                 f"got {self.discriminator_streams!r}"
+            )
+        if self.generator_output not in ("direct", "attention"):
+            raise ConfigError(
+                f"model.generator_output must be direct or attention, got {self.generator_output!r}"
+            )
+        if self.generator_upsampling not in ("transpose", "resize"):
+            raise ConfigError(
+                "model.generator_upsampling must be transpose or resize, "
+                f"got {self.generator_upsampling!r}"
             )
 
 
@@ -164,6 +191,11 @@ class LossConfig:
             false gives the "non-derivative correlation" ablation (features and frames).
         mismatch: weight of the discriminator's mismatched-audio term (paper: 0.5 on both
             fake terms).
+        attention: weight of the attention-mask penalty (``model.generator_output:
+            attention`` only): the mean mask, so that unchanged pixels are copied.
+        attention_smoothness: weight of the mask's total variation.
+
+    With ``adversarial: 0`` the discriminator is neither run nor updated (the warm-up stage).
     """
 
     adversarial: float = 1.0
@@ -173,6 +205,14 @@ class LossConfig:
     correlation_on_fake: bool = True
     derivative_correlation: bool = True
     mismatch: float = 0.5
+    attention: float = 0.05
+    attention_smoothness: float = 0.1
+
+    def validate(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, float) and not value >= 0:  # also refuses NaN
+                raise ConfigError(f"loss.{field.name} must be >= 0, got {value}")
 
 
 @dataclasses.dataclass
@@ -209,6 +249,8 @@ class TrainConfig:
     Attributes:
         flow_epochs: epochs of the FlowNet stage (Farneback targets); 0 skips it.
         autoencoder_epochs: epochs of the perceptual autoencoder stage; 0 skips it.
+        warmup_epochs: epochs of the warm-up stage before the GAN: every generator loss
+            but the adversarial one, no discriminator (cheaper per step); 0 skips it.
         gan_epochs: epochs of the GAN stage.
         steps_per_epoch: batches per epoch; 0 means one pass over the training windows.
         validation_steps: validation batches per epoch; 0 means the whole split.
@@ -220,6 +262,7 @@ class TrainConfig:
 
     flow_epochs: int = 5
     autoencoder_epochs: int = 5
+    warmup_epochs: int = 0
     gan_epochs: int = 20
     steps_per_epoch: int = 0
     validation_steps: int = 0
@@ -229,7 +272,8 @@ class TrainConfig:
     preview_every: int = 1
 
     def validate(self) -> None:
-        if min(self.flow_epochs, self.autoencoder_epochs, self.gan_epochs) < 0:
+        if min(self.flow_epochs, self.autoencoder_epochs, self.warmup_epochs,
+               self.gan_epochs) < 0:
             raise ConfigError("train.*_epochs must be >= 0")
         if self.distribute not in ("none", "mirrored", "multi_worker"):
             raise ConfigError(

@@ -1,10 +1,11 @@
-"""Train the model: FlowNet fine-tuning, the perceptual autoencoder, then the GAN.
+"""Train the model: FlowNet fine-tuning, the perceptual autoencoder, a warm-up, then the GAN.
 
 The configuration is built as defaults -> the --config YAML file -> the --ablation preset ->
 --set overrides, validated, and saved as RUN_DIR/config.yaml before training starts. Each
-stage writes its networks to RUN_DIR (flownet.weights.h5, autoencoder.weights.h5, then
-generator.keras) and checkpoints under RUN_DIR/checkpoints; running the same command again
-skips finished stages and resumes an interrupted one from its last backup.
+stage writes its networks to RUN_DIR (flownet.weights.h5, autoencoder.weights.h5,
+warmup.weights.h5, then generator.keras) and checkpoints under RUN_DIR/checkpoints; running the
+same command again skips finished stages and resumes an interrupted one from its last backup.
+--time-budget stops at the end of the last epoch that fits (the same command continues).
 """
 
 from __future__ import annotations
@@ -20,17 +21,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="YAML", default=None,
                         help="experiment file, e.g. training/demo.yaml (default: the paper's "
                              "full-size settings)")
-    parser.add_argument("--data", metavar="PREPARED", required=True,
-                        help="folder written by `lipmotion prepare`")
+    parser.add_argument("--data", metavar="PREPARED", required=True, action="append",
+                        help="folder written by `lipmotion prepare`; repeat it to mix more "
+                             "folders into training (all their clips; proportions: "
+                             "data.source_weights); validation uses the first")
     parser.add_argument("--output", metavar="RUN_DIR", required=True,
                         help="run folder for weights, checkpoints and logs")
-    parser.add_argument("--stages", default="flow,autoencoder,gan",
+    parser.add_argument("--stages", default="flow,autoencoder,warmup,gan",
                         help="comma-separated stages to run, in training order")
     parser.add_argument("--set", metavar="SECTION.KEY=VALUE", action="append", default=[],
                         dest="overrides",
                         help="override one config value (repeatable), e.g. train.gan_epochs=3")
     parser.add_argument("--ablation", choices=sorted(ABLATIONS), default=None,
                         help="paper Table 2 preset applied before --set: " + describe_ablations())
+    parser.add_argument("--time-budget", metavar="DURATION", default=None,
+                        help="stop cleanly after this long (e.g. 2h, 90m, 1h30m, 600) at an "
+                             "epoch end; run the same command again to continue")
+    parser.add_argument("--init-from", metavar="CHECKPOINT", default=None,
+                        help="start the generator from this checkpoint's weights (a run folder, "
+                             "or 'shipped' for the model inside the package)")
     parser.add_argument("--quiet", action="store_true", help="no per-step progress bar")
 
 
@@ -51,11 +60,30 @@ def run(args: argparse.Namespace) -> int:
 
     from lipmotion_tf.train.runner import parse_stages, train
 
+    from lipmotion_tf.errors import ConfigError
+    from lipmotion_tf.generate.checkpoint import demo_checkpoint
+    from lipmotion_tf.train.time_budget import parse_duration
+
     config = build_config(args)
     stages = parse_stages(args.stages)
+    budget = None
+    if args.time_budget is not None:
+        try:
+            budget = parse_duration(args.time_budget)
+        except ValueError as error:
+            raise ConfigError(f"--time-budget: {error}") from None
+    init_from = args.init_from
+    if init_from == "shipped":
+        init_from = demo_checkpoint()
     started = time.perf_counter()
-    result = train(config, args.data, args.output, stages, verbose=2 if args.quiet else "auto")
+    main_data, *extra_data = args.data
+    result = train(config, main_data, args.output, stages, verbose=2 if args.quiet else "auto",
+                   extra_data=extra_data, time_budget=budget, init_from=init_from)
     elapsed = time.perf_counter() - started
     ran = ", ".join(result.stages_run) or "none"
-    print(f"trained stages: {ran} in {elapsed:.0f} s; outputs in {result.output_dir}")
+    if result.budget_reached:
+        print(f"time budget reached after {elapsed:.0f} s (finished stages: {ran}); run the "
+              f"same command to continue from {result.output_dir}")
+    else:
+        print(f"trained stages: {ran} in {elapsed:.0f} s; outputs in {result.output_dir}")
     return 0

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lipmotion_tf.data.augment import augment_windows
 from lipmotion_tf.data.manifest import ClipEntry, Manifest, load_manifest
 from lipmotion_tf.errors import DataError
 
@@ -160,6 +161,7 @@ def make_dataset(
     training: bool,
     seed: int | None = None,
     include_metadata: bool = False,
+    extra_dirs=(),
 ):
     """Batches of windows from a prepared folder (see the module docstring for the contents).
 
@@ -167,17 +169,77 @@ def make_dataset(
         prepared_dir: folder written by ``lipmotion prepare`` (manifest + shards).
         split: ``train``, ``val``, ``test`` or ``all``.
         config: the :class:`~lipmotion_tf.config.ExperimentConfig`.
-        training: shuffle, draw random identities and drop the last partial batch.
+        training: shuffle, draw random identities and drop the last partial batch; with
+            ``data.augment`` also transform each window's appearance
+            (:mod:`lipmotion_tf.data.augment`).
         seed: seed of every random choice; ``None`` uses ``config.seed``.
         include_metadata: add ``clip_id``, ``start``, ``speech`` and ``mismatch_clip_id``.
+        extra_dirs: more prepared folders mixed in (training only, every split of them is
+            used). Windows are drawn from the sources in the proportions
+            ``data.source_weights`` (default: their window counts); each source repeats,
+            so the dataset is infinite.
 
     Returns:
-        A finite ``tf.data.Dataset`` of dicts: one pass over the split's windows.
+        A ``tf.data.Dataset`` of dicts: one pass over the split's windows (infinite with
+        ``extra_dirs``).
 
     Raises:
         DataError: missing or inconsistent data, an empty split, or for training fewer
             than two clips (the mismatched audio needs another clip) or than one batch.
     """
+    import tensorflow as tf
+
+    seed = config.seed if seed is None else int(seed)
+    if extra_dirs and not training:
+        raise DataError("extra data folders are for training only")
+    dataset, windows = _window_stream(prepared_dir, split, config, training, seed,
+                                      include_metadata)
+    if extra_dirs:
+        streams, counts = [dataset.repeat()], [windows]
+        for index, extra in enumerate(extra_dirs):
+            stream, count = _window_stream(extra, "all", config, True, seed + 100 * (index + 1),
+                                           include_metadata)
+            streams.append(stream.repeat())
+            counts.append(count)
+        weights = list(config.data.source_weights) or counts
+        if len(weights) != len(streams):
+            raise DataError(
+                f"data.source_weights has {len(weights)} entries for {len(streams)} data folders"
+            )
+        total = float(sum(weights))
+        dataset = tf.data.Dataset.sample_from_datasets(
+            streams, weights=[w / total for w in weights], seed=seed + 3
+        )
+    if training:
+        dataset = dataset.shuffle(
+            config.data.shuffle_buffer, seed=seed + 2, reshuffle_each_iteration=True
+        )
+    dataset = dataset.batch(config.data.batch_size, drop_remainder=training)
+    augment = training and config.data.augment
+
+    def finish(batch, random_value):
+        identity = _to_unit_range(batch["identity"])
+        video = _to_unit_range(batch["video"])
+        if augment:
+            identity, video = augment_windows(identity, video, random_value)
+        out = {
+            "audio": batch["audio"],
+            "video": video,
+            "identity": identity,
+            "mismatch_audio": batch["mismatch_audio"],
+        }
+        if include_metadata:
+            out.update({key: batch[key] for key in _METADATA_KEYS})
+        return out
+
+    random = tf.data.Dataset.random(seed=seed + 4, rerandomize_each_iteration=True)
+    dataset = tf.data.Dataset.zip(dataset, random)
+    dataset = dataset.map(finish, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _window_stream(prepared_dir, split, config, training, seed, include_metadata):
+    """Unbatched windows of one folder's split (one pass) and their count."""
     import tensorflow as tf
 
     manifest = load_manifest(prepared_dir)
@@ -194,7 +256,6 @@ def make_dataset(
             f"split '{split}' of {manifest.root} has {num_windows} windows, fewer than one "
             f"batch of {config.data.batch_size}"
         )
-    seed = config.seed if seed is None else int(seed)
     mel_per_frame = config.audio.mel_frames_per_frame
     num_clips = len(usable)
 
@@ -218,26 +279,7 @@ def make_dataset(
         return windows
 
     dataset = tf.data.Dataset.zip(pairs, random)
-    dataset = dataset.map(cut_windows, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
-    if training:
-        dataset = dataset.shuffle(
-            config.data.shuffle_buffer, seed=seed + 2, reshuffle_each_iteration=True
-        )
-    dataset = dataset.batch(config.data.batch_size, drop_remainder=training)
-
-    def finish(batch):
-        out = {
-            "audio": batch["audio"],
-            "video": _to_unit_range(batch["video"]),
-            "identity": _to_unit_range(batch["identity"]),
-            "mismatch_audio": batch["mismatch_audio"],
-        }
-        if include_metadata:
-            out.update({key: batch[key] for key in _METADATA_KEYS})
-        return out
-
-    dataset = dataset.map(finish, num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return dataset.map(cut_windows, num_parallel_calls=tf.data.AUTOTUNE).unbatch(), num_windows
 
 
 def _to_unit_range(images):

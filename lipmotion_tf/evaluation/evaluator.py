@@ -277,6 +277,8 @@ def check_generator_matches(generator, config, path) -> None:
         "channels": config.model.generator_channels,
         "res_blocks": config.model.generator_res_blocks,
         "res_kernel_3d": config.model.generator_res_kernel_3d,
+        "output_mode": config.model.generator_output,
+        "upsampling": config.model.generator_upsampling,
     }
     for key, value in expected.items():
         actual = getattr(generator, key, value)

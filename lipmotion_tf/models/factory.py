@@ -80,6 +80,8 @@ def build_networks(config: ExperimentConfig) -> dict:
             channels=model.generator_channels,
             res_blocks=model.generator_res_blocks,
             res_kernel_3d=model.generator_res_kernel_3d,
+            output_mode=model.generator_output,
+            upsampling=model.generator_upsampling,
             name="generator",
         ),
         "discriminator": LipDiscriminator(
@@ -127,6 +129,8 @@ def build_generator(config: ExperimentConfig, **kwargs) -> LipGenerator:
         channels=model.generator_channels,
         res_blocks=model.generator_res_blocks,
         res_kernel_3d=model.generator_res_kernel_3d,
+        output_mode=model.generator_output,
+        upsampling=model.generator_upsampling,
         name="generator",
         **kwargs,
     )

@@ -11,6 +11,7 @@ from lipmotion_tf.models.layers import (
     ConvTransposeBlock,
     ImageEncoder,
     ResidualBlock,
+    UpsampleConvBlock,
 )
 from lipmotion_tf.models.layers.fused_map_conv import fused_map_conv3d
 
@@ -24,9 +25,11 @@ class LipGenerator(keras.Model):
         ``identity``: ``(B, 64, 64, 3)`` lip image in [-1, 1].
 
     Outputs (a dict):
-        ``video``: ``(B, T, 64, 64, 3)`` in [-1, 1] (tanh).
+        ``video``: ``(B, T, 64, 64, 3)`` in [-1, 1].
         ``audio_features``: ``(B, T, 16, 4c)``, the audio encoder output that the
             audio-derivative encoder of the correlation loss reads.
+        ``attention``: ``(B, T, 64, 64, 1)`` in [0, 1], only with ``output_mode="attention"``:
+            how much of each pixel is generated rather than copied from the identity.
 
     Structure (``c = channels``; the authors' ``model_corr.Generator``, 16.70 M parameters
     at ``c = 64``: audio 0.98 M, identity 0.38 M, compress 3.54 M, decoder 11.80 M)::
@@ -39,6 +42,15 @@ class LipGenerator(keras.Model):
         residual blocks    res_blocks x [Conv3D 1x3x3 (3x3x3), BN, ReLU, Conv3D, BN] + skip
         upsampling         2 x [Conv3DTranspose 3x3x3 stride (1, 2, 2) + BN + ReLU]: 2c, c
         output             Conv3D 7x7x7 c -> 3 (bias) + tanh -> (B, T, 64, 64, 3)
+
+    Two switches depart from the paper's decoder (the defaults keep the paper's):
+
+        upsampling="resize"     nearest 2x copy + per-frame 3x3 conv (UpsampleConvBlock)
+                                instead of each transposed convolution: no checkerboard.
+        output_mode="attention" the output conv gives 4 channels: a colour map ``C`` (tanh)
+                                and a mask ``a`` (sigmoid); ``video = a * C + (1 - a) * I``
+                                with ``I`` the identity image (as ATVGnet and GANimation), so
+                                what the speech does not change is the given image itself.
 
     Differences from the authors' code: every conv kernel is He-normal initialised (the
     authors leave the transposed convolutions and the output conv at PyTorch's default);
@@ -60,7 +72,13 @@ class LipGenerator(keras.Model):
         time_shift_output: compute the 7x7x7 output convolution as per-frame 2-D
             convolutions summed over time shifts (:class:`TimeShiftConv3D`, 2.4x faster on
             CPU); False uses Conv3D.
+        output_mode: ``"direct"`` (the paper: tanh pixels) or ``"attention"`` (colour map
+            blended with the identity image through a generated mask).
+        upsampling: ``"transpose"`` (the paper's transposed convolutions) or ``"resize"``.
     """
+
+    OUTPUT_MODES = ("direct", "attention")
+    UPSAMPLING = ("transpose", "resize")
 
     def __init__(
         self,
@@ -70,6 +88,8 @@ class LipGenerator(keras.Model):
         frame_conv_2d=False,
         factored_fusion=True,
         time_shift_output=True,
+        output_mode="direct",
+        upsampling="transpose",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -79,6 +99,12 @@ class LipGenerator(keras.Model):
             raise ValueError(f"res_blocks must be >= 0, got {res_blocks}")
         if frame_conv_2d and res_kernel_3d:
             raise ValueError("frame_conv_2d needs 1x3x3 residual kernels (res_kernel_3d=False)")
+        if output_mode not in self.OUTPUT_MODES:
+            raise ValueError(f"output_mode must be one of {self.OUTPUT_MODES}, got {output_mode!r}")
+        if upsampling not in self.UPSAMPLING:
+            raise ValueError(f"upsampling must be one of {self.UPSAMPLING}, got {upsampling!r}")
+        self.output_mode = output_mode
+        self.upsampling = upsampling
         self.channels = int(channels)
         self.res_blocks = int(res_blocks)
         self.res_kernel_3d = bool(res_kernel_3d)
@@ -103,7 +129,9 @@ class LipGenerator(keras.Model):
             for i in range(self.res_blocks)
         ]
         self.decoder_upsample = [
-            ConvTransposeBlock(
+            UpsampleConvBlock(filters, 3, name=f"decoder_upsample_{i + 1}")
+            if self.upsampling == "resize"
+            else ConvTransposeBlock(
                 filters,
                 3,
                 strides=(1, 2, 2),
@@ -114,12 +142,13 @@ class LipGenerator(keras.Model):
             )
             for i, filters in enumerate((2 * c, c))
         ]
+        attention = self.output_mode == "attention"
         self.decoder_output = ConvBlock(
-            3,
+            4 if attention else 3,
             7,
             rank=3,
             norm=False,
-            activation="tanh",
+            activation=None if attention else "tanh",
             use_bias=True,
             time_shift=self.time_shift_output,
             name="decoder_output",
@@ -141,7 +170,13 @@ class LipGenerator(keras.Model):
         for block in self.decoder_upsample:
             x = block(x, training=training)
         video = self.decoder_output(x, training=training)
-        return {"video": video, "audio_features": audio_features}
+        if self.output_mode == "direct":
+            return {"video": video, "audio_features": audio_features}
+        colour = ops.tanh(video[..., :3])
+        attention = ops.sigmoid(video[..., 3:])
+        still = ops.expand_dims(ops.cast(identity, colour.dtype), 1)
+        video = attention * colour + (1.0 - attention) * still
+        return {"video": video, "audio_features": audio_features, "attention": attention}
 
     def rebuilt(self, **changes):
         """A built copy with the constructor arguments ``changes`` and this model's weights
@@ -181,6 +216,8 @@ class LipGenerator(keras.Model):
                 "frame_conv_2d": self.frame_conv_2d,
                 "factored_fusion": self.factored_fusion,
                 "time_shift_output": self.time_shift_output,
+                "output_mode": self.output_mode,
+                "upsampling": self.upsampling,
             }
         )
         return config

@@ -27,6 +27,7 @@ TRACKER_NAMES = (
     "perceptual",
     "correlation_real",
     "correlation_fake",
+    "attention",
     "d_real",
     "d_fake",
 )
@@ -61,9 +62,13 @@ class LipMotionGAN(keras.Model):
     ``mismatch_audio`` the batch's own audio is rotated by a random non-zero offset, so each
     clip is paired with another clip's audio.
 
+    With an attention generator the objective adds ``w_att * mean(mask) + w_tv * TV(mask)``.
+    With ``adversarial = 0`` (the warm-up stage) the discriminator is neither run nor
+    updated: its losses are logged as 0.
+
     Logged: ``d_loss``, ``g_loss`` (the total generator objective), its terms
     ``adversarial``, ``reconstruction``, ``perceptual``, ``correlation_real``,
-    ``correlation_fake`` (unweighted), and ``d_real`` / ``d_fake``: the share of real
+    ``correlation_fake``, ``attention`` (unweighted), and ``d_real`` / ``d_fake``: the share of real
     (generated) clips the discriminator classifies correctly.
 
     Args:
@@ -258,12 +263,21 @@ class LipMotionGAN(keras.Model):
                 groups.append("flow")
         return tuple(groups)
 
+    @property
+    def adversarial(self) -> bool:
+        """Whether the discriminator takes part (a non-zero adversarial weight)."""
+        return self.loss_config.adversarial > 0
+
     def discriminator_losses(self, data, training=True):
         """The discriminator objective and its diagnostics (backend-neutral).
 
         Returns:
-            dict with ``d_loss``, ``d_real`` and ``d_fake`` (float32 scalars).
+            dict with ``d_loss``, ``d_real`` and ``d_fake`` (float32 scalars; zeros when
+            the adversarial term is off).
         """
+        if not self.adversarial:
+            zero = ops.zeros((), "float32")
+            return {"d_loss": zero, "d_real": zero, "d_fake": zero}
         audio, real = data["audio"], data["video"]
         mismatch = self._mismatch_audio(data)
         fake = ops.stop_gradient(
@@ -307,15 +321,21 @@ class LipMotionGAN(keras.Model):
         use_corr = config.correlation > 0
         derivative = config.derivative_correlation
         corr_on_fake = use_corr and config.correlation_on_fake
+        d_flow = self.adversarial and self.uses_flow_stream
         fake_flow = None
-        if self.uses_flow_stream or (corr_on_fake and derivative):
+        if d_flow or (corr_on_fake and derivative):
             fake_flow = self.flownet.clip_flows(fake, training=training)
 
-        fake_logits = self.discriminator(
-            self._d_inputs(fake, audio, fake_flow if self.uses_flow_stream else None),
-            training=training,
-        )
-        adversarial = L.generator_adversarial_loss(fake_logits)
+        adversarial = zero
+        if self.adversarial:
+            fake_logits = self.discriminator(
+                self._d_inputs(fake, audio, fake_flow if d_flow else None), training=training
+            )
+            adversarial = L.generator_adversarial_loss(fake_logits)
+        attention = smoothness = zero
+        if "attention" in outputs:
+            attention = L.attention_loss(outputs["attention"])
+            smoothness = L.smoothness_loss(outputs["attention"])
         reconstruction = L.reconstruction_loss(fake, real)
         perceptual = zero
         if config.perceptual > 0:
@@ -344,6 +364,8 @@ class LipMotionGAN(keras.Model):
             + config.reconstruction * reconstruction
             + config.perceptual * perceptual
             + correlation_objective
+            + config.attention * attention
+            + config.attention_smoothness * smoothness
         )
         return {
             "g_loss": g_loss,
@@ -353,6 +375,7 @@ class LipMotionGAN(keras.Model):
             "perceptual": perceptual,
             "correlation_real": corr_real,
             "correlation_fake": corr_fake,
+            "attention": attention,
         }
 
     def compute_losses(self, data, training=False):
@@ -378,9 +401,10 @@ class LipMotionGAN(keras.Model):
             return [("g_loss", ["generator"])] + [
                 ("correlation_objective", [g]) for g in active if g != "generator"
             ]
-        shared = [g for g in active if not (g == "flow" and self.uses_flow_stream)]
+        d_flow = self.adversarial and self.uses_flow_stream
+        shared = [g for g in active if not (g == "flow" and d_flow)]
         plan = [("g_loss", shared)]
-        if "flow" in active and self.uses_flow_stream:
+        if "flow" in active and d_flow:
             plan.append(("correlation_objective", ["flow"]))
         return plan
 
@@ -422,8 +446,9 @@ class LipMotionGAN(keras.Model):
         with tf.GradientTape() as tape:
             d_values = self.discriminator_losses(data, training=True)
             d_target = for_gradient(d_values["d_loss"], d_optimizer)
-        d_vars = group_vars("discriminator")
-        d_optimizer.apply_gradients(zip(tape.gradient(d_target, d_vars), d_vars))
+        if self.adversarial:
+            d_vars = group_vars("discriminator")
+            d_optimizer.apply_gradients(zip(tape.gradient(d_target, d_vars), d_vars))
 
         plan = self._gradient_plan()
         with tf.GradientTape(persistent=len(plan) > 1) as tape:
@@ -479,14 +504,17 @@ class LipMotionGAN(keras.Model):
                 target = d_opt.scale_loss(losses["d_loss"])
             return target, (losses, self._jax_collect(scope, self.non_trainable_variables))
 
-        d_values = [trainable[i] for i in positions["discriminator"]]
-        (_, (d_losses, non_trainable)), d_grads = jax.value_and_grad(d_objective, has_aux=True)(
-            d_values, non_trainable
-        )
-        d_values, opt_parts["discriminator"] = d_opt.stateless_apply(
-            opt_parts["discriminator"], d_grads, d_values
-        )
-        trainable = with_group(trainable, "discriminator", d_values)
+        if self.adversarial:
+            d_values = [trainable[i] for i in positions["discriminator"]]
+            (_, (d_losses, non_trainable)), d_grads = jax.value_and_grad(
+                d_objective, has_aux=True
+            )(d_values, non_trainable)
+            d_values, opt_parts["discriminator"] = d_opt.stateless_apply(
+                opt_parts["discriminator"], d_grads, d_values
+            )
+            trainable = with_group(trainable, "discriminator", d_values)
+        else:
+            d_losses = self.discriminator_losses(data, training=True)
 
         # Generator step (and the correlation networks).
         plan = self._gradient_plan()

@@ -44,6 +44,32 @@ def perceptual_loss(fake_features, real_features):
     return ops.mean(ops.square(_float32(fake_features) - _float32(real_features)))
 
 
+def attention_loss(attention):
+    """Mean of the generator's attention mask (GANimation's mask penalty).
+
+    Without it the mask drifts towards 1 and the generator redraws the whole image, losing
+    the identity's colours that copying keeps exactly.
+
+    Args:
+        attention: ``(B, T, H, W, 1)`` mask in [0, 1].
+    """
+    return ops.mean(_float32(attention))
+
+
+def smoothness_loss(attention):
+    """Mean absolute difference between neighbouring pixels of a mask (total variation).
+
+    Keeps the generated region one smooth patch instead of scattered pixels.
+
+    Args:
+        attention: ``(B, T, H, W, 1)``.
+    """
+    attention = _float32(attention)
+    rows = ops.abs(attention[:, :, 1:] - attention[:, :, :-1])
+    cols = ops.abs(attention[:, :, :, 1:] - attention[:, :, :, :-1])
+    return ops.mean(rows) + ops.mean(cols)
+
+
 def correlation_loss(audio_features, visual_features, eps=1e-8):
     """``1 - cosine similarity`` between audio and visual correlation vectors, batch mean.
 

@@ -1,10 +1,12 @@
-"""Runs an experiment's training stages: FlowNet, perceptual autoencoder, then the GAN.
+"""Runs an experiment's training stages: FlowNet, perceptual autoencoder, warm-up, the GAN.
 
 Output folder layout::
 
     OUTPUT/config.yaml              the resolved configuration (written first)
     OUTPUT/flownet.weights.h5       FlowNet after its stage
     OUTPUT/autoencoder.weights.h5   the perceptual autoencoder after its stage
+    OUTPUT/warmup.weights.h5        every GAN network after the warm-up stage (the GAN
+                                    without its adversarial term; skipped at 0 epochs)
     OUTPUT/generator.keras          the trained generator (whole model, loadable alone)
     OUTPUT/gan.weights.h5           every GAN network and optimizer state at the end
     OUTPUT/checkpoints/<stage>-epochNNN.weights.h5   the newest two epochs of each stage
@@ -14,8 +16,11 @@ Output folder layout::
 
 A stage whose final file exists is skipped, so re-running the same command after an
 interruption continues where it stopped: finished stages are kept and the interrupted
-stage restarts from its last backup (weights, optimizer state and step count of the
-backup, replaying the interrupted epoch from its first batch).
+stage restarts from its last backup, written at the end of every epoch (weights, optimizer
+state, step and epoch; the data order of a resumed stage is drawn from a seed that depends
+on the epoch it resumes at, so it does not replay the windows already seen). With a time
+budget the run stops at the end of the last epoch that fits and can be continued the same
+way.
 
 Under the JAX backend the data comes from ``.npz`` exports
 (:func:`lipmotion_tf.data.numpy_data.export_numpy`): ``DATA/<split>.npz`` or
@@ -28,7 +33,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib.util
+import json
 import os
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -45,14 +52,17 @@ from lipmotion_tf.train.autoencoder_stage import AutoencoderStage, video_targets
 from lipmotion_tf.train.checkpoint_pruning import PruneCheckpoints
 from lipmotion_tf.train.flow_stage import FlowStage, add_flow_targets, flow_pairs_and_targets
 from lipmotion_tf.train.gan import LipMotionGAN
+from lipmotion_tf.train.init_from import check_init_checkpoint, load_generator_weights
 from lipmotion_tf.train.nan_guard import NaNGuard
+from lipmotion_tf.train.time_budget import BudgetReached, TimeBudget
 from lipmotion_tf.train.video_preview import VideoPreview
 
-STAGES = ("flow", "autoencoder", "gan")
+STAGES = ("flow", "autoencoder", "warmup", "gan")
 #: Stage -> the file whose presence marks the stage as finished.
 STAGE_OUTPUTS = {
     "flow": "flownet.weights.h5",
     "autoencoder": "autoencoder.weights.h5",
+    "warmup": "warmup.weights.h5",
     "gan": "generator.keras",
 }
 CHECKPOINTS_KEPT = 2
@@ -67,12 +77,15 @@ class TrainResult:
         stages_run: stages trained by this call.
         stages_skipped: requested stages skipped (already finished or zero epochs).
         history: stage -> Keras ``History.history`` of the stages run.
+        budget_reached: the time budget stopped the run before every stage finished
+            (run the same command again to continue).
     """
 
     output_dir: Path
     stages_run: list[str]
     stages_skipped: list[str]
     history: dict[str, dict]
+    budget_reached: bool = False
 
 
 def parse_stages(stages: str | Sequence[str]) -> tuple[str, ...]:
@@ -102,6 +115,14 @@ def save_config(config: ExperimentConfig, path: str | Path) -> Path:
     return path
 
 
+def _backup_epoch(backup_dir: Path) -> int:
+    """The epoch a stage resumes at (0 when it has no backup)."""
+    try:
+        return int(json.loads((backup_dir / "training_metadata.json").read_text())["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
 def _has_module(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
@@ -112,12 +133,19 @@ def _has_module(name: str) -> bool:
 class _Batches:
     """Training and validation data of one backend, validated before any model exists."""
 
-    def __init__(self, config: ExperimentConfig, data_dir: Path, output_dir: Path, backend: str):
+    def __init__(self, config: ExperimentConfig, data_dir: Path, output_dir: Path, backend: str,
+                 extra_dirs: Sequence[Path] = ()):
         self.config = config
         self.data_dir = Path(data_dir)
+        self.extra_dirs = [Path(d) for d in extra_dirs]
         self.output_dir = output_dir
         self.backend = backend
+        self.seed_offset = 0
         batch_size = config.data.batch_size
+        if self.extra_dirs and backend != "tensorflow":
+            raise ConfigError("extra training data folders need the TensorFlow backend")
+        if config.data.augment and backend != "tensorflow":
+            raise ConfigError("data.augment needs the TensorFlow backend")
         if backend == "jax":
             self._train = NumpyWindowDataset(
                 self._npz("train"), config, batch_size, config.seed, training=True
@@ -132,6 +160,11 @@ class _Batches:
             manifest = load_manifest(self.data_dir)
             check_manifest(manifest, "train", config)
             windows = count_windows(self.data_dir, "train", config)
+            for extra in self.extra_dirs:
+                if not extra.is_dir():
+                    raise DataError(f"data folder not found: {extra}")
+                check_manifest(load_manifest(extra), "all", config)
+                windows += count_windows(extra, "all", config)
             self._has_val = any(
                 c.num_frames >= config.data.window for c in manifest.clips_in("val")
             )
@@ -168,7 +201,8 @@ class _Batches:
         return export_numpy(self.data_dir, split, exported, self.config)
 
     def _train_dataset(self):
-        return make_dataset(self.data_dir, "train", self.config, training=True)
+        return make_dataset(self.data_dir, "train", self.config, training=True,
+                            seed=self.config.seed + self.seed_offset, extra_dirs=self.extra_dirs)
 
     def train(self, transform: str | None = None):
         """Repeating training data for ``fit`` (``transform``: ``flow`` or ``video``)."""
@@ -302,6 +336,8 @@ class _Run:
         self.verbose = verbose
         self.log = log
         self.networks = None
+        self.deadline = None
+        self.init_from = None
         self._warned_tensorboard = False
 
     def scope(self):
@@ -315,6 +351,9 @@ class _Run:
         if self.networks is None:
             with self.scope():
                 self.networks = build_networks(self.config)
+            if self.init_from is not None:
+                load_generator_weights(self.networks["generator"], self.init_from)
+                self.log(f"generator initialised from {self.init_from}")
         return self.networks
 
     def callbacks(self, stage: str, preview: bool = False) -> list:
@@ -322,13 +361,12 @@ class _Run:
         checkpoints.mkdir(parents=True, exist_ok=True)
         backup_dir = self.output_dir / "backup" / stage
         pattern = f"{stage}-epoch*.weights.h5"
-        steps = self.batches.steps_per_epoch
         callbacks = [
             # First, so that non-finite weights are never backed up or checkpointed.
             NaNGuard(checkpoints, pattern, backup_dir / "latest.weights.h5"),
-            keras.callbacks.BackupAndRestore(
-                str(backup_dir), save_freq=max(1, steps // 4), double_checkpoint=True
-            ),
+            # Saved at epoch ends so that a stop at the budget (below) leaves a backup
+            # of the finished epoch; epochs are short on CPU (train.steps_per_epoch).
+            keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True),
             keras.callbacks.ModelCheckpoint(
                 str(checkpoints / f"{stage}-epoch{{epoch:03d}}.weights.h5"),
                 save_weights_only=True,
@@ -336,6 +374,8 @@ class _Run:
             PruneCheckpoints(checkpoints, pattern, keep=CHECKPOINTS_KEPT),
             keras.callbacks.CSVLogger(str(self.output_dir / f"{stage}_log.csv"), append=True),
         ]
+        if self.deadline is not None:
+            callbacks.append(TimeBudget(self.deadline))
         if self.backend == "tensorflow" and not _has_module("tensorboard"):
             if not self._warned_tensorboard:
                 self.log("warning: the tensorboard package is not installed: no TensorBoard logs")
@@ -349,6 +389,7 @@ class _Run:
         return callbacks + self.extra_callbacks
 
     def fit(self, stage: str, model, epochs: int, transform: str | None, preview=False):
+        self.batches.seed_offset = 1000 * _backup_epoch(self.output_dir / "backup" / stage)
         history = model.fit(
             self.batches.train(transform),
             epochs=epochs,
@@ -397,7 +438,25 @@ class _Run:
         )
         return history
 
+    def warmup(self) -> dict:
+        gan = self._gan_model(dataclasses.replace(self.config.loss, adversarial=0.0))
+        history = self.fit("warmup", gan, self.config.train.warmup_epochs, None, preview=True)
+        _save_weights_atomically(gan, self.output_dir / STAGE_OUTPUTS["warmup"])
+        return history
+
     def gan(self) -> dict:
+        gan = self._gan_model(self.config.loss)
+        warm = self.output_dir / STAGE_OUTPUTS["warmup"]
+        if warm.is_file() and self.config.train.warmup_epochs > 0:
+            gan.load_weights(str(warm))
+        history = self.fit("gan", gan, self.config.train.gan_epochs, None, preview=True)
+        _save_weights_atomically(gan, self.output_dir / "gan.weights.h5")
+        _save_model_atomically(self.networks["generator"], self.output_dir / STAGE_OUTPUTS["gan"])
+        return history
+
+    def _gan_model(self, loss_config) -> LipMotionGAN:
+        """The GAN of the configuration, compiled with ``loss_config``, on the shared networks
+        (FlowNet and the autoencoder loaded from their stages)."""
         networks = self.ensure_networks()
         for name, stage in (("flownet", "flow"), ("autoencoder", "autoencoder")):
             path = self.output_dir / STAGE_OUTPUTS[stage]
@@ -428,15 +487,12 @@ class _Run:
                     self.config, opt.flownet_learning_rate, beta_1=0.9,
                     weight_decay=opt.flownet_weight_decay, name="flownet_adam",
                 ),
-                loss_config=self.config.loss,
+                loss_config=loss_config,
                 jit_compile=self.jit(),
             )
             if not gan.built:  # the factory's networks are built; compile then builds all
                 gan.build_from_batch(_zero_batch(self.config))
-        history = self.fit("gan", gan, self.config.train.gan_epochs, None, preview=True)
-        _save_weights_atomically(gan, self.output_dir / "gan.weights.h5")
-        _save_model_atomically(networks["generator"], self.output_dir / STAGE_OUTPUTS["gan"])
-        return history
+        return gan
 
 
 def train(
@@ -448,6 +504,9 @@ def train(
     callbacks: Sequence = (),
     verbose: str | int = "auto",
     log: Callable[[str], None] = print,
+    extra_data: Sequence[str | Path] = (),
+    time_budget: float | None = None,
+    init_from: str | Path | None = None,
 ) -> TrainResult:
     """Trains the requested stages of an experiment, in order.
 
@@ -464,6 +523,12 @@ def train(
             project's own.
         verbose: Keras ``fit`` verbosity.
         log: where progress lines go.
+        extra_data: more prepared folders whose clips (every split) are mixed into the
+            training windows (``data.source_weights``); validation uses ``data_dir``.
+        time_budget: seconds this call may train; it stops at the end of the last epoch
+            that fits, keeping the stage's backup, and sets ``budget_reached``.
+        init_from: a generator checkpoint (a run folder or a shipped model folder) whose
+            weights start the generator; its architecture must match the configuration.
 
     Raises:
         ConfigError: unknown stage, or a distribution the backend cannot run.
@@ -478,12 +543,17 @@ def train(
     if not data_dir.is_dir():
         raise DataError(f"data folder not found: {data_dir}")
     output_dir.mkdir(parents=True, exist_ok=True)
-    batches = _Batches(config, data_dir, output_dir, backend)
+    if time_budget is not None and not (0 < time_budget < float("inf")):
+        raise ConfigError(f"the time budget must be a positive number of seconds, got {time_budget}")
+    if init_from is not None:
+        check_init_checkpoint(init_from, config)
+    batches = _Batches(config, data_dir, output_dir, backend, extra_data)
     save_config(config, output_dir / "config.yaml")
 
     epochs = {
         "flow": config.train.flow_epochs,
         "autoencoder": config.train.autoencoder_epochs,
+        "warmup": config.train.warmup_epochs,
         "gan": config.train.gan_epochs,
     }
     previous_policy = keras.mixed_precision.dtype_policy()
@@ -492,6 +562,9 @@ def train(
     keras.utils.set_random_seed(config.seed)
     run = _Run(config, output_dir, batches, backend, _strategy(config, backend), callbacks,
                verbose, log)
+    if time_budget is not None:
+        run.deadline = time.monotonic() + time_budget
+    run.init_from = init_from
     result = TrainResult(output_dir, [], [], {})
     try:
         for stage in stages:
@@ -504,8 +577,17 @@ def train(
                 log(f"stage {stage}: 0 epochs configured, skipped")
                 result.stages_skipped.append(stage)
                 continue
+            if run.deadline is not None and time.monotonic() >= run.deadline:
+                result.budget_reached = True
+                break
             log(f"stage {stage}: {epochs[stage]} epochs of {batches.steps_per_epoch} steps")
-            result.history[stage] = getattr(run, stage)()
+            try:
+                result.history[stage] = getattr(run, stage)()
+            except BudgetReached as stop:
+                log(f"stage {stage}: time budget reached after epoch {stop.epoch + 1}; "
+                    "run the same command again to continue")
+                result.budget_reached = True
+                break
             result.stages_run.append(stage)
     finally:
         keras.mixed_precision.set_dtype_policy(previous_policy)

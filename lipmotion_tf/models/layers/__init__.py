@@ -8,6 +8,7 @@ from lipmotion_tf.models.layers.image_encoder import ImageEncoder
 from lipmotion_tf.models.layers.initializers import he_normal
 from lipmotion_tf.models.layers.reflection_padding_2d import ReflectionPadding2D
 from lipmotion_tf.models.layers.residual_block import ResidualBlock
+from lipmotion_tf.models.layers.upsample_conv_block import UpsampleConvBlock
 
 __all__ = [
     "AudioEncoder",
@@ -17,5 +18,6 @@ __all__ = [
     "ImageEncoder",
     "ReflectionPadding2D",
     "ResidualBlock",
+    "UpsampleConvBlock",
     "he_normal",
 ]

@@ -1,0 +1,69 @@
+"""Nearest-neighbour upsampling then a per-frame convolution: upsampling without a grid."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from lipmotion_tf.models.layers.conv_block import ConvBlock
+
+
+def upsample_nearest_2x(x):
+    """``(B, T, H, W, C) -> (B, T, 2H, 2W, C)``, every pixel copied to a 2x2 block.
+
+    Written as a broadcast and reshapes (no gather, no resize kernel) so that it is exact and
+    converts to builtin TFLite operators.
+    """
+    shape = ops.shape(x)
+    frames = ops.reshape(x, (-1, shape[2], 1, shape[3], 1, shape[4]))
+    frames = ops.broadcast_to(frames, (ops.shape(frames)[0], shape[2], 2, shape[3], 2, shape[4]))
+    return ops.reshape(frames, (-1, shape[1], 2 * shape[2], 2 * shape[3], shape[4]))
+
+
+@keras.saving.register_keras_serializable(package="lipmotion")
+class UpsampleConvBlock(keras.layers.Layer):
+    """2x spatial upsampling of a video tensor: nearest copy, ``1 x k x k`` conv, BN, ReLU.
+
+    A stride-2 transposed convolution with a 3x3 kernel covers output pixels unevenly
+    (Odena et al., 2016) and prints a checkerboard wherever training has not cancelled it;
+    copying each pixel to a 2x2 block first and then convolving treats every output pixel
+    alike, so the pattern cannot arise. The convolution runs frame by frame (time mixing is
+    left to the residual blocks and the 7x7x7 output convolution): at the doubled resolution
+    a ``1x3x3`` kernel costs 4/3 of the ``3x3x3`` transposed convolution it replaces.
+
+    Args:
+        filters: output channels.
+        kernel_size: spatial kernel side (3).
+    """
+
+    def __init__(self, filters, kernel_size=3, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.block = ConvBlock(
+            self.filters,
+            (1, self.kernel_size, self.kernel_size),
+            rank=3,
+            frame_conv_2d=True,
+            name=f"{self.name}_block",
+        )
+
+    def build(self, input_shape):
+        batch, frames, height, width, channels = input_shape
+        up = (batch, frames, None if height is None else 2 * height,
+              None if width is None else 2 * width, channels)
+        self.block.build(up)
+        self.built = True
+
+    def call(self, inputs, training=None):
+        return self.block(upsample_nearest_2x(inputs), training=training)
+
+    def compute_output_shape(self, input_shape):
+        batch, frames, height, width, _ = input_shape
+        return (batch, frames, None if height is None else 2 * height,
+                None if width is None else 2 * width, self.filters)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"filters": self.filters, "kernel_size": self.kernel_size})
+        return config
