@@ -9,7 +9,9 @@ def tiny_experiment_config() -> ExperimentConfig:
     """An :class:`ExperimentConfig` with tiny networks (width 8, one residual block).
 
     Geometry (64x64 lips, 128 mels, 16-frame windows) is unchanged, so every shape a test
-    sees is a real one; only widths, depths and the batch size shrink.
+    sees is a real one; only widths, depths and the batch size shrink. The generator has the
+    shipped model's decoder (attention output, resize upsampling), so every export and
+    serving test runs the architecture users get.
     """
     config = ExperimentConfig(name="tiny")
     model = config.model
@@ -20,6 +22,61 @@ def tiny_experiment_config() -> ExperimentConfig:
     model.correlation_channels = 16
     model.autoencoder_channels = 8
     model.autoencoder_res_blocks = 1
+    model.generator_output = "attention"
+    model.generator_upsampling = "resize"
     config.data.batch_size = 2
     config.validate()
     return config
+
+
+def write_prepared(root, splits=(("train", 3), ("val", 1)), frames: int = 24, seed: int = 0):
+    """A small prepared-data folder (manifest + one shard per split) of smooth random clips,
+    as ``lipmotion prepare`` would write it; returns ``root`` as a Path.
+
+    Args:
+        root: folder to write (created).
+        splits: ``(split, clip count)`` pairs.
+        frames: frames per clip (25 per second).
+        seed: random seed of the pixels and the noise standing for speech.
+    """
+    import dataclasses
+    from pathlib import Path
+
+    import numpy as np
+    import tensorflow as tf
+
+    from lipmotion_tf.config import AudioConfig
+    from lipmotion_tf.data.manifest import ClipEntry, Manifest
+    from lipmotion_tf.data.records import PreparedClip, serialize_clip
+
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    audio_config = AudioConfig()
+    (root / "shards").mkdir(parents=True, exist_ok=True)
+    entries = []
+    for split, count in splits:
+        shard = f"shards/{split}-00000.tfrecord"
+        with tf.io.TFRecordWriter(str(root / shard)) as writer:
+            for i in range(count):
+                base = rng.uniform(0, 255, (8, 8, 3))
+                video = np.stack([np.roll(base, t % 3, axis=1) for t in range(frames)])
+                video = np.kron(video, np.ones((1, 8, 8, 1)))  # 64x64 blocks
+                clip = PreparedClip(
+                    clip_id=f"syn/{split}{i}", speaker="syn", source=f"{split}{i}.mp4",
+                    frames=video.astype(np.uint8),
+                    audio=rng.integers(-3000, 3000, frames * audio_config.samples_per_frame)
+                    .astype(np.int16),
+                    sample_rate=audio_config.sample_rate,
+                    boxes=np.zeros((frames, 3), np.float32),
+                    landmarks=np.zeros((frames, 40, 2), np.float32),
+                    face_found=np.ones(frames, bool),
+                    speech=np.ones(frames, np.int8),
+                    frame_size=(288, 360),
+                )
+                writer.write(serialize_clip(clip))
+                entries.append(
+                    ClipEntry(clip.clip_id, "syn", clip.source, split, shard, frames, frames)
+                )
+    Manifest(root=root, audio=dataclasses.asdict(audio_config), image_size=64, crop_scale=1.3,
+             clips=entries).save()
+    return root

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 
+import keras
 import numpy as np
 import pytest
 
@@ -227,6 +228,61 @@ def test_generator_fast_paths_give_identical_output():
         return [op.type for op in graph.get_operations()].count("Conv3D")
 
     assert conv3d_ops(factored) == conv3d_ops(built_map) - 2
+
+
+def test_attention_output_keeps_the_identity_where_the_mask_is_zero():
+    generator = LipGenerator(8, 1, output_mode="attention", upsampling="resize")
+    inputs = _generator_inputs()
+    out = generator(inputs)
+    assert tuple(out["attention"].shape) == (2, 16, 64, 64, 1)
+    video = np.asarray(out["video"])
+    assert np.all(np.abs(video) <= 1.0) and np.all(np.isfinite(video))
+    # A mask forced to 0 (a very negative bias on its channel) returns the identity image.
+    bias = generator.decoder_output.conv.bias
+    bias.assign(np.array([0.0, 0.0, 0.0, -1e4], np.float32))
+    still = np.asarray(generator(inputs)["video"])
+    np.testing.assert_allclose(still, np.repeat(inputs["identity"][:, None], 16, axis=1),
+                               atol=1e-6)
+
+
+def test_resize_upsampling_has_no_checkerboard():
+    # A constant feature map must stay constant away from the borders: a stride-2 transposed
+    # 3x3 convolution makes even and odd pixels differ (the checkerboard), a nearest copy
+    # followed by a convolution cannot.
+    from lipmotion_tf.models.layers import ConvTransposeBlock, UpsampleConvBlock
+
+    x = np.ones((1, 2, 8, 8, 4), np.float32)
+    resize = np.asarray(UpsampleConvBlock(4, 3)(x, training=False))[0, 0, 2:-2, 2:-2]
+    assert np.ptp(resize, axis=(0, 1)).max() < 1e-5
+    transposed = ConvTransposeBlock(4, 3, strides=(1, 2, 2), rank=3, padding=1,
+                                    output_padding=(0, 1, 1))
+    grid = np.asarray(transposed(x, training=False))[0, 1, 2:-2, 2:-2]
+    assert np.ptp(grid, axis=(0, 1)).max() > 1e-2
+
+
+@pytest.mark.parametrize("output_mode, upsampling", [("attention", "resize"),
+                                                     ("direct", "resize"),
+                                                     ("attention", "transpose")])
+def test_decoder_switches_keep_the_fast_paths_exact(output_mode, upsampling):
+    keras.utils.set_random_seed(0)
+    inputs = dict(_generator_inputs(), audio=_rand(2, 64, 128, seed=3))
+    model = LipGenerator(8, 2, output_mode=output_mode, upsampling=upsampling)
+    model(inputs)
+    _randomise_batch_norm(model)
+    plain = model.rebuilt(factored_fusion=False, time_shift_output=False, frame_conv_2d=True)
+    restored = LipGenerator.from_config(model.get_config())
+    assert (restored.output_mode, restored.upsampling) == (output_mode, upsampling)
+    # A random network's activations are large, so the two summation orders round ~1e-5
+    # apart; a layout mistake differs by orders of magnitude more.
+    np.testing.assert_allclose(np.asarray(plain(inputs)["video"]),
+                               np.asarray(model(inputs)["video"]), atol=5e-5)
+
+
+def test_generator_refuses_unknown_decoder_switches():
+    with pytest.raises(ValueError, match="output_mode"):
+        LipGenerator(8, 1, output_mode="residual-ish")
+    with pytest.raises(ValueError, match="upsampling"):
+        LipGenerator(8, 1, upsampling="bicubic")
 
 
 def test_generator_rejects_frame_conv_2d_with_3d_kernels():

@@ -420,3 +420,45 @@ def test_training_windows_skip_frames_without_a_face(tmp_path):
     starts = {(b["clip_id"][0], int(b["start"][0])) for b in (data[i] for i in range(len(data)))}
     assert ("spk/clip0", 0) in starts
     assert not {("spk/clip0", 8), ("spk/clip0", 16)} & starts
+
+
+# --- appearance augmentation ----------------------------------------------------------------
+
+
+def test_augmentation_changes_identity_and_frames_alike():
+    import tensorflow as tf
+
+    from lipmotion_tf.data.augment import AugmentSettings, augment_windows
+
+    rng = np.random.default_rng(0)
+    still = rng.uniform(-0.8, 0.8, (16, 1, 32, 32, 3)).astype(np.float32)
+    video = np.repeat(still, 4, axis=1)  # every frame equals the identity image
+    identity = still[:, 0]
+    seed = tf.constant(7, tf.int64)
+    new_identity, new_video = (t.numpy() for t in augment_windows(identity, video, seed))
+    # One transform per window: the identity and its frames change in exactly the same way.
+    np.testing.assert_allclose(new_video, np.repeat(new_identity[:, None], 4, axis=1), atol=1e-6)
+    assert new_identity.min() >= -1.0 and new_identity.max() <= 1.0
+    changed = np.abs(new_identity - identity).max(axis=(1, 2, 3)) > 1e-3
+    assert 0 < changed.sum() < 16  # some windows changed, some kept (probability 0.8)
+    # Same seed, same transforms; another seed, others.
+    again = augment_windows(identity, video, seed)[0].numpy()
+    np.testing.assert_array_equal(again, new_identity)
+    other = augment_windows(identity, video, tf.constant(8, tf.int64))[0].numpy()
+    assert np.abs(other - new_identity).max() > 1e-2
+    # Nothing happens with probability 0.
+    none = AugmentSettings(probability=0.0)
+    np.testing.assert_array_equal(augment_windows(identity, video, seed, none)[0].numpy(),
+                                  identity)
+
+
+def test_augmented_training_batches_keep_audio_and_ranges(prepared):
+    from lipmotion_tf.data.pipeline import make_dataset
+
+    plain = _batches(make_dataset(prepared, "train", _config(), training=True, seed=3))
+    augmented = _batches(make_dataset(prepared, "train", _config(**{"data.augment": "true"}),
+                                      training=True, seed=3))
+    assert any(np.abs(a["video"] - p["video"]).max() > 1e-3 for a, p in zip(augmented, plain))
+    for a, p in zip(augmented, plain):
+        np.testing.assert_array_equal(a["audio"], p["audio"])
+        assert -1.0 <= a["video"].min() and a["video"].max() <= 1.0

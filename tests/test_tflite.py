@@ -104,9 +104,10 @@ def test_models_use_builtin_operators_only(exported, mode):
     if mode == "log_mel":
         assert {"RFFT2D", "LOG"} <= set(names)
     else:
-        # Every 3-D convolution runs as a 2-D one (XNNPACK kernels, no GB-sized im2col).
-        assert {"CONV_2D", "TRANSPOSE_CONV"} <= set(names)
-        assert not {"CONV_3D", "CONV_3D_TRANSPOSE"} & set(names)
+        # Every 3-D convolution runs as a 2-D one (XNNPACK kernels, no GB-sized im2col);
+        # the shipped decoder upsamples by copying pixels (no transposed convolution).
+        assert "CONV_2D" in names
+        assert not {"CONV_3D", "CONV_3D_TRANSPOSE", "TRANSPOSE_CONV"} & set(names)
 
 
 def test_signatures_have_named_inputs_and_outputs(exported):
@@ -198,7 +199,7 @@ def test_cli_bad_input_is_one_line(tiny_checkpoint, tmp_path, capsys, case):
     err = capsys.readouterr().err.strip()
     assert err.startswith("lipmotion export: error:") and len(err.splitlines()) == 1, err
     assert not output.exists() or output.read_bytes() == b"old"
-    assert not list(tmp_path.glob(".*partial"))
+    assert not list(tmp_path.glob(".*partial*"))
 
 
 def test_runner_reports_a_missing_or_wrong_model(exported, tmp_path):

@@ -325,8 +325,9 @@ def test_killed_run_resumes_from_its_backup(prepared, tmp_path):
     record = Record()
     result = runner.train(config, prepared, out, ("autoencoder",), callbacks=[record],
                           verbose=0, log=lambda line: None)
-    # The backup holds the state after 3 steps; the second epoch is replayed from its start.
-    assert record.start == 3 and record.epochs == [1, 2]
+    # The backup holds the state at the end of the first epoch (2 steps); the second epoch,
+    # interrupted after one step, is run again from its start.
+    assert record.start == 2 and record.epochs == [1, 2]
     assert result.stages_run == ["autoencoder"] and (out / "autoencoder.weights.h5").is_file()
     assert not (out / "backup" / "autoencoder").exists()
     log_lines = (out / "autoencoder_log.csv").read_text().strip().splitlines()
@@ -335,6 +336,94 @@ def test_killed_run_resumes_from_its_backup(prepared, tmp_path):
 
     again = runner.train(config, prepared, out, ("autoencoder",), verbose=0, log=lambda l: None)
     assert again.stages_skipped == ["autoencoder"] and again.stages_run == []
+
+
+def test_time_budget_stops_at_an_epoch_end_and_the_same_call_continues(prepared, tmp_path):
+    config = tiny_config("train.autoencoder_epochs=3")
+    out = tmp_path / "run"
+    quiet = dict(verbose=0, log=lambda line: None)
+    # A budget shorter than one epoch: the first epoch finishes, then the stage stops.
+    stopped = runner.train(config, prepared, out, ("autoencoder",), time_budget=0.01, **quiet)
+    assert stopped.budget_reached and stopped.stages_run == []
+    metadata = json.loads((out / "backup" / "autoencoder" / "training_metadata.json").read_text())
+    assert metadata["epoch"] == 1
+    assert not (out / "autoencoder.weights.h5").exists()
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epochs = getattr(self, "epochs", []) + [epoch]
+
+    record = Record()
+    done = runner.train(config, prepared, out, ("autoencoder",), callbacks=[record], **quiet)
+    assert not done.budget_reached and done.stages_run == ["autoencoder"]
+    assert record.epochs == [1, 2]
+
+
+def test_warmup_stage_leaves_the_discriminator_untouched(prepared, tmp_path):
+    config = tiny_config("train.warmup_epochs=1")
+    out = tmp_path / "run"
+    result = runner.train(config, prepared, out, ("warmup",), verbose=0, log=lambda line: None)
+    assert result.stages_run == ["warmup"] and (out / "warmup.weights.h5").is_file()
+    log = (out / "warmup_log.csv").read_text().splitlines()
+    header, row = log[0].split(","), log[1].split(",")
+    values = dict(zip(header, row))
+    assert float(values["d_loss"]) == 0.0 and float(values["adversarial"]) == 0.0
+    assert float(values["reconstruction"]) > 0.0 and float(values["attention"]) > 0.0
+
+
+def test_extra_data_folders_join_training(prepared, tmp_path):
+    extra = write_prepared(tmp_path / "extra", splits=(("train", 2), ("test", 1)), seed=5)
+    from lipmotion_tf.data.pipeline import make_dataset
+
+    config = tiny_config("data.source_weights=0,1")
+    extra_frames = {
+        frame.tobytes()
+        for batch in make_dataset(extra, "all", config, training=False)
+        for frame in np.round(batch["video"].numpy()[:, 0], 4)
+    }
+    batches = runner._Batches(config, prepared, tmp_path / "run", "tensorflow", [extra])
+    # With all the weight on the extra folder, every window comes from it (all its splits).
+    for batch, _ in zip(batches.train(), range(4)):
+        for frame in np.round(batch["video"].numpy()[:, 0], 4):
+            assert frame.tobytes() in extra_frames
+    with pytest.raises(DataError, match="source_weights has 3 entries for 2"):
+        bad = tiny_config("data.source_weights=1,1,1")
+        next(iter(runner._Batches(bad, prepared, tmp_path / "r", "tensorflow", [extra]).train()))
+    with pytest.raises(DataError, match="not found"):
+        runner._Batches(config, prepared, tmp_path / "run", "tensorflow", [tmp_path / "none"])
+
+
+def test_init_from_copies_the_generator_and_refuses_another_architecture(
+        prepared, tmp_path, tiny_checkpoint, capsys):
+    config = tiny_config("train.autoencoder_epochs=1")
+    out = tmp_path / "run"
+    runner.train(config, prepared, out, ("autoencoder",), init_from=tiny_checkpoint,
+                 verbose=0, log=lambda line: None)
+    with pytest.raises(ConfigError, match="generator_channels=8 but this configuration has 12"):
+        runner.train(tiny_config("model.generator_channels=12"), prepared, tmp_path / "other",
+                     init_from=tiny_checkpoint, verbose=0, log=lambda line: None)
+    assert not (tmp_path / "other" / "config.yaml").exists()
+    base = ["train", "--config", str(TINY), "--data", str(prepared), "--output",
+            str(tmp_path / "cli"), "--quiet"]
+    for extra, message in (
+        (["--time-budget", "soon"], "--time-budget: not a duration: 'soon'"),
+        (["--time-budget", "0"], "--time-budget: the duration must be positive"),
+        (["--init-from", str(tmp_path / "missing")], "--init-from"),
+        (["--set", "model.generator_output=residual"], "model.generator_output must be"),
+    ):
+        assert main(base + extra) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_durations_parse():
+    from lipmotion_tf.train.time_budget import parse_duration
+
+    assert parse_duration("2h") == 7200 and parse_duration("1h30m") == 5400
+    assert parse_duration("90m") == 5400 and parse_duration("45") == 45
+    for bad in ("", "h", "-5", "nan", "inf", "2d", "1h 2m"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
 
 
 @pytest.mark.slow

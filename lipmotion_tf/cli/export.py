@@ -67,6 +67,13 @@ def _add_checkpoint(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from lipmotion_tf.cli.interrupts import terminate_as_interrupt
+
+    with terminate_as_interrupt():  # a stopped export removes its temporary files
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from lipmotion_tf.errors import InputError

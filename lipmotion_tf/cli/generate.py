@@ -38,26 +38,28 @@ def add_arguments(parser) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
                         help="where the generator runs")
     parser.add_argument("--max-duration", type=float, default=900.0,
-                        help="refuse speech longer than this many seconds")
+                        help="refuse speech longer than this many seconds (inf: no limit)")
 
 
 def run(args) -> int:
     if args.device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+    from lipmotion_tf.cli.interrupts import terminate_as_interrupt
     from lipmotion_tf.generate.render import render_video
     from lipmotion_tf.video.image_io import read_image
 
-    render_video(
-        audio_path=args.audio,
-        image=read_image(args.image),
-        output=args.output,
-        checkpoint=args.checkpoint,
-        layout=args.layout,
-        is_lip_crop=args.is_lip_crop,
-        size=args.size,
-        batch_size=args.batch_size,
-        max_duration=args.max_duration,
-        require_gpu=args.device == "gpu",
-    )
+    with terminate_as_interrupt():
+        render_video(
+            audio_path=args.audio,
+            image=read_image(args.image),
+            output=args.output,
+            checkpoint=args.checkpoint,
+            layout=args.layout,
+            is_lip_crop=args.is_lip_crop,
+            size=args.size,
+            batch_size=args.batch_size,
+            max_duration=args.max_duration,
+            require_gpu=args.device == "gpu",
+        )
     print(f"wrote {args.output}")
     return 0

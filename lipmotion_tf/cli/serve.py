@@ -24,7 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=8, help="requests handled concurrently")
     parser.add_argument("--max-request-mb", type=float, default=64.0,
                         help="refuse larger Predict requests (INVALID_ARGUMENT)")
+    # The default lives on the parser, not the flag: the help would show a store_false flag's
+    # default as "(default: True)", which reads as if the flag were on.
+    parser.set_defaults(warmup=True)
     parser.add_argument("--no-warmup", dest="warmup", action="store_false",
+                        default=argparse.SUPPRESS,
                         help="do not replay assets.extra/tf_serving_warmup_requests at start")
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -261,13 +260,11 @@ def _lag(lag) -> str:
 
 
 def _replace_atomically(path: Path, write) -> None:
-    """Calls ``write(tmp_path)`` then renames the temporary file over ``path``."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Calls ``write(temporary_path)``, then renames the temporary over ``path``."""
+    from lipmotion_tf.output_files import write_atomically
+
+    with write_atomically(path) as temporary:
+        write(temporary)
 
 
 def write_report(report: EvaluationReport, out_dir: str | Path) -> dict[str, Path]:

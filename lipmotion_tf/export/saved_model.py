@@ -13,6 +13,7 @@ leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -100,24 +101,41 @@ def export_saved_model(
     for name, function in functions.tf_functions().items():
         archive.add_endpoint(name, function)
 
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=base))
+    created = _make_folders(base)
+    staging = None
     try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=base))
         os.chmod(staging, 0o755)  # mkdtemp makes it private; a model server may run as another user
         archive.write_out(str(staging), verbose=False)
         write_warmup_requests(warmup_path(staging), model_name, warmup_inputs(config))
         _move_into_place(staging, target)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        for folder in reversed(created):  # a failed export leaves no empty model base behind
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise
     return target
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Creates ``folder`` and its missing parents; returns those created, outermost first."""
+    missing = [f for f in (folder, *folder.parents) if not f.exists()][::-1]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"cannot create {folder}: {error.strerror or error}") from None
+    return missing
 
 
 def resolve_version_dir(model_base: str | Path, version: int | None = None,
                         overwrite: bool = False) -> Path:
     """The folder the export will write, checked before any slow work.
 
-    Creates ``model_base`` if needed. ``version=None`` means one more than the highest
-    version present (1 if none).
+    Creates nothing (the export creates ``model_base`` when it writes, so a failed run leaves
+    no empty folder). ``version=None`` means one more than the highest version present (1 if
+    none).
 
     Raises:
         InputError: ``model_base`` is a file or cannot be created or written, the version is
@@ -126,12 +144,11 @@ def resolve_version_dir(model_base: str | Path, version: int | None = None,
     base = Path(model_base)
     if base.exists() and not base.is_dir():
         raise InputError(f"model base path {base} exists and is not a folder")
-    try:
-        base.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InputError(f"cannot create {base}: {error.strerror or error}") from None
-    if not os.access(base, os.W_OK | os.X_OK):
-        raise InputError(f"cannot write to {base}: permission denied")
+    existing = next(f for f in (base.absolute(), *base.absolute().parents) if f.exists())
+    if not existing.is_dir():
+        raise InputError(f"cannot create {base}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write to {existing}: permission denied")
     if version is None:
         versions = model_versions(base)
         version = versions[-1] + 1 if versions else 1

@@ -22,7 +22,7 @@ An app computes the log-mel of the whole speech once, cuts windows of 64 mel fra
 Conversion goes SavedModel (``keras.export.ExportArchive``) -> ``TFLiteConverter.
 from_saved_model``: converting a ``tf.function`` directly silently drops the weights (see the
 README's dependency notes). Every model is checked to use builtin operators only, and the
-file is written under a temporary name and renamed when complete.
+file is written by :func:`~lipmotion_tf.output_files.write_atomically`.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from typing import Iterable
 import numpy as np
 
 from lipmotion_tf.errors import InputError
+from lipmotion_tf.output_files import write_atomically
 
 QUANTIZE_MODES = ("none", "float16", "dynamic", "int8")
 MODELS = {"generator": "generate_window", "log_mel": "log_mel"}
@@ -200,30 +201,31 @@ def export_tflite(
         generator, config, model=model, quantize=quantize, calibration=calibration,
         conv2d=conv2d,
     )
-    handle, temporary = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".partial",
-                                         dir=output.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(content)
-        os.chmod(temporary, 0o644)  # mkstemp makes it private
-        os.replace(temporary, output)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    verify = lambda written: _check_written(written, content, output)  # noqa: E731
+    with write_atomically(output, verify) as temporary:
+        temporary.write_bytes(content)
     return TFLiteExport(output, len(content), MODELS[model], quantize,
                         tflite_op_names(content), calibrated)
+
+
+def _check_written(written: Path, content: bytes, output: Path) -> None:
+    """The bytes read back are the whole flatbuffer (``TFL3`` is its file identifier)."""
+    if written.stat().st_size != len(content) or written.read_bytes()[4:8] != b"TFL3":
+        raise InputError(f"cannot write {output}: the file read back is incomplete")
 
 
 def check_output_file(output: str | Path, overwrite: bool = False) -> None:
     """Checks that ``output`` can be written, before any slow work.
 
     Raises:
-        InputError: it is a folder, exists without ``overwrite``, or its folder cannot be
-            created or written.
+        InputError: it is a folder, not named ``.tflite``, exists without ``overwrite``, or
+            its folder cannot be created or written.
     """
     output = Path(output)
     if output.is_dir():
         raise InputError(f"{output} is a folder; give a .tflite file name")
+    if output.suffix.lower() != ".tflite":
+        raise InputError(f"output must be a .tflite file, got {output}")
     if output.exists() and not overwrite:
         raise InputError(f"{output} already exists (pass --overwrite to replace it)")
     folder = output.parent

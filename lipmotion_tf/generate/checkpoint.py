@@ -3,11 +3,14 @@
 A generator checkpoint is a folder holding ``config.yaml`` (the resolved experiment config)
 and either ``generator.keras`` (a full Keras save) or ``generator_weights.npz`` (the weights
 alone, possibly float16, as the shipped demonstration model). A training run's output folder
-is such a folder. A lone ``.keras`` file with a ``config.yaml`` beside it works too.
+is such a folder. A lone ``.keras`` or weights ``.npz`` file with a ``config.yaml`` beside it
+works too.
 """
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +20,15 @@ from lipmotion_tf.errors import InputError
 CONFIG_NAME = "config.yaml"
 KERAS_NAME = "generator.keras"
 WEIGHTS_NAME = "generator_weights.npz"
+
+# Packages and modules defining the custom Keras objects a saved generator may hold: the
+# networks and every layer under them, the audio front end, and the export layers of a
+# deployment copy.
+SERIALIZABLE_PACKAGES = ("lipmotion_tf.models",)
+SERIALIZABLE_MODULES = ("lipmotion_tf.audio.log_mel", "lipmotion_tf.export.temporal_stack_conv")
+
+# What a damaged or foreign file raises while being opened or read (a zip archive inside).
+_UNREADABLE = (OSError, ValueError, TypeError, KeyError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
 def demo_checkpoint() -> Path:
@@ -53,28 +65,66 @@ def load_generator(path: str | Path | None = None):
         raise InputError(f"checkpoint {path}: unusable {CONFIG_NAME} ({error})") from None
 
     keras_file = path if path.suffix == ".keras" else path / KERAS_NAME
-    weights_file = path / WEIGHTS_NAME if path.is_dir() else None
+    weights_file = path if path.suffix == ".npz" else path / WEIGHTS_NAME
     if keras_file.is_file():
         import keras
 
-        import lipmotion_tf.models  # noqa: F401  (registers the serializable classes)
-
         try:
-            model = keras.saving.load_model(keras_file, compile=False)
-        except (ValueError, OSError, TypeError) as error:
-            raise InputError(f"cannot load {keras_file}: {error}") from None
+            model = keras.saving.load_model(keras_file, custom_objects=custom_objects(),
+                                            compile=False)
+        except _UNREADABLE as error:
+            raise InputError(f"cannot load {keras_file}: {_first_line(error)}") from None
         return model, config
-    if weights_file is not None and weights_file.is_file():
+    if weights_file.is_file():
         return _generator_from_npz(weights_file, config), config
     raise InputError(f"{path} holds neither {KERAS_NAME} nor {WEIGHTS_NAME}")
+
+
+def custom_objects() -> dict:
+    """``registered name -> object`` for every custom Keras class or function a saved generator
+    may hold, to pass to ``keras.saving.load_model``.
+
+    Built from the defining modules rather than taken from Keras's global registry: the
+    packages import their classes lazily, so in a fresh process nothing may be registered yet.
+    """
+    import importlib
+    import inspect
+    import pkgutil
+
+    import keras
+
+    modules = [importlib.import_module(name) for name in SERIALIZABLE_MODULES]
+    for package_name in SERIALIZABLE_PACKAGES:
+        package = importlib.import_module(package_name)
+        modules.append(package)
+        for info in pkgutil.walk_packages(package.__path__, prefix=f"{package_name}."):
+            modules.append(importlib.import_module(info.name))
+    objects = {}
+    for module in modules:
+        for value in vars(module).values():
+            defined_here = getattr(value, "__module__", None) == module.__name__
+            if defined_here and (inspect.isclass(value) or inspect.isfunction(value)):
+                name = keras.saving.get_registered_name(value)
+                if name != value.__name__:  # registered, under a package prefix
+                    objects[name] = value
+    return objects
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
 
 
 def _generator_from_npz(weights_file: Path, config):
     from lipmotion_tf.models.factory import build_generator
 
+    try:
+        with np.load(weights_file) as stored:
+            weights = [stored[f"w{i:04d}"] for i in range(len(stored.files))]
+    except _UNREADABLE as error:
+        raise InputError(f"cannot read {weights_file}: not a complete generator weights file "
+                         f"({_first_line(error)})") from None
     generator = build_generator(config)
-    with np.load(weights_file) as stored:
-        weights = [stored[f"w{i:04d}"] for i in range(len(stored.files))]
     expected = generator.get_weights()
     if len(weights) != len(expected) or any(
         w.shape != e.shape for w, e in zip(weights, expected)
@@ -88,9 +138,23 @@ def save_generator_npz(generator, config, folder: str | Path, dtype: str = "floa
     """Writes a compact checkpoint folder: ``config.yaml`` + weights as ``dtype``."""
     import yaml
 
+    from lipmotion_tf.output_files import write_atomically
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     weights = {f"w{i:04d}": w.astype(dtype) for i, w in enumerate(generator.get_weights())}
-    np.savez_compressed(folder / WEIGHTS_NAME, **weights)
-    (folder / CONFIG_NAME).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    with write_atomically(folder / WEIGHTS_NAME, verify=_check_npz) as temporary:
+        np.savez_compressed(temporary, **weights)
+    with write_atomically(folder / CONFIG_NAME) as temporary:
+        temporary.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     return folder
+
+
+def _check_npz(path: Path) -> None:
+    """Reads every array back, so a full disk cannot leave a truncated archive behind."""
+    try:
+        with np.load(path) as stored:
+            for name in stored.files:
+                stored[name]
+    except _UNREADABLE as error:
+        raise InputError(f"cannot write {path}: {_first_line(error)}") from None

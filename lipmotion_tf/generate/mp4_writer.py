@@ -1,12 +1,14 @@
 """Streaming MP4 output: H.264 video with the input speech muxed in as AAC.
 
 Frames are encoded as they arrive, so memory does not grow with the length of the video. The
-file is written under a temporary name and renamed when complete: a failed or interrupted run
-leaves nothing half-written behind.
+file follows :func:`~lipmotion_tf.output_files.write_atomically`: it is written under a
+temporary name, read back, and renamed only when complete, so a failed or interrupted run
+leaves nothing half-written behind and an existing video untouched.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -14,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from lipmotion_tf.errors import InputError
+from lipmotion_tf.output_files import write_atomically
 
 
 class Mp4Writer:
@@ -27,20 +30,29 @@ class Mp4Writer:
         audio: mono float32 waveform in [-1, 1] to mux, or None for a silent video.
         sample_rate: sample rate of ``audio``.
         crf: H.264 quality (lower is better; 18 is visually lossless).
+
+    Raises:
+        InputError: ``audio`` is not finite mono speech, the folder cannot be written, or the
+            encoder fails.
     """
 
     def __init__(self, path, fps: int, width: int, height: int, audio: np.ndarray | None = None,
                  sample_rate: int = 44100, crf: int = 18):
+        from lipmotion_tf.audio.validation import check_waveform
+
         self.path = Path(path)
         self.fps = fps
         self.width = width + width % 2
         self.height = height + height % 2
-        self.audio = audio
+        # NaN samples make the AAC encoder fail only once every frame is encoded.
+        self.audio = None if audio is None or not len(audio) else check_waveform(
+            audio, sample_rate, source=f"the speech for {self.path}")
         self.sample_rate = sample_rate
         self.crf = crf
-        self._tmp = self.path.with_name(f".{self.path.name}.partial.mp4")
+        self._stack: contextlib.ExitStack | None = None
         self._container = None
         self._video = None
+        self._audio_stream = None
         self.frames_written = 0
 
     def __enter__(self) -> "Mp4Writer":
@@ -51,21 +63,25 @@ class Mp4Writer:
             raise InputError(f"cannot write {self.path}: folder {parent} does not exist")
         if not os.access(parent, os.W_OK):
             raise InputError(f"cannot write {self.path}: folder {parent} is not writable")
-        try:
-            self._container = av.open(str(self._tmp), mode="w", format="mp4")
-        except OSError as error:
-            raise InputError(f"cannot write {self.path}: {error}") from None
-        self._video = self._container.add_stream("libx264", rate=self.fps)
-        self._video.width = self.width
-        self._video.height = self.height
-        self._video.pix_fmt = "yuv420p"
-        self._video.options = {"crf": str(self.crf), "preset": "medium"}
-        # Deterministic output for the same inputs: one encoder thread.
-        self._video.thread_count = 1
-        self._audio_stream = None
-        if self.audio is not None and len(self.audio):
-            self._audio_stream = self._container.add_stream("aac", rate=self.sample_rate)
-            self._audio_stream.layout = "mono"
+        with contextlib.ExitStack() as stack:
+            temporary = stack.enter_context(write_atomically(self.path, self._verify))
+            try:
+                self._container = av.open(str(temporary), mode="w", format="mp4")
+            except (av.FFmpegError, OSError) as error:
+                raise InputError(f"cannot write {self.path}: {error}") from None
+            # Closed before the temporary is checked and renamed (the stack unwinds in reverse).
+            stack.callback(self._container.close)
+            self._video = self._container.add_stream("libx264", rate=self.fps)
+            self._video.width = self.width
+            self._video.height = self.height
+            self._video.pix_fmt = "yuv420p"
+            self._video.options = {"crf": str(self.crf), "preset": "medium"}
+            # Deterministic output for the same inputs: one encoder thread.
+            self._video.thread_count = 1
+            if self.audio is not None:
+                self._audio_stream = self._container.add_stream("aac", rate=self.sample_rate)
+                self._audio_stream.layout = "mono"
+            self._stack = stack.pop_all()
         return self
 
     def write(self, frame: np.ndarray) -> None:
@@ -99,19 +115,39 @@ class Mp4Writer:
         for packet in self._audio_stream.encode(None):
             self._container.mux(packet)
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def _finish(self) -> None:
+        import av
+
         try:
-            if exc_type is None:
-                for packet in self._video.encode(None):
-                    self._container.mux(packet)
-                if self._audio_stream is not None:
-                    self._write_audio()
-            self._container.close()
-        finally:
-            if exc_type is None:
-                os.replace(self._tmp, self.path)
-            elif self._tmp.exists():
-                self._tmp.unlink()
+            for packet in self._video.encode(None):
+                self._container.mux(packet)
+            if self._audio_stream is not None:
+                self._write_audio()
+        except av.FFmpegError as error:
+            raise InputError(f"cannot write {self.path}: the encoder failed ({error})") from None
+
+    def _verify(self, temporary: Path) -> None:
+        """Reads the finished file back: every frame written must be there, and the sound."""
+        import av
+
+        try:
+            with av.open(str(temporary)) as container:
+                has_audio = bool(container.streams.audio)
+                frames = sum(1 for packet in container.demux(video=0) if packet.size)
+        except av.FFmpegError as error:
+            raise InputError(f"cannot write {self.path}: the encoded file is unreadable "
+                             f"({error})") from None
+        if frames != self.frames_written or has_audio != (self._audio_stream is not None):
+            raise InputError(f"cannot write {self.path}: the encoded file holds {frames} of "
+                             f"{self.frames_written} frames")
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        stack, self._stack = self._stack, None
+        if exc_type is not None:
+            stack.__exit__(exc_type, exc, tb)  # closes and removes the temporary
+            return
+        with stack:
+            self._finish()
 
 
 def write_frames(path, frames, audio: np.ndarray | None, sample_rate: int, fps: int = 25) -> None:
@@ -121,7 +157,8 @@ def write_frames(path, frames, audio: np.ndarray | None, sample_rate: int, fps: 
     """
     path = Path(path)
     if path.suffix == ".npy":
-        np.save(path, np.asarray(frames))
+        with write_atomically(path) as temporary:
+            np.save(temporary, np.asarray(frames))
         return
     frames = list(frames)
     if not frames:

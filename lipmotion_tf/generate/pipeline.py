@@ -15,8 +15,10 @@ from typing import Iterator
 
 import numpy as np
 
+from lipmotion_tf.audio.validation import DEFAULT_MAX_DURATION, check_max_duration, check_waveform
 from lipmotion_tf.errors import InputError, NoFaceError
 from lipmotion_tf.generate.blending import WindowBlender, num_output_frames
+from lipmotion_tf.video.image_io import check_image
 
 
 def to_unit_range(image_uint8: np.ndarray) -> np.ndarray:
@@ -37,13 +39,16 @@ class LipMotionPipeline:
         config: the experiment configuration it was trained with (audio front end, window).
         batch_size: windows per generator call.
         windows_per_chunk: windows whose log-mel is computed in one go; bounds memory.
+        max_duration: longest speech accepted, in seconds (``math.inf``: no limit).
     """
 
-    def __init__(self, generator, config, batch_size: int = 8, windows_per_chunk: int = 64):
+    def __init__(self, generator, config, batch_size: int = 8, windows_per_chunk: int = 64,
+                 max_duration: float = DEFAULT_MAX_DURATION):
         from lipmotion_tf.audio.log_mel import LogMelSpectrogram
 
         if batch_size < 1:
             raise InputError(f"batch size must be >= 1, got {batch_size}")
+        self.max_duration = check_max_duration(max_duration)
         self.generator = generator
         self.config = config
         self.batch_size = int(batch_size)
@@ -75,9 +80,7 @@ class LipMotionPipeline:
         """
         from lipmotion_tf.video.lip_crop import LipCropper, crop_box
 
-        image = np.asarray(image)
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise InputError(f"identity image must be RGB uint8 (H, W, 3), got {image.shape}")
+        image = check_image(image, "identity image")
         size = self.config.data.image_size
         if not is_lip_crop:
             cropper = LipCropper(image_size=size, crop_scale=self.config.data.crop_scale)
@@ -161,12 +164,18 @@ class LipMotionPipeline:
         outputs = self.generator.predict_on_batch({"audio": log_mels, "identity": identities})
         return np.asarray(outputs["video"])
 
+    def check_speech(self, waveform: np.ndarray, sample_rate: int,
+                     source: str = "the speech") -> np.ndarray:
+        """``waveform`` as float32 once it passes :func:`check_waveform` with this pipeline's
+        duration limit (call it before opening outputs, so a refusal costs nothing).
+
+        Raises:
+            InputError: not mono, empty, non-finite samples or too long.
+        """
+        return check_waveform(waveform, sample_rate, self.max_duration, source)
+
     def _resample(self, waveform: np.ndarray, sample_rate: int) -> np.ndarray:
-        waveform = np.asarray(waveform, np.float32)
-        if waveform.ndim != 1:
-            raise InputError(f"waveform must be mono (samples,), got shape {waveform.shape}")
-        if waveform.size == 0:
-            raise InputError("the speech is empty")
+        waveform = self.check_speech(waveform, sample_rate)
         if sample_rate != self.config.audio.sample_rate:
             import soxr
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lipmotion_tf.audio.validation import DEFAULT_MAX_DURATION, check_max_duration
 from lipmotion_tf.errors import InputError, NoFaceError
 from lipmotion_tf.generate.compositing import LAYOUTS, FacePaster, side_by_side
 
@@ -29,7 +30,7 @@ def render_video(
     is_lip_crop: bool | None = None,
     size: int = 256,
     batch_size: int = 8,
-    max_duration: float = 900.0,
+    max_duration: float = DEFAULT_MAX_DURATION,
     require_gpu: bool = False,
     progress: bool = True,
 ) -> int:
@@ -44,7 +45,7 @@ def render_video(
         is_lip_crop: see :meth:`LipMotionPipeline.identity_from_image`.
         size: output height of the ``lips`` and ``side-by-side`` layouts.
         batch_size: windows per generator call.
-        max_duration: longest speech accepted, in seconds.
+        max_duration: longest speech accepted, in seconds (``math.inf``: no limit).
         require_gpu: fail unless a GPU is visible.
         progress: show a progress bar.
 
@@ -62,6 +63,7 @@ def render_video(
         raise InputError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
     if size < 16:
         raise InputError(f"size must be at least 16 pixels, got {size}")
+    max_duration = check_max_duration(max_duration)
     output = Path(output)
     _check_output(output)
     if layout == "face" and is_lip_crop:
@@ -73,18 +75,20 @@ def render_video(
         if not keras.config.backend() == "jax" and not _tf_has_gpu():
             raise InputError("--device gpu was asked for but no GPU is visible")
 
-    pipeline = LipMotionPipeline.from_checkpoint(checkpoint, batch_size=batch_size)
+    pipeline = LipMotionPipeline.from_checkpoint(checkpoint, batch_size=batch_size,
+                                                 max_duration=max_duration)
     sample_rate = pipeline.config.audio.sample_rate
-    waveform = load_audio(audio_path, sample_rate)
-    duration = len(waveform) / sample_rate
-    if duration > max_duration:
-        raise InputError(
-            f"{audio_path} lasts {duration:.0f} s, more than the limit of {max_duration:.0f} s "
-            "(raise it with --max-duration)"
-        )
-    crop, box = pipeline.identity_from_image(image, False if layout == "face" else is_lip_crop)
-    if layout == "face" and box is None:
-        raise NoFaceError("the face layout needs a photo with a face")
+    # Checked before the output is opened: a refused input leaves an existing video as it was.
+    waveform = pipeline.check_speech(load_audio(audio_path, sample_rate), sample_rate,
+                                     source=str(audio_path))
+    if layout == "face":
+        try:
+            crop, box = pipeline.identity_from_image(image, False)
+        except NoFaceError:  # its own message suggests --lip-image, which this layout refuses
+            raise NoFaceError("no face found in the image; the face layout needs a photo "
+                              "with a face") from None
+    else:
+        crop, box = pipeline.identity_from_image(image, is_lip_crop)
 
     if layout == "lips":
         compose = lambda frame: cv2.resize(frame, (size, size), interpolation=cv2.INTER_CUBIC)  # noqa: E731

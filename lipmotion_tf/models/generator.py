@@ -154,6 +154,10 @@ class LipGenerator(keras.Model):
             name="decoder_output",
         )
 
+    def build(self, input_shape=None):
+        # The sub-layers create their weights on the first call, from the real shapes.
+        self.built = True
+
     def call(self, inputs, training=None):
         audio = inputs["audio"]
         identity = inputs["identity"]

@@ -33,6 +33,21 @@ LEFT_MOUTH_CORNER = 61
 RIGHT_MOUTH_CORNER = 291
 
 
+def _restore_protobuf_get_prototype() -> None:
+    """Gives protobuf's ``MessageFactory`` back the ``GetPrototype`` method mediapipe expects.
+
+    mediapipe's C++ bindings look the method up when they are first imported; protobuf 6
+    (which TensorFlow 2.21 requires) removed it, so every run printed an AttributeError and
+    the bindings fell back to a slower path. ``GetMessageClass`` is its documented replacement
+    and answers the same question.
+    """
+    from google.protobuf import message_factory
+
+    if not hasattr(message_factory.MessageFactory, "GetPrototype"):
+        message_factory.MessageFactory.GetPrototype = (
+            lambda self, descriptor: message_factory.GetMessageClass(descriptor))
+
+
 def _point(landmarks: np.ndarray, index: int) -> np.ndarray:
     """Selects mediapipe landmark ``index`` from a full (468) or lip-only (40) set."""
     count = landmarks.shape[-2]
@@ -90,6 +105,7 @@ class FaceMeshDetector:
         min_detection_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
     ):
+        _restore_protobuf_get_prototype()
         from mediapipe.python.solutions import face_mesh
 
         self.static_image_mode = bool(static_image_mode)
