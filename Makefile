@@ -14,10 +14,10 @@ install:
 	$(BIN)/pip install --no-deps -e .
 
 test:
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 test-slow:
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -m slow --durations=15
 
 bench:
 	$(BIN)/python benchmarks/run.py

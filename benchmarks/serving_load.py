@@ -36,7 +36,8 @@ def parse_args(argv=None):
     parser.add_argument("--requests", type=int, default=50, help="requests per client")
     parser.add_argument("--malformed-every", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=0.64, help="speech per request")
-    parser.add_argument("--workers", type=int, default=8, help="server threads")
+    parser.add_argument("--max-concurrent", "--workers", dest="max_concurrent", type=int,
+                        default=8, help="requests the server computes at once")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     return parser.parse_args(argv)
 
@@ -76,7 +77,8 @@ def main(argv=None) -> int:
         else:
             base = Path(args.model_base) if args.model_base else export_model(args.checkpoint,
                                                                              Path(folder))
-            with ModelServer(base, args.model_name, port=0, max_workers=args.workers) as server:
+            with ModelServer(base, args.model_name, port=0,
+                             max_concurrent=args.max_concurrent) as server:
                 model = args.checkpoint or args.model_base or "tiny random model"
                 served = f"{model} on port {server.port}"
                 report = load(f"127.0.0.1:{server.port}")

@@ -194,6 +194,9 @@ class LossConfig:
         attention: weight of the attention-mask penalty (``model.generator_output:
             attention`` only): the mean mask, so that unchanged pixels are copied.
         attention_smoothness: weight of the mask's total variation.
+        motion_weighting: extra weight of the L1 term on pixels where the real frame
+            differs from the identity image (0: the paper's plain L1; see
+            :func:`~lipmotion_tf.train.losses.motion_weighted_reconstruction_loss`).
 
     With ``adversarial: 0`` the discriminator is neither run nor updated (the warm-up stage).
     """
@@ -207,6 +210,7 @@ class LossConfig:
     mismatch: float = 0.5
     attention: float = 0.05
     attention_smoothness: float = 0.1
+    motion_weighting: float = 0.0
 
     def validate(self) -> None:
         for field in dataclasses.fields(self):

@@ -30,6 +30,13 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def optional_shared_data() -> Path | None:
+    """The real recordings folder, or None when absent (for tests that also run without it)."""
+    path = _shared_data_dir()
+    return path if path.is_dir() else None
+
+
+@pytest.fixture(scope="session")
 def grid_s1(shared_data) -> Path:
     return shared_data / "grid" / "s1"
 

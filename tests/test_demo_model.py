@@ -1,4 +1,4 @@
-"""The shipped demonstration model on real GRID clips: silence, seams, the bundled sample."""
+"""The shipped model: silence, seams, colours, still mouths, no grid pattern, the bundled sample."""
 
 from __future__ import annotations
 
@@ -102,3 +102,70 @@ def test_fast_generator_paths_equal_the_authors_layout_on_real_speech(pipeline):
     np.testing.assert_allclose(
         np.asarray(fast(inputs)["video"]), np.asarray(plain(inputs)["video"]), atol=1e-5
     )
+
+
+ASSETS = Path(lipmotion_tf.__file__).parent / "assets" / "samples"
+
+
+def _faces(shared_data_dir: Path | None):
+    """The bundled face, and (when present) face photos never used in training."""
+    from lipmotion_tf.video.image_io import read_image
+
+    faces = {"bundled": read_image(ASSETS / "face.jpg")}
+    if shared_data_dir is not None:
+        for name in ("F03_CID_Sentences_List_A_007.jpg", "M02_CID_Sentences_List_A_058.jpg"):
+            path = shared_data_dir / "faces" / name
+            if path.is_file():
+                faces[name] = read_image(path)
+    return faces
+
+
+@pytest.fixture(scope="module")
+def faces(optional_shared_data):
+    return _faces(optional_shared_data)
+
+
+@pytest.fixture(scope="module")
+def speech(pipeline):
+    from lipmotion_tf.audio.loader import load_audio
+
+    rate = pipeline.config.audio.sample_rate
+    return load_audio(ASSETS / "speech.flac", rate)[: 3 * rate], rate
+
+
+def _checker_energy(frames):
+    """Mean size of the 2x2 alternating pattern a stride-2 transposed convolution prints."""
+    grey = np.asarray(frames, np.float64).mean(axis=-1)
+    a, b = grey[..., 0::2, 0::2], grey[..., 1::2, 1::2]
+    c, d = grey[..., 0::2, 1::2], grey[..., 1::2, 0::2]
+    return float(np.abs(a + b - c - d).mean())
+
+
+def test_generated_lips_keep_the_colours_of_any_face(pipeline, faces, speech):
+    waveform, rate = speech
+    for name, image in faces.items():
+        crop, _ = pipeline.identity_from_image(image)
+        frames = np.stack(list(pipeline.iter_frames(waveform, rate, crop))).astype(np.float64)
+        shift = np.abs(frames.mean(axis=(0, 1, 2)) - crop.reshape(-1, 3).mean(axis=0))
+        assert shift.max() <= 6.0, (name, shift)
+
+
+def test_mouth_stays_as_given_without_speech(pipeline, faces):
+    from lipmotion_tf.metrics.ssim_psnr import psnr
+
+    rate = pipeline.config.audio.sample_rate
+    quiet = 1e-3 * np.random.default_rng(0).standard_normal(rate).astype(np.float32)
+    for name, image in faces.items():
+        crop, _ = pipeline.identity_from_image(image)
+        frames = np.stack(list(pipeline.iter_frames(quiet, rate, crop)))
+        assert psnr(frames, np.repeat(crop[None], len(frames), axis=0)) >= 27.0, name
+
+
+def test_no_grid_pattern_in_any_frame(pipeline, faces, speech):
+    waveform, rate = speech
+    for name, image in faces.items():
+        crop, _ = pipeline.identity_from_image(image)
+        frames = np.stack(list(pipeline.iter_frames(waveform, rate, crop)))
+        per_frame = [_checker_energy(f) for f in frames]
+        # First and last frames included: the paper's decoder was worst there.
+        assert max(per_frame) <= 1.5 * _checker_energy(crop) + 0.5, (name, max(per_frame))

@@ -31,7 +31,7 @@ def server(model_base):
     from lipmotion_tf.serving.server import ModelServer
 
     # A 2 MB request limit so that the oversize case stays small.
-    with ModelServer(model_base, port=0, max_workers=8, max_request_bytes=2 << 20) as running:
+    with ModelServer(model_base, port=0, max_concurrent=8, max_request_bytes=2 << 20) as running:
         yield running
 
 
@@ -124,7 +124,7 @@ GOOD = {"waveform": np.zeros(3 * 1764, np.float32), "image": np.zeros((64, 64, 3
     ("unknown model", GOOD, {"model": "other"}, grpc.StatusCode.NOT_FOUND, "other"),
     ("unknown version", GOOD, {"version": 1}, grpc.StatusCode.NOT_FOUND, "version 1"),
     ("empty image", {**GOOD, "image": np.zeros((0, 0, 3), np.uint8)}, {},
-     grpc.StatusCode.INVALID_ARGUMENT, "no pixels"),
+     grpc.StatusCode.INVALID_ARGUMENT, "is 0x0 pixels"),
     ("oversize", {**GOOD, "waveform": np.zeros(1 << 20, np.float32)}, {},
      grpc.StatusCode.INVALID_ARGUMENT, "exceeds the server's limit"),
 ])

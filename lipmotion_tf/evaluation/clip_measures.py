@@ -29,6 +29,12 @@ class ClipMeasures:
         openings: ``(T,)`` mouth openings of the method's frames (NaN where not found).
         lagged: ``{lag: correlation}`` of the openings with the real ones
             (:func:`~lipmotion_tf.metrics.lip_sync.lagged_correlations`).
+        colour_shift: largest difference, over R, G and B, between the mean colour of the
+            method's frames and that of the identity image, in grey levels (does the method
+            keep the given colours?).
+        still_psnr: PSNR of the frames the method makes from quiet audio against the
+            identity image, dB (does the mouth stay as given when nobody speaks?); NaN
+            when not measured.
     """
 
     num_frames: int
@@ -38,6 +44,8 @@ class ClipMeasures:
     cpbd: float
     openings: np.ndarray
     lagged: dict[int, float]
+    colour_shift: float = float("nan")
+    still_psnr: float = float("nan")
 
     @property
     def landmark_frames(self) -> int:
@@ -68,6 +76,8 @@ class ClipMeasures:
             "sync_corr": json_number(corr),
             "sync_lag": lag if math.isfinite(corr) else None,
             "sync_corr_at_zero": json_number(self.lagged.get(0, float("nan"))),
+            "colour_shift": json_number(self.colour_shift),
+            "still_psnr": json_number(self.still_psnr),
         }
 
 
@@ -99,6 +109,8 @@ def measure_clip(
     real_landmarks: np.ndarray,
     landmarks: np.ndarray,
     max_lag: int = SYNC_MAX_LAG,
+    identity: np.ndarray | None = None,
+    still: np.ndarray | None = None,
 ) -> ClipMeasures:
     """Measures one method's crops of a clip against the real crops.
 
@@ -109,6 +121,9 @@ def measure_clip(
             on the crops pasted into the clip's background.
         landmarks: ``(T, P, 2)`` the same for ``crops``, pasted into the same background.
         max_lag: largest shift of the lip-sync correlation, in frames.
+        identity: ``(S, S, 3)`` uint8 identity image the method was given (for
+            ``colour_shift`` and ``still_psnr``).
+        still: ``(N, S, S, 3)`` uint8 frames the method made from quiet audio.
 
     Raises:
         InputError: shapes that do not match.
@@ -128,4 +143,14 @@ def measure_clip(
         cpbd=cpbd_video(crops),
         openings=openings,
         lagged=lagged_correlations(openings, real_openings, max_lag),
+        colour_shift=colour_shift(crops, identity) if identity is not None else float("nan"),
+        still_psnr=(psnr(still, np.repeat(identity[None], len(still), axis=0))
+                    if still is not None and identity is not None else float("nan")),
     )
+
+
+def colour_shift(crops: np.ndarray, identity: np.ndarray) -> float:
+    """Largest per-channel difference of mean colour, frames vs identity, in grey levels."""
+    frames_mean = crops.reshape(-1, crops.shape[-1]).astype(np.float64).mean(axis=0)
+    identity_mean = identity.reshape(-1, identity.shape[-1]).astype(np.float64).mean(axis=0)
+    return float(np.abs(frames_mean - identity_mean).max())

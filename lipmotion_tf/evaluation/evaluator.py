@@ -122,6 +122,20 @@ def _generate(pipeline, clip, identity: np.ndarray) -> np.ndarray:
     return frames[:count]
 
 
+#: Length and level of the quiet audio the still measure uses (-60 dBFS noise: a room with
+#: nobody speaking, not digital silence, which speech recordings never contain).
+QUIET_SECONDS = 1.0
+QUIET_LEVEL = 1e-3
+
+
+def _generate_quiet(pipeline, clip, identity: np.ndarray) -> np.ndarray:
+    """Frames made from one second of quiet noise: the mouth should stay as given."""
+    rng = np.random.default_rng(0)
+    waveform = (QUIET_LEVEL * rng.standard_normal(int(QUIET_SECONDS * clip.sample_rate)))
+    return np.stack(list(pipeline.iter_frames(waveform.astype(np.float32), clip.sample_rate,
+                                              identity)))
+
+
 def _envelope(clip, fps: int) -> np.ndarray:
     """Audio level of every frame: RMS in dB (floored at -100 dB)."""
     audio = clip.audio.astype(np.float64) / 32768.0
@@ -212,11 +226,13 @@ def evaluate_generators(
             real_landmarks = landmarks_of(real)
             identity = real[0]
             crops = {STATIC_BASELINE: np.repeat(identity[None], clip.num_frames, axis=0)}
+            still = {STATIC_BASELINE: None}
             for name, pipeline in pipelines.items():
                 crops[name] = _generate(pipeline, clip, identity)
+                still[name] = _generate_quiet(pipeline, clip, identity)
             measures = {
                 name: measure_clip(real, crops[name], real_landmarks, landmarks_of(crops[name]),
-                                   max_lag=SYNC_MAX_LAG)
+                                   max_lag=SYNC_MAX_LAG, identity=identity, still=still[name])
                 for name in methods
             }
             clips.append(ClipResult(

@@ -156,6 +156,8 @@ class EvaluationReport:
             "sync_curve": {str(k): json_number(v) for k, v in curve.items()},
             "landmark_frames": int(valid.sum()),
             "sync_clips": int(sum(math.isfinite(m.lagged.get(0, float("nan"))) for m in measures)),
+            "colour_shift": _largest(m.colour_shift for m in measures),
+            "still_psnr": _smallest(m.still_psnr for m in measures),
         }
 
     def rows(self) -> list[dict[str, Any]]:
@@ -176,14 +178,16 @@ class EvaluationReport:
     def table(self, rows: list[dict[str, Any]] | None = None) -> str:
         """The Markdown table in the layout of the paper's Table 3, plus lip-sync columns."""
         lines = [
-            "| Method | LMD | SSIM | PSNR | CPBD | sync corr | best lag |",
-            "|---|---:|---:|---:|---:|---:|---:|",
+            "| Method | LMD | SSIM | PSNR | CPBD | sync corr | best lag | colour shift | "
+            "still PSNR |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for row in rows if rows is not None else self.rows():
             lines.append(
                 f"| {row['method']} | {_fmt(row['lmd'], 3)} | {_fmt(row['ssim'], 3)} | "
                 f"{_fmt(row['psnr'], 2)} | {_fmt(row['cpbd'], 3)} | {_fmt(row['sync_corr'], 3)} | "
-                f"{_lag(row['sync_lag'])} |"
+                f"{_lag(row['sync_lag'])} | {_fmt(row.get('colour_shift'), 1)} | "
+                f"{_fmt(row.get('still_psnr'), 1)} |"
             )
         return "\n".join(lines)
 
@@ -244,11 +248,27 @@ NOTES = (
     "SSIM and PSNR: grayscale (BT.601) 64x64 crops against the real crops, data range 255, "
     "averaged over frames; PSNR in float arithmetic, 100 dB for identical frames.",
     "CPBD: sharpness of the method's own frames (ground truth: of the real frames).",
+    "Colour shift: the largest difference, over R, G and B, between the mean colour of a "
+    "clip's frames and the identity image's, in grey levels; the worst clip is shown. Still "
+    "PSNR: the method's frames for one second of quiet noise (-60 dBFS) against the identity "
+    "image, grayscale; the worst clip is shown (the baseline is the identity itself).",
     "sync corr / best lag: Pearson correlation of the generated and real mouth-opening series "
     "(inner-lip gap over mouth width) at shifts of -5..+5 frames, averaged over clips; the "
     "best lag is where the mean is highest. A positive lag means the generated mouth moves "
     "that many frames (40 ms each) after the real one.",
 )
+
+
+def _largest(values) -> float | None:
+    """The worst clip (largest value), ignoring NaN; None when no clip has one."""
+    finite = [v for v in values if math.isfinite(v)]
+    return json_number(max(finite)) if finite else None
+
+
+def _smallest(values) -> float | None:
+    """The worst clip (smallest value), ignoring NaN; None when no clip has one."""
+    finite = [v for v in values if math.isfinite(v)]
+    return json_number(min(finite)) if finite else None
 
 
 def _fmt(value, digits: int) -> str:

@@ -1,7 +1,8 @@
 """Export a generator as a TensorFlow Serving model version: ``MODEL_BASE/<version>/``.
 
-The folder holds ``saved_model.pb``, ``variables/``, ``assets/`` and
-``assets.extra/tf_serving_warmup_requests``, written through ``keras.export.ExportArchive``
+The folder holds ``saved_model.pb``, ``variables/``, ``assets/``,
+``assets.extra/tf_serving_warmup_requests`` and ``assets.extra/lipmotion_config.yaml`` (the
+experiment config, which ``lipmotion serve`` uses), written through ``keras.export.ExportArchive``
 with the signatures of :class:`~lipmotion_tf.export.serving_functions.ServingFunctions`
 (``serving_default``, ``generate_window``, ``log_mel``). TensorFlow Serving
 (``--model_base_path=MODEL_BASE``) and ``lipmotion serve`` load the highest version number.
@@ -22,6 +23,8 @@ from pathlib import Path
 from lipmotion_tf.errors import InputError
 
 SAVED_MODEL_FILE = "saved_model.pb"
+# The experiment config beside the model, in assets.extra (TF Serving ignores it).
+SERVING_CONFIG_FILE = "lipmotion_config.yaml"
 
 
 def model_versions(model_base: str | Path) -> list[int]:
@@ -108,6 +111,7 @@ def export_saved_model(
         os.chmod(staging, 0o755)  # mkdtemp makes it private; a model server may run as another user
         archive.write_out(str(staging), verbose=False)
         write_warmup_requests(warmup_path(staging), model_name, warmup_inputs(config))
+        write_serving_config(staging, config)
         _move_into_place(staging, target)
     except BaseException:
         if staging is not None:
@@ -117,6 +121,22 @@ def export_saved_model(
                 folder.rmdir()
         raise
     return target
+
+
+def write_serving_config(version_dir: str | Path, config) -> Path:
+    """Writes the experiment config beside the model (``assets.extra/lipmotion_config.yaml``).
+
+    ``lipmotion serve`` reads it to compute ``serving_default`` a batch of windows at a time,
+    so that a deadline or a stopping server can interrupt it; TF Serving ignores it.
+    """
+    import yaml
+
+    from lipmotion_tf.export.warmup import WARMUP_DIR
+
+    path = Path(version_dir) / WARMUP_DIR / SERVING_CONFIG_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    return path
 
 
 def _make_folders(folder: Path) -> list[Path]:

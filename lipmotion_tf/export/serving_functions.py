@@ -21,7 +21,9 @@ log_mel             ``waveform`` float32 ``(N,)``         ``log_mel`` float32
 ``serving_default`` does in the graph what :class:`~lipmotion_tf.generate.pipeline.
 LipMotionPipeline` does in numpy: the log-mel of the whole (zero-padded) speech, windows of
 16 frames every 8, the generator on batches of windows and the ``sin^2`` cross-fade
-(:mod:`~lipmotion_tf.export.graph_blending`), so both give the same frames. The identity
+(:mod:`~lipmotion_tf.export.graph_blending`), so both give the same frames. It refuses
+(InvalidArgumentError, INVALID_ARGUMENT from a model server) what the pipeline refuses:
+empty speech, NaN or infinite samples, an image under 16x16 pixels. The identity
 image is centre-cropped to a square and area-resized to 64x64 as the pipeline treats a lip
 image. Windows run through the generator ``batch_size`` at a time in a ``while`` loop, so
 memory grows with the number of output frames only (about 0.1 MB per frame), not with
@@ -29,6 +31,9 @@ batch after batch of activations.
 """
 
 from __future__ import annotations
+
+from lipmotion_tf.video.image_io import MIN_IMAGE_SIZE
+
 
 class ServingFunctions:
     """Builds the exported ``tf.function`` s around a generator.
@@ -99,6 +104,11 @@ class ServingFunctions:
         window, hop = self.config.data.window, self.config.data.hop
         mel_per_frame = audio.mel_frames_per_frame
         num_samples = tf.shape(waveform)[0]
+        # The checks of lipmotion_tf.audio.validation.check_waveform, for servers that run
+        # this graph as it is (TF Serving); `lipmotion serve` makes them before the graph.
+        tf.debugging.assert_positive(num_samples, message="the speech is empty")
+        waveform = tf.debugging.assert_all_finite(
+            waveform, "the speech has non-finite samples (NaN or infinity)")
         num_frames = num_output_frames_tf(num_samples, audio.samples_per_frame)
         starts = covering_window_starts_tf(num_frames, window, hop)
 
@@ -137,8 +147,9 @@ class ServingFunctions:
         size = self.config.data.image_size
         shape = tf.shape(image)
         height, width = shape[0], shape[1]
-        tf.debugging.assert_positive(
-            tf.minimum(height, width), message="the image has no pixels"
+        tf.debugging.assert_greater_equal(  # as lipmotion_tf.video.image_io.check_image
+            tf.minimum(height, width), MIN_IMAGE_SIZE,
+            message=f"the image must be at least {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} pixels",
         )
         side = tf.minimum(height, width)
         top = (height - side + 1) // 2

@@ -91,7 +91,7 @@ class LipMotionClient:
         """Runs a signature: ``{input: array}`` -> ``{output: numpy array}``.
 
         Arrays are sent with their own dtype (convert them first: the server refuses a
-        wrong one).
+        wrong one); a ``TensorProto`` value is sent as it is.
         """
         request = self.predict_request(inputs, signature)
         response = self._call(self._stub.Predict, request, timeout)
@@ -100,6 +100,7 @@ class LipMotionClient:
     def predict_request(self, inputs: dict, signature: str = "serving_default"):
         """The ``PredictRequest`` :meth:`predict` sends (to log it or send it elsewhere)."""
         import tensorflow as tf
+        from tensorflow.core.framework import tensor_pb2
         from tensorflow_serving.apis import predict_pb2
 
         request = predict_pb2.PredictRequest()
@@ -108,7 +109,9 @@ class LipMotionClient:
         if self.version is not None:
             request.model_spec.version.value = int(self.version)
         for name, value in inputs.items():
-            request.inputs[name].CopyFrom(tf.make_tensor_proto(np.asarray(value)))
+            if not isinstance(value, tensor_pb2.TensorProto):
+                value = tf.make_tensor_proto(np.asarray(value))
+            request.inputs[name].CopyFrom(value)
         return request
 
     def generate(self, waveform: np.ndarray, sample_rate: int, image: np.ndarray,

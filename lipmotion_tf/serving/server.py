@@ -3,8 +3,11 @@
 For development, tests and small deployments where the TensorFlow Serving model server is
 not installed (it is not on PyPI). It serves the newest version under a model base folder,
 replays the version's warm-up requests before accepting traffic, and runs requests on a
-thread pool. Production deployments run ``tensorflow_model_server`` on the same folder
-(see ``docs/deployment.md``).
+thread pool, at most ``max_concurrent`` at once with ``max_queue`` more waiting (see
+:mod:`~lipmotion_tf.serving.servicer` for the limits on each request). :meth:`ModelServer.stop`
+drains: running requests get a grace period, then are cancelled between two batches of
+windows. Production deployments run ``tensorflow_model_server`` on the same folder (see
+``docs/deployment.md``).
 
 Example::
 
@@ -19,12 +22,18 @@ import time
 from concurrent import futures
 from pathlib import Path
 
+from lipmotion_tf.audio.validation import DEFAULT_MAX_DURATION, check_max_duration
 from lipmotion_tf.errors import InputError
 
 LOGGER = logging.getLogger(__name__)
 # gRPC refuses messages above this outright (RESOURCE_EXHAUSTED); requests between
 # max_request_bytes and this get the servicer's INVALID_ARGUMENT with a clear message.
 GRPC_MESSAGE_CAP = 1 << 30
+# Threads beyond the running and queued requests: they answer metadata calls and refuse
+# excess load while every request thread is busy.
+SPARE_THREADS = 2
+# After the grace period, how long stop() waits for cancelled requests to notice.
+CANCEL_WAIT_SECONDS = 2.0
 
 
 class ModelServer:
@@ -35,8 +44,15 @@ class ModelServer:
         model_name: the name clients use in ``model_spec.name``.
         host: interface to listen on.
         port: TCP port; 0 picks a free one (read it back from :attr:`port`).
-        max_workers: requests handled at the same time.
+        max_concurrent: Predict requests computed at the same time.
+        max_queue: Predict requests waiting for a turn; more are refused with
+            RESOURCE_EXHAUSTED.
         max_request_bytes: larger Predict requests are refused with INVALID_ARGUMENT.
+        max_tensor_elements: most elements one input tensor may declare (default
+            ``max_request_bytes``).
+        max_duration: longest speech a request may hold, in seconds (``math.inf``: no limit).
+        grace_period: seconds :meth:`stop` lets running requests finish before cancelling
+            them.
         warmup: replay ``assets.extra/tf_serving_warmup_requests`` before serving.
     """
 
@@ -46,28 +62,43 @@ class ModelServer:
         model_name: str = "lipmotion",
         host: str = "127.0.0.1",
         port: int = 8500,
-        max_workers: int = 8,
+        max_concurrent: int = 8,
+        max_queue: int = 16,
         max_request_bytes: int = 64 << 20,
+        max_tensor_elements: int | None = None,
+        max_duration: float = DEFAULT_MAX_DURATION,
+        grace_period: float = 5.0,
         warmup: bool = True,
     ):
         if not 0 <= int(port) <= 65535:
             raise InputError(f"port must be in 0..65535, got {port}")
-        if max_workers < 1:
-            raise InputError(f"max_workers must be at least 1, got {max_workers}")
+        if max_concurrent < 1:
+            raise InputError(f"max concurrent requests must be at least 1, got {max_concurrent}")
+        if max_queue < 0:
+            raise InputError(f"max queued requests must be 0 or more, got {max_queue}")
         if max_request_bytes < 1:
             raise InputError(f"max_request_bytes must be positive, got {max_request_bytes}")
+        if max_tensor_elements is not None and max_tensor_elements < 1:
+            raise InputError(f"max_tensor_elements must be positive, got {max_tensor_elements}")
+        if not grace_period >= 0:  # NaN included
+            raise InputError(f"grace period must be 0 or more seconds, got {grace_period}")
         self.model_base = Path(model_base)
         self.model_name = model_name
         self.host = host
         self.requested_port = int(port)
-        self.max_workers = int(max_workers)
+        self.max_concurrent = int(max_concurrent)
+        self.max_queue = int(max_queue)
         self.max_request_bytes = int(max_request_bytes)
+        self.max_tensor_elements = max_tensor_elements
+        self.max_duration = check_max_duration(max_duration)
+        self.grace_period = float(grace_period)
         self.warmup = warmup
         self.port: int | None = None
         self.model = None
         self.servicer = None
         self.warmup_seconds = 0.0
         self._server = None
+        self._executor = None
 
     def start(self) -> "ModelServer":
         """Loads the model, warms it up and starts listening.
@@ -82,13 +113,22 @@ class ModelServer:
         from lipmotion_tf.serving.servicer import PredictionServicer
 
         self.model = ServedModel.load(self.model_base)
-        self.servicer = PredictionServicer(self.model, self.model_name, self.max_request_bytes)
+        self.servicer = PredictionServicer(
+            self.model, self.model_name, self.max_request_bytes, self.max_tensor_elements,
+            self.max_duration, self.max_concurrent, self.max_queue,
+        )
         if self.warmup:
             self.warmup_seconds = self._replay_warmup()
 
+        # Threads for every running and queued request, plus a few to answer metadata calls
+        # and refuse excess load while all those are busy; gRPC itself refuses calls beyond
+        # them (RESOURCE_EXHAUSTED) instead of queueing them without bound.
+        threads = self.max_concurrent + self.max_queue + SPARE_THREADS
+        executor = futures.ThreadPoolExecutor(max_workers=threads,
+                                              thread_name_prefix="lipmotion-serve")
         server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=self.max_workers,
-                                       thread_name_prefix="lipmotion-serve"),
+            executor,
+            maximum_concurrent_rpcs=threads,
             options=[
                 ("grpc.max_receive_message_length", GRPC_MESSAGE_CAP),
                 ("grpc.max_send_message_length", -1),
@@ -102,16 +142,32 @@ class ModelServer:
         except RuntimeError:
             port = 0
         if not port:
+            executor.shutdown(wait=False)
             raise InputError(f"cannot listen on {address} (address in use or not available)")
         server.start()
-        self._server, self.port = server, port
+        self._server, self._executor, self.port = server, executor, port
         return self
 
-    def stop(self, grace: float | None = 1.0) -> None:
-        """Stops accepting requests; running ones get ``grace`` seconds to finish."""
-        if self._server is not None:
-            self._server.stop(grace).wait()
-            self._server = None
+    def stop(self, grace: float | None = None, cancel_wait: float = CANCEL_WAIT_SECONDS) -> bool:
+        """Stops accepting requests, lets running ones finish, then cancels the rest.
+
+        Args:
+            grace: seconds running requests get to finish (default :attr:`grace_period`).
+            cancel_wait: seconds cancelled requests then get to stop (they do between two
+                batches of windows).
+
+        Returns:
+            True when no request is left running; False when some still compute (the
+            caller may exit anyway: their clients have already been answered CANCELLED).
+        """
+        if self._server is None:
+            return True
+        grace = self.grace_period if grace is None else grace
+        self._server.stop(grace).wait()
+        idle = self.servicer.wait_idle(cancel_wait)
+        self._executor.shutdown(wait=False)
+        self._server = self._executor = None
+        return idle
 
     def wait(self) -> None:
         """Blocks until the server stops."""

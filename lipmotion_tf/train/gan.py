@@ -336,7 +336,12 @@ class LipMotionGAN(keras.Model):
         if "attention" in outputs:
             attention = L.attention_loss(outputs["attention"])
             smoothness = L.smoothness_loss(outputs["attention"])
-        reconstruction = L.reconstruction_loss(fake, real)
+        if config.motion_weighting > 0:
+            reconstruction = L.motion_weighted_reconstruction_loss(
+                fake, real, data["identity"], config.motion_weighting
+            )
+        else:
+            reconstruction = L.reconstruction_loss(fake, real)
         perceptual = zero
         if config.perceptual > 0:
             real_features = ops.stop_gradient(self.autoencoder.encode(real, training=False))
