@@ -51,3 +51,20 @@ def write_atomically(path: str | Path,
             raise InputError(f"cannot write {path}: {error.strerror or error}") from None
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def ensure_writable_folder(folder: str | Path, what: str = "output folder") -> Path:
+    """Creates ``folder`` (and its parents) and checks that a file can be written in it.
+
+    Raises:
+        InputError: it is a file, or cannot be created or written to (one line naming it).
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix=".write-check-", dir=folder)
+    except OSError as error:
+        raise InputError(f"cannot write the {what} {folder}: {error.strerror or error}") from None
+    os.close(handle)
+    os.unlink(name)
+    return folder

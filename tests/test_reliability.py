@@ -203,3 +203,25 @@ def test_serve_help_does_not_show_no_warmup_as_on(capsys):
         main(["serve", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert "--no-warmup do not replay" in help_text and "(default: True)" not in help_text
+
+
+@pytest.mark.parametrize("command", ["train", "prepare"])
+def test_outputs_under_a_file_are_one_line_errors(command, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    if command == "train":
+        from lipmotion_tf.testing import write_prepared
+
+        data = write_prepared(tmp_path / "prepared")
+        args = ["train", "--config", str(REPO_ROOT / "training" / "tiny.yaml"),
+                "--data", str(data), "--output", str(blocker / "run")]
+    else:
+        videos = tmp_path / "videos"
+        videos.mkdir()
+        (videos / "clip.mp4").write_bytes(b"\0" * 64)
+        args = ["prepare", str(videos), str(blocker / "prepared"), "--no-progress"]
+    code = main(args)
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert "a_file" in err and "Not a directory" in err
+    assert blocker.read_text() == "not a folder"

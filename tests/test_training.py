@@ -17,6 +17,7 @@ import pytest
 from lipmotion_tf.cli.main import main
 from lipmotion_tf.config import AudioConfig, load_config
 from lipmotion_tf.errors import ConfigError, DataError, TrainingError
+from lipmotion_tf.testing import write_prepared
 from lipmotion_tf.train import runner
 from lipmotion_tf.train.ablations import ABLATIONS, ablation_overrides
 
@@ -24,45 +25,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY = REPO_ROOT / "training" / "tiny.yaml"
 
 # ------------------------------------------------------------------------------ data
-
-
-def write_prepared(root: Path, splits=(("train", 3), ("val", 1)), frames=24, seed=0) -> Path:
-    """A small prepared-data folder (manifest + shards) of smooth random clips."""
-    import tensorflow as tf
-
-    from lipmotion_tf.data.manifest import ClipEntry, Manifest
-    from lipmotion_tf.data.records import PreparedClip, serialize_clip
-
-    rng = np.random.default_rng(seed)
-    audio_config = AudioConfig()
-    (root / "shards").mkdir(parents=True, exist_ok=True)
-    entries = []
-    for split, count in splits:
-        shard = f"shards/{split}-00000.tfrecord"
-        with tf.io.TFRecordWriter(str(root / shard)) as writer:
-            for i in range(count):
-                base = rng.uniform(0, 255, (8, 8, 3))
-                video = np.stack([np.roll(base, t % 3, axis=1) for t in range(frames)])
-                video = np.kron(video, np.ones((1, 8, 8, 1)))  # 64x64 blocks
-                clip = PreparedClip(
-                    clip_id=f"syn/{split}{i}", speaker="syn", source=f"{split}{i}.mp4",
-                    frames=video.astype(np.uint8),
-                    audio=rng.integers(-3000, 3000, frames * audio_config.samples_per_frame)
-                    .astype(np.int16),
-                    sample_rate=audio_config.sample_rate,
-                    boxes=np.zeros((frames, 3), np.float32),
-                    landmarks=np.zeros((frames, 40, 2), np.float32),
-                    face_found=np.ones(frames, bool),
-                    speech=np.ones(frames, np.int8),
-                    frame_size=(288, 360),
-                )
-                writer.write(serialize_clip(clip))
-                entries.append(
-                    ClipEntry(clip.clip_id, "syn", clip.source, split, shard, frames, frames)
-                )
-    Manifest(root=root, audio=dataclasses.asdict(audio_config), image_size=64, crop_scale=1.3,
-             clips=entries).save()
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -42,6 +42,7 @@ from lipmotion_tf.config import AudioConfig, DataConfig
 from lipmotion_tf.data import manifest as manifest_lib
 from lipmotion_tf.data import records
 from lipmotion_tf.errors import DataError, InputError, LipMotionError, NoFaceError
+from lipmotion_tf.output_files import ensure_writable_folder
 
 VIDEO_EXTENSIONS = (".mpg", ".mpeg", ".mp4", ".mov", ".avi", ".mkv", ".webm")
 SIDECAR_SUFFIX = ".json"
@@ -467,7 +468,7 @@ def prepare(
         raise InputError(f"output path is not a folder: {out_dir}")
     if overwrite and shard_dir.is_dir():
         _clean_shard_dir(shard_dir, [])
-    shard_dir.mkdir(parents=True, exist_ok=True)
+    ensure_writable_folder(shard_dir, "prepared-data folder")
     (out_dir / manifest_lib.MANIFEST_NAME).unlink(missing_ok=True)
     _clean_shard_dir(shard_dir, plans)
 

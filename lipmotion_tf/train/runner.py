@@ -48,6 +48,7 @@ from lipmotion_tf.data.numpy_data import NumpyWindowDataset, export_numpy
 from lipmotion_tf.data.pipeline import check_manifest, count_windows, make_dataset
 from lipmotion_tf.errors import ConfigError, DataError
 from lipmotion_tf.models.factory import build_networks
+from lipmotion_tf.output_files import ensure_writable_folder
 from lipmotion_tf.train.autoencoder_stage import AutoencoderStage, video_targets
 from lipmotion_tf.train.checkpoint_pruning import PruneCheckpoints
 from lipmotion_tf.train.flow_stage import FlowStage, add_flow_targets, flow_pairs_and_targets
@@ -542,7 +543,7 @@ def train(
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise DataError(f"data folder not found: {data_dir}")
-    output_dir.mkdir(parents=True, exist_ok=True)
+    ensure_writable_folder(output_dir, "run folder")
     if time_budget is not None and not (0 < time_budget < float("inf")):
         raise ConfigError(f"the time budget must be a positive number of seconds, got {time_budget}")
     if init_from is not None:
