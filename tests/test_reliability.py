@@ -25,7 +25,7 @@ GOOD_VIDEO = b"a good video from an earlier run"
 
 
 @pytest.fixture(scope="module")
-def inputs(tmp_path_factory, tiny_checkpoint) -> dict[str, Path]:
+def inputs(tmp_path_factory, tiny_checkpoint, optional_shared_data) -> dict[str, Path]:
     """Bad files of every kind, made once."""
     import soundfile as sf
 
@@ -35,6 +35,9 @@ def inputs(tmp_path_factory, tiny_checkpoint) -> dict[str, Path]:
     speech[4000:4010] = np.nan
     sf.write(folder / "nan.wav", speech, 16000, subtype="FLOAT")
     (folder / "empty.jpg").write_bytes(b"")
+    grid_clip = (optional_shared_data or folder) / "grid" / "s1" / "bbaf2n.mpg"
+    if grid_clip.is_file():  # GRID's first 10 KB hold video packets only
+        (folder / "truncated.mpg").write_bytes(grid_clip.read_bytes()[:10240])
 
     weights = (tiny_checkpoint / "generator_weights.npz").read_bytes()
     for name, content in (("garbage", b"not an npz archive\n" * 10),
@@ -44,7 +47,7 @@ def inputs(tmp_path_factory, tiny_checkpoint) -> dict[str, Path]:
         shutil.copy(tiny_checkpoint / "config.yaml", checkpoint / "config.yaml")
         (checkpoint / "generator_weights.npz").write_bytes(content)
     return {"folder": folder, "speech": folder / "speech.wav", "nan": folder / "nan.wav",
-            "empty_image": folder / "empty.jpg",
+            "empty_image": folder / "empty.jpg", "truncated_mpg": folder / "truncated.mpg",
             "garbage_npz": folder / "garbage_checkpoint",
             "truncated_npz": folder / "truncated_checkpoint",
             # A lone weights file with its config.yaml beside it.
@@ -58,6 +61,7 @@ GENERATE_CASES = {
     "max_duration_nan": (["--audio", "{speech}", "--max-duration", "nan"], 2, "max duration"),
     "max_duration_zero": (["--audio", "{speech}", "--max-duration", "0"], 2, "max duration"),
     "empty_image": (["--audio", "{speech}", "--image", "{empty_image}"], 2, "empty"),
+    "truncated_video": (["--audio", "{truncated_mpg}"], 2, "looks truncated"),
     "garbage_weights": (["--audio", "{speech}", "--checkpoint", "{garbage_npz}"], 2,
                         "cannot read"),
     "truncated_weights": (["--audio", "{speech}", "--checkpoint", "{truncated_npz}"], 2,
@@ -75,6 +79,8 @@ def _fill(args: list[str], inputs: dict[str, Path]) -> list[str]:
 def test_generate_refuses_bad_input_and_keeps_the_existing_video(case, inputs, tiny_checkpoint,
                                                                  tmp_path, capsys):
     args, code, words = GENERATE_CASES[case]
+    if case == "truncated_video" and not inputs["truncated_mpg"].is_file():
+        pytest.skip("needs GRID s1 in ../shared/data")
     output = tmp_path / "out.mp4"
     output.write_bytes(GOOD_VIDEO)
     args = ["generate", "--checkpoint", str(tiny_checkpoint), "--lip-image", "-o", str(output),

@@ -83,7 +83,7 @@ def audio_duration(path: str | Path) -> float:
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
-                raise InputError(f"{path} has no audio track")
+                raise _no_audio_track(path, container)
             stream = container.streams.audio[0]
             if stream.duration is not None and stream.time_base is not None:
                 return float(stream.duration * stream.time_base)
@@ -92,6 +92,19 @@ def audio_duration(path: str | Path) -> float:
     except av.FFmpegError as error:
         raise InputError(f"cannot read audio from {path}: {_reason(error)}") from None
     raise InputError(f"{path} does not state its duration")
+
+
+def _no_audio_track(path: Path, container) -> InputError:
+    """The error for a file where no audio stream was found, telling a video that was cut
+    short (the decoder then sees only the streams that start in the part that is there)."""
+    if container.streams.video:
+        frames = sum(1 for _ in container.demux(container.streams.video[0]))
+        if frames < 25:  # under a second of video: a damaged or truncated file
+            return InputError(
+                f"{path} has no readable audio track and only {frames} video packets: the file "
+                "looks truncated or damaged"
+            )
+    return InputError(f"{path} has no audio track")
 
 
 def _check_file(path: str | Path) -> Path:
@@ -136,7 +149,7 @@ def _read_pyav(path: Path) -> tuple[np.ndarray, int]:
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
-                raise InputError(f"{path} has no audio track")
+                raise _no_audio_track(path, container)
             stream = container.streams.audio[0]
             rate = stream.rate
             for frame in container.decode(stream):
