@@ -101,7 +101,7 @@ def _no_audio_track(path: Path, container) -> InputError:
         frames = sum(1 for _ in container.demux(container.streams.video[0]))
         if frames < 25:  # under a second of video: a damaged or truncated file
             return InputError(
-                f"{path} has no readable audio track and only {frames} video packets: the file "
+                f"{path} has no audio track and only {frames} readable video packets: the file "
                 "looks truncated or damaged"
             )
     return InputError(f"{path} has no audio track")

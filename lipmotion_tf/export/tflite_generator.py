@@ -51,7 +51,8 @@ class TFLiteLipGenerator:
         """``(B, 64, 128)`` dB + ``(B, 64, 64, 3)`` in [-1, 1] -> ``(B, 16, 64, 64, 3)`` in [-1, 1]."""
         outputs = self._generator(log_mel=np.asarray(log_mel, np.float32),
                                   image=np.asarray(image, np.float32))
-        return outputs["frames"]
+        # An int8 output's dequantized levels can step just past +-1.
+        return np.clip(outputs["frames"], -1.0, 1.0)
 
     def log_mel(self, waveform: np.ndarray) -> np.ndarray:
         """Mono 44.1 kHz speech ``(N,)`` -> ``(1 + N // 441, 128)`` dB."""

@@ -154,8 +154,15 @@ class LipGenerator(keras.Model):
             name="decoder_output",
         )
 
-    def build(self, input_shape=None):
-        # The sub-layers create their weights on the first call, from the real shapes.
+    def build(self, input_shape):
+        # Sub-layers create their weights when first called: one call on zeros of the given
+        # shapes (batch 1; the weights depend on neither batch nor length) creates them all,
+        # which is also what loading a saved generator needs before its weights are read.
+        audio = tuple(input_shape["audio"])
+        identity = tuple(input_shape["identity"])
+        frames = audio[1] if audio[1] is not None else 8
+        self.call({"audio": ops.zeros((1, frames, audio[2])),
+                   "identity": ops.zeros((1, *identity[1:]))})
         self.built = True
 
     def call(self, inputs, training=None):
