@@ -164,8 +164,7 @@ class _Batches:
             for extra in self.extra_dirs:
                 if not extra.is_dir():
                     raise DataError(f"data folder not found: {extra}")
-                check_manifest(load_manifest(extra), "all", config)
-                windows += count_windows(extra, "all", config)
+                windows += count_windows(extra, "all", config)  # checks the folder too
             self._has_val = any(
                 c.num_frames >= config.data.window for c in manifest.clips_in("val")
             )
