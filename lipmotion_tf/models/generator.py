@@ -206,7 +206,9 @@ class LipGenerator(keras.Model):
             if not compress.built:
                 compress.build((None, audio_features.shape[1], *identity_features.shape[1:3],
                                 identity_features.shape[-1] + audio_features.shape[-1]))
-            x = fused_map_conv3d(identity_features, audio_features, compress.conv.kernel)
+            # Read outside the layer's own call, the kernel is not autocast under mixed precision.
+            kernel = ops.cast(compress.conv.kernel, identity_features.dtype)
+            x = fused_map_conv3d(identity_features, audio_features, kernel)
             if compress.conv.use_bias:  # a deployment copy with its batch norm folded in
                 x = x + compress.conv.bias
             return compress.normalize_and_activate(x, training=training)
