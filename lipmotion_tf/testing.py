@@ -80,3 +80,31 @@ def write_prepared(root, splits=(("train", 3), ("val", 1)), frames: int = 24, se
     Manifest(root=root, audio=dataclasses.asdict(audio_config), image_size=64, crop_scale=1.3,
              clips=entries).save()
     return root
+
+
+def start_serve(model_base, *flags):
+    """Starts ``lipmotion serve`` on a free port in a new process, as a user would.
+
+    Returns:
+        ``(process, port)`` once the server has printed its address; the caller stops it.
+
+    Raises:
+        AssertionError: the server did not start (its output is in the message).
+    """
+    import os
+    import re
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lipmotion_tf.cli.main", "serve", "--model-base-path",
+         str(model_base), "--port", "0", *flags],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+    line = process.stdout.readline()
+    match = re.search(r"on 127\.0\.0\.1:(\d+) \(gRPC\)", line)
+    if not match:
+        process.kill()
+        raise AssertionError(f"serve did not start: {line!r} {process.stderr.read()}")
+    return process, int(match.group(1))

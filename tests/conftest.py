@@ -75,3 +75,14 @@ def generator_and_config(tiny_checkpoint):
     from lipmotion_tf.generate.checkpoint import load_generator
 
     return load_generator(tiny_checkpoint)
+
+
+@pytest.fixture(scope="session")
+def exported_model_base(tiny_checkpoint, tmp_path_factory) -> Path:
+    """The tiny checkpoint exported once as a TF Serving model base (version 1); read only."""
+    from lipmotion_tf.cli.main import main
+
+    base = tmp_path_factory.mktemp("exported") / "lipmotion"
+    assert main(["export", "saved-model", "--checkpoint", str(tiny_checkpoint),
+                 "--output", str(base)]) == 0
+    return base

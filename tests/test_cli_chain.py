@@ -59,28 +59,20 @@ def test_generate_accepts_the_run_folder(run_dir, tmp_path):
 
 
 def test_export_saved_model_of_the_run_folder_is_served(run_dir, tmp_path):
-    import os
-    import re
     import signal
 
     import numpy as np
 
     from lipmotion_tf.serving.client import LipMotionClient
+    from lipmotion_tf.testing import start_serve
 
     base = tmp_path / "models"
     lipmotion("export", "saved-model", "--checkpoint", run_dir, "--output", base)
     assert (base / "1" / "saved_model.pb").is_file()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lipmotion_tf.cli.main", "serve", "--model-base-path", str(base),
-         "--port", "0", "--no-warmup"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
-    )
+    process, port = start_serve(base, "--no-warmup")
     try:
-        match = re.search(r"on 127\.0\.0\.1:(\d+) \(gRPC\)", process.stdout.readline())
-        assert match, process.stderr.read() if process.poll() is not None else "no address"
         speech = 0.1 * np.sin(np.arange(13230) / 7.0).astype(np.float32)  # 0.3 s
-        with LipMotionClient(f"127.0.0.1:{match.group(1)}", timeout=120) as client:
+        with LipMotionClient(f"127.0.0.1:{port}", timeout=120) as client:
             frames = client.generate(speech, 44100, np.zeros((80, 80, 3), np.uint8))
         assert frames.shape == (8, 64, 64, 3)
         process.send_signal(signal.SIGTERM)

@@ -151,10 +151,12 @@ def test_generated_lips_keep_the_colours_of_any_face(pipeline, faces, speech):
 
 
 def test_mouth_stays_as_given_without_speech(pipeline, faces):
+    from lipmotion_tf.evaluation.evaluator import QUIET_LEVEL, QUIET_SECONDS
     from lipmotion_tf.metrics.ssim_psnr import psnr
 
     rate = pipeline.config.audio.sample_rate
-    quiet = 1e-3 * np.random.default_rng(0).standard_normal(rate).astype(np.float32)
+    samples = int(QUIET_SECONDS * rate)
+    quiet = (QUIET_LEVEL * np.random.default_rng(0).standard_normal(samples)).astype(np.float32)
     for name, image in faces.items():
         crop, _ = pipeline.identity_from_image(image)
         frames = np.stack(list(pipeline.iter_frames(quiet, rate, crop)))

@@ -21,11 +21,8 @@ RNG = np.random.default_rng(7)
 
 
 @pytest.fixture(scope="module")
-def model_base(tiny_checkpoint, tmp_path_factory):
-    base = tmp_path_factory.mktemp("models") / "lipmotion"
-    assert main(["export", "saved-model", "--checkpoint", str(tiny_checkpoint),
-                 "--output", str(base)]) == 0
-    return base
+def model_base(exported_model_base):
+    return exported_model_base
 
 
 @pytest.fixture(scope="module")

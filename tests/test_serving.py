@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import re
 import signal
-import subprocess
-import sys
 
 import grpc
 import numpy as np
 import pytest
 
 from lipmotion_tf.cli.main import main
+from lipmotion_tf.testing import start_serve
 
 RNG = np.random.default_rng(3)
 
@@ -187,17 +184,9 @@ def test_missing_model_base_is_one_clear_error(tmp_path, capsys):
 def test_lipmotion_serve_command_serves_and_stops_on_sigterm(model_base):
     from lipmotion_tf.serving.client import LipMotionClient
 
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lipmotion_tf.cli.main", "serve", "--model-base-path",
-         str(model_base), "--port", "0", "--no-warmup"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )
+    process, port = start_serve(model_base, "--no-warmup")
     try:
-        line = process.stdout.readline()
-        match = re.search(r"on 127\.0\.0\.1:(\d+) \(gRPC\)", line)
-        assert match, (line, process.stderr.read() if process.poll() is not None else "")
-        with LipMotionClient(f"127.0.0.1:{match.group(1)}", timeout=60) as client:
+        with LipMotionClient(f"127.0.0.1:{port}", timeout=60) as client:
             assert client.metadata()["version"] == 2
             assert client.generate(_speech(0.3), 44100,
                                    np.zeros((80, 80, 3), np.uint8)).shape == (8, 64, 64, 3)

@@ -10,10 +10,7 @@ exits within 10 s; and a load test mixing bad requests with good ones answers ev
 from __future__ import annotations
 
 import os
-import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -22,6 +19,7 @@ import numpy as np
 import pytest
 
 from lipmotion_tf.cli.main import main
+from lipmotion_tf.testing import start_serve
 
 MAX_DURATION = 5.0  # seconds; small so that the too-long case stays small
 # Speech the tiny model takes several seconds to turn into frames (the tests check that it
@@ -30,11 +28,8 @@ LONG_SECONDS = 120.0
 
 
 @pytest.fixture(scope="module")
-def model_base(tiny_checkpoint, tmp_path_factory):
-    base = tmp_path_factory.mktemp("limits") / "lipmotion"
-    assert main(["export", "saved-model", "--checkpoint", str(tiny_checkpoint),
-                 "--output", str(base)]) == 0
-    return base
+def model_base(exported_model_base):
+    return exported_model_base
 
 
 @pytest.fixture(scope="module")
@@ -268,23 +263,8 @@ def test_stop_lets_running_requests_finish_then_cancels_the_rest(model_base):
             assert cancelled.exception(timeout=10).code() == grpc.StatusCode.UNAVAILABLE
 
 
-def _start_serve(model_base, *flags):
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lipmotion_tf.cli.main", "serve", "--model-base-path",
-         str(model_base), "--port", "0", *flags],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )
-    line = process.stdout.readline()
-    match = re.search(r"on 127\.0\.0\.1:(\d+) \(gRPC\)", line)
-    if not match:
-        process.kill()
-        raise AssertionError(f"serve did not start: {line!r} {process.stderr.read()}")
-    return process, int(match.group(1))
-
-
 def test_sigterm_during_a_request_exits_within_ten_seconds(model_base):
-    process, port = _start_serve(model_base, "--no-warmup")
+    process, port = start_serve(model_base, "--no-warmup")
     try:
         channel, stub = _stub(port)
         with channel:
@@ -317,7 +297,7 @@ def test_sigterm_exits_even_when_a_request_cannot_be_interrupted(model_base, tmp
     old_base = tmp_path / "old"
     shutil.copytree(model_base, old_base)
     (old_base / "1" / "assets.extra" / "lipmotion_config.yaml").unlink()
-    process, port = _start_serve(old_base, "--no-warmup", "--grace-period", "1")
+    process, port = start_serve(old_base, "--no-warmup", "--grace-period", "1")
     try:
         channel, stub = _stub(port)
         with channel:
@@ -356,7 +336,7 @@ def test_load_with_one_bad_request_in_five(model_base):
     of its warmed-up level."""
     from lipmotion_tf.serving.load_test import run_load_test
 
-    process, port = _start_serve(model_base, "--max-duration", str(MAX_DURATION))
+    process, port = start_serve(model_base, "--max-duration", str(MAX_DURATION))
     try:
         time.sleep(0.5)
         warm = _rss_mb(process.pid)

@@ -15,6 +15,7 @@ line naming the file.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -98,8 +99,10 @@ def _no_audio_track(path: Path, container) -> InputError:
     """The error for a file where no audio stream was found, telling a video that was cut
     short (the decoder then sees only the streams that start in the part that is there)."""
     if container.streams.video:
-        frames = sum(1 for _ in container.demux(container.streams.video[0]))
-        if frames < 25:  # under a second of video: a damaged or truncated file
+        # Counting stops at a second of video: enough to tell, without reading a long file.
+        packets = container.demux(container.streams.video[0])
+        frames = sum(1 for _ in itertools.islice(packets, 25))
+        if frames < 25:
             return InputError(
                 f"{path} has no audio track and only {frames} readable video packets: the file "
                 "looks truncated or damaged"

@@ -289,14 +289,9 @@ def check_generator_matches(generator, config, path) -> None:
     Raises:
         InputError: a size differs.
     """
-    expected = {
-        "channels": config.model.generator_channels,
-        "res_blocks": config.model.generator_res_blocks,
-        "res_kernel_3d": config.model.generator_res_kernel_3d,
-        "output_mode": config.model.generator_output,
-        "upsampling": config.model.generator_upsampling,
-    }
-    for key, value in expected.items():
+    from lipmotion_tf.models.factory import generator_arguments
+
+    for key, value in generator_arguments(config.model).items():
         actual = getattr(generator, key, value)
         if actual != value:
             raise InputError(

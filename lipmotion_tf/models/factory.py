@@ -19,6 +19,22 @@ N_MELS = 128
 DISCRIMINATOR_WINDOW = 16
 
 
+#: LipGenerator argument -> the ``model`` config key that sets it (the generator's
+#: architecture: weights fit only a generator with the same values).
+GENERATOR_CONFIG_KEYS = {
+    "channels": "generator_channels",
+    "res_blocks": "generator_res_blocks",
+    "res_kernel_3d": "generator_res_kernel_3d",
+    "output_mode": "generator_output",
+    "upsampling": "generator_upsampling",
+}
+
+
+def generator_arguments(model_config) -> dict:
+    """The :class:`LipGenerator` arguments a :class:`~lipmotion_tf.config.ModelConfig` sets."""
+    return {arg: getattr(model_config, key) for arg, key in GENERATOR_CONFIG_KEYS.items()}
+
+
 def _zeros(*shape: int) -> np.ndarray:
     return np.zeros(shape, dtype="float32")
 
@@ -76,14 +92,7 @@ def build_networks(config: ExperimentConfig) -> dict:
     flow_size = size // 4
 
     networks = {
-        "generator": LipGenerator(
-            channels=model.generator_channels,
-            res_blocks=model.generator_res_blocks,
-            res_kernel_3d=model.generator_res_kernel_3d,
-            output_mode=model.generator_output,
-            upsampling=model.generator_upsampling,
-            name="generator",
-        ),
+        "generator": LipGenerator(**generator_arguments(model), name="generator"),
         "discriminator": LipDiscriminator(
             channels=model.discriminator_channels,
             streams=model.discriminator_streams,
@@ -124,16 +133,7 @@ def build_generator(config: ExperimentConfig, **kwargs) -> LipGenerator:
         **kwargs: extra :class:`LipGenerator` arguments (for example ``frame_conv_2d``).
     """
     _check_geometry(config)
-    model = config.model
-    generator = LipGenerator(
-        channels=model.generator_channels,
-        res_blocks=model.generator_res_blocks,
-        res_kernel_3d=model.generator_res_kernel_3d,
-        output_mode=model.generator_output,
-        upsampling=model.generator_upsampling,
-        name="generator",
-        **kwargs,
-    )
+    generator = LipGenerator(**generator_arguments(config.model), name="generator", **kwargs)
     frames = config.data.window
     generator({
         "audio": np.zeros((1, 4 * frames, N_MELS), "float32"),

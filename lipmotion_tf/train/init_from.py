@@ -5,10 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lipmotion_tf.errors import ConfigError, InputError
-
-#: Generator settings that must agree for the weights to fit.
-ARCHITECTURE_KEYS = ("generator_channels", "generator_res_blocks", "generator_res_kernel_3d",
-                     "generator_output", "generator_upsampling")
+from lipmotion_tf.models.factory import GENERATOR_CONFIG_KEYS
 
 
 def check_init_checkpoint(path, config) -> None:
@@ -31,7 +28,7 @@ def check_init_checkpoint(path, config) -> None:
     except yaml.YAMLError as error:
         raise ConfigError(f"--init-from {path}: unreadable {CONFIG_NAME} ({error})") from None
     defaults = type(config.model)()
-    for key in ARCHITECTURE_KEYS:
+    for key in GENERATOR_CONFIG_KEYS.values():
         theirs = stored.get(key, getattr(defaults, key))
         ours = getattr(config.model, key)
         if theirs != ours:

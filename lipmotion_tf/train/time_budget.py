@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import keras
@@ -52,8 +53,6 @@ def parse_duration(text: str) -> float:
     Raises:
         ValueError: anything else, zero, negative or not finite.
     """
-    import re
-
     value = str(text).strip().lower()
     units = {"h": 3600.0, "m": 60.0, "s": 1.0}
     if re.fullmatch(r"\d+(\.\d+)?", value):
