@@ -12,6 +12,9 @@ install:
 	# runs fine without them (see README "Dependencies").
 	$(BIN)/pip install --no-deps mediapipe==0.10.21
 	$(BIN)/pip install --no-deps -e .
+	# Keras wheels for the GPU machine (no TensorFlow, no Keras there); the CPU rehearsal
+	# test installs them too.
+	PYTHON=$(BIN)/python training/fetch_device_wheels.sh .whl
 
 test:
 	$(BIN)/python -m pytest -q --durations=15
@@ -23,4 +26,4 @@ bench:
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info .whl

@@ -29,7 +29,8 @@ def random_checkpoint(config_path: str, folder: Path) -> Path:
     from lipmotion_tf.models.factory import build_generator
 
     config = load_config(config_path)
-    return save_generator_npz(build_generator(config), config, folder, dtype="float32")
+    save_generator_npz(build_generator(config), config, folder, dtype="float32")
+    return Path(folder)
 
 
 def main() -> None:

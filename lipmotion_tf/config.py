@@ -85,6 +85,9 @@ class DataConfig:
         source_weights: with extra training folders (``lipmotion train --data A --data B``),
             the share of windows drawn from each, in order; empty: in proportion to their
             window counts.
+        still_fraction: share of training windows replaced by quiet audio and the
+            identity image held still, so that silence keeps the given mouth
+            (:mod:`lipmotion_tf.data.still_windows`).
     """
 
     image_size: int = 64
@@ -98,6 +101,7 @@ class DataConfig:
     cache: bool = True
     augment: bool = False
     source_weights: list[float] = dataclasses.field(default_factory=list)
+    still_fraction: float = 0.0
 
     def validate(self) -> None:
         if self.image_size % 4 or self.image_size < 16:
@@ -111,6 +115,8 @@ class DataConfig:
         if any(not w >= 0 for w in self.source_weights) or (
                 self.source_weights and sum(self.source_weights) <= 0):
             raise ConfigError("data.source_weights must be >= 0 with a positive sum")
+        if not 0 <= self.still_fraction < 1:
+            raise ConfigError("data.still_fraction must be in [0, 1)")
 
 
 @dataclasses.dataclass
@@ -259,6 +265,8 @@ class TrainConfig:
         steps_per_epoch: batches per epoch; 0 means one pass over the training windows.
         validation_steps: validation batches per epoch; 0 means the whole split.
         mixed_precision: train in mixed_float16 (GPU) with loss scaling.
+        precision: the Keras dtype policy otherwise: ``float32``, or ``mixed_bfloat16``
+            (GPUs, and CPUs with bfloat16 instructions).
         jit_compile: compile train steps with XLA.
         distribute: ``none``, ``mirrored`` (all local devices) or ``multi_worker``.
         preview_every: epochs between TensorBoard video previews; 0 disables them.
@@ -271,6 +279,7 @@ class TrainConfig:
     steps_per_epoch: int = 0
     validation_steps: int = 0
     mixed_precision: bool = False
+    precision: str = "float32"
     jit_compile: bool = False
     distribute: str = "none"
     preview_every: int = 1
@@ -279,6 +288,13 @@ class TrainConfig:
         if min(self.flow_epochs, self.autoencoder_epochs, self.warmup_epochs,
                self.gan_epochs) < 0:
             raise ConfigError("train.*_epochs must be >= 0")
+        if self.precision not in ("float32", "mixed_bfloat16"):
+            raise ConfigError(
+                f"train.precision must be float32 or mixed_bfloat16, got {self.precision!r}"
+            )
+        if self.mixed_precision and self.precision != "float32":
+            raise ConfigError("train.mixed_precision (float16) and train.precision "
+                              f"{self.precision} exclude each other")
         if self.distribute not in ("none", "mirrored", "multi_worker"):
             raise ConfigError(
                 f"train.distribute must be none, mirrored or multi_worker, got {self.distribute!r}"

@@ -61,7 +61,8 @@ def settled_tiny_checkpoint(folder: Path, seed: int = 0, steps: int = 30) -> Pat
         generator({"audio": rng.normal(-40, 20, (4, 64, 128)).astype(np.float32),
                    "identity": rng.uniform(-1, 1, (4, 64, 64, 3)).astype(np.float32)},
                   training=True)
-    return save_generator_npz(generator, config, folder)
+    save_generator_npz(generator, config, folder)
+    return Path(folder)
 
 
 @pytest.fixture(scope="session")

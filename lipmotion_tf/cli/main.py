@@ -17,6 +17,7 @@ from lipmotion_tf.errors import LipMotionError
 SUBCOMMANDS = {
     "prepare": "prepare",
     "train": "train",
+    "pack": "pack",
     "generate": "generate",
     "evaluate": "evaluate",
     "export": "export",

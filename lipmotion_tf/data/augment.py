@@ -18,7 +18,7 @@ import dataclasses
 import math
 
 # Luma weights (ITU-R BT.601) for the grey transform.
-_LUMA = (0.299, 0.587, 0.114)
+LUMA = (0.299, 0.587, 0.114)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +80,7 @@ def _colour_matrices(seed, batch, settings: AugmentSettings):
     use = _uniform(seed, 4, [batch, 1, 1], 0.0, 1.0) < settings.hue
     matrix = tf.where(use, rotation, eye) @ matrix
 
-    grey = tf.broadcast_to(tf.constant([_LUMA] * 3), [batch, 3, 3])
+    grey = tf.broadcast_to(tf.constant([LUMA] * 3), [batch, 3, 3])
     use = _uniform(seed, 5, [batch, 1, 1], 0.0, 1.0) < settings.grey
     return tf.where(use, grey, eye) @ matrix
 

@@ -13,6 +13,7 @@ frame_offsets  (N + 1,) int64        clip ``c`` owns frames ``[off[c], off[c+1])
                                      mel frames ``[m*off[c], m*off[c+1])``
 clip_ids       (N,) unicode          clip ids, in record order
 speech         (sum T,) int8         per-frame speech flags (1, 0, -1 unknown)
+face_found     (sum T,) int8         1 where the face was detected in the frame
 audio_config   () unicode            JSON of the AudioConfig the log-mel was made with
 image_size     () int64              ``S``
 format_version () int64              1
@@ -21,6 +22,11 @@ format_version () int64              1
 The log-mel is :class:`~lipmotion_tf.audio.log_mel.LogMelSpectrogram`'s output (the same as
 the ``tf.data`` pipeline), stored in float16 (a 0.03 dB step at 60 dB, far below what the
 networks resolve). Only clips with at least one window (``data.window`` frames) are kept.
+
+A device pack (:mod:`lipmotion_tf.data.device_pack`) stores the frames JPEG-coded instead
+(``frames_jpeg`` bytes and ``jpeg_offsets``, decoded when loaded), and may add
+``clip_weights`` (training draws windows in proportion to their clip's weight) and
+``quiet_log_mel`` (the still windows' audio, so that no audio library is needed).
 
 :class:`NumpyWindowDataset` yields the same batch dicts as
 :func:`~lipmotion_tf.data.pipeline.make_dataset`, with the same windows, identity and
@@ -36,12 +42,14 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from lipmotion_tf.data.augment_numpy import augment_windows_numpy, make_still_windows_numpy
 from lipmotion_tf.data.pipeline import window_starts
 from lipmotion_tf.errors import DataError
 
 NUMPY_FORMAT_VERSION = 2
-_ARRAYS = ("frames", "log_mel", "frame_offsets", "clip_ids", "speech", "face_found", "audio_config",
+_ARRAYS = ("log_mel", "frame_offsets", "clip_ids", "speech", "face_found", "audio_config",
            "image_size")
+_OPTIONAL = ("frames", "frames_jpeg", "jpeg_offsets", "clip_weights", "quiet_log_mel")
 
 
 def export_numpy(prepared_dir: str | Path, split: str, out_path: str | Path, config) -> Path:
@@ -109,10 +117,16 @@ def _load_npz(npz_path: Path, config) -> dict[str, np.ndarray]:
             missing = [name for name in _ARRAYS if name not in content.files]
             if missing:
                 raise DataError(f"{npz_path} is not an exported split (no '{missing[0]}' array)")
-            arrays = {name: content[name] for name in _ARRAYS}
+            arrays = {name: content[name] for name in _ARRAYS + _OPTIONAL
+                      if name in content.files}
             version = int(content["format_version"]) if "format_version" in content.files else 0
     except (OSError, ValueError, zipfile.BadZipFile) as error:
         raise DataError(f"cannot read {npz_path}: {error}") from None
+    if "frames" not in arrays:
+        if "frames_jpeg" not in arrays or "jpeg_offsets" not in arrays:
+            raise DataError(f"{npz_path} is not an exported split (no 'frames' array)")
+        arrays["frames"] = decode_jpeg_frames(arrays.pop("frames_jpeg"),
+                                              arrays.pop("jpeg_offsets"))
     if version != NUMPY_FORMAT_VERSION:
         raise DataError(
             f"{npz_path} has numpy format version {version}, this code reads "
@@ -133,13 +147,25 @@ def _load_npz(npz_path: Path, config) -> dict[str, np.ndarray]:
     return arrays
 
 
+def decode_jpeg_frames(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """``(N, S, S, 3)`` uint8 RGB frames from concatenated JPEG bytes and ``N + 1`` offsets."""
+    import cv2
+
+    frames = [cv2.imdecode(data[begin:end], cv2.IMREAD_COLOR)
+              for begin, end in zip(offsets[:-1], offsets[1:])]
+    if any(frame is None for frame in frames):
+        raise DataError("a JPEG frame of the pack cannot be decoded")
+    return np.stack(frames)[..., ::-1].copy()  # OpenCV decodes to BGR
+
+
 class NumpyWindowDataset(keras.utils.PyDataset):
     """Batches of windows from an exported ``.npz``, in plain numpy (no TensorFlow).
 
     Iterating gives one epoch of batch dicts (``audio``, ``video``, ``identity``,
     ``mismatch_audio``, plus ``clip_id``, ``start``, ``speech`` and ``mismatch_clip_id`` with
     ``include_metadata``), exactly as :func:`~lipmotion_tf.data.pipeline.make_dataset`
-    describes. It is a :class:`keras.utils.PyDataset`, so ``model.fit`` takes it directly
+    describes, with its training options ``data.augment`` and ``data.still_fraction``
+    (:mod:`lipmotion_tf.data.augment_numpy`). It is a :class:`keras.utils.PyDataset`, so ``model.fit`` takes it directly
     (on any backend) and calls :meth:`on_epoch_end`, which moves to the next epoch's order.
     Batch ``i`` of epoch ``e`` depends only on ``(seed, e, i)``, so workers may fetch batches
     in any order.
@@ -177,6 +203,8 @@ class NumpyWindowDataset(keras.utils.PyDataset):
         self.window = config.data.window
         self.mel_per_frame = config.audio.mel_frames_per_frame
         self.epoch = 0
+        self.augment = self.training and config.data.augment
+        self.still_fraction = config.data.still_fraction if self.training else 0.0
 
         arrays = _load_npz(self.npz_path, config)
         self._frames = arrays["frames"]
@@ -204,6 +232,18 @@ class NumpyWindowDataset(keras.utils.PyDataset):
             raise DataError(f"{self.npz_path} holds no clip with a whole window")
         self._windows = np.asarray(windows, np.int64)
         self._lengths = lengths
+        self._window_p = None
+        if self.training and "clip_weights" in arrays:
+            weights = arrays["clip_weights"].astype(np.float64)[self._windows[:, 0]]
+            self._window_p = weights / weights.sum()
+        self._quiet = None
+        if self.still_fraction > 0:
+            self._quiet = arrays.get("quiet_log_mel")
+            if self._quiet is None:
+                from lipmotion_tf.data.still_windows import quiet_log_mel
+
+                self._quiet = quiet_log_mel(config.audio, self.seed)
+            self._quiet = self._quiet.astype(np.float32)
         if self.training and len(lengths) < 2:
             raise DataError(
                 f"{self.npz_path} holds one clip; training needs at least 2 (the mismatched "
@@ -230,7 +270,10 @@ class NumpyWindowDataset(keras.utils.PyDataset):
     def _order(self) -> np.ndarray:
         if not self.training:
             return np.arange(self.num_windows)
-        return np.random.default_rng([self.seed, self.epoch]).permutation(self.num_windows)
+        rng = np.random.default_rng([self.seed, self.epoch])
+        if self._window_p is not None:  # weighted sources: draw with replacement
+            return rng.choice(self.num_windows, self.num_windows, p=self._window_p)
+        return rng.permutation(self.num_windows)
 
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
         if not 0 <= index < len(self):
@@ -264,6 +307,15 @@ class NumpyWindowDataset(keras.utils.PyDataset):
             "identity": _to_unit_range(self._frames[self._offsets[clips] + identity]),
             "mismatch_audio": self._mel_windows(self._offsets[partners] + partner_starts),
         }
+        if self.augment or self.still_fraction > 0:
+            rng = np.random.default_rng([self.seed, self.epoch, index, 1])
+        if self.augment:
+            batch["identity"], batch["video"] = augment_windows_numpy(
+                batch["identity"], batch["video"], rng)
+        if self.still_fraction > 0:
+            batch["audio"], batch["video"] = make_still_windows_numpy(
+                batch["audio"], batch["video"], batch["identity"], rng, self.still_fraction,
+                self._quiet)
         if self.include_metadata:
             batch["clip_id"] = self._clip_ids[clips]
             batch["start"] = starts.astype(np.int32)

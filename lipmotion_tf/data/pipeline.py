@@ -42,6 +42,7 @@ from pathlib import Path
 
 from lipmotion_tf.data.augment import augment_windows
 from lipmotion_tf.data.manifest import ClipEntry, Manifest, load_manifest
+from lipmotion_tf.data.still_windows import make_still_windows, quiet_log_mel
 from lipmotion_tf.errors import DataError
 
 # Clips held by the clip-level shuffle when clips are not cached (they are ~1 MB each).
@@ -171,7 +172,8 @@ def make_dataset(
         config: the :class:`~lipmotion_tf.config.ExperimentConfig`.
         training: shuffle, draw random identities and drop the last partial batch; with
             ``data.augment`` also transform each window's appearance
-            (:mod:`lipmotion_tf.data.augment`).
+            (:mod:`lipmotion_tf.data.augment`), and with ``data.still_fraction`` turn a
+            share of the windows still (:mod:`lipmotion_tf.data.still_windows`).
         seed: seed of every random choice; ``None`` uses ``config.seed``.
         include_metadata: add ``clip_id``, ``start``, ``speech`` and ``mismatch_clip_id``.
         extra_dirs: more prepared folders mixed in (training only, every split of them is
@@ -216,14 +218,20 @@ def make_dataset(
         )
     dataset = dataset.batch(config.data.batch_size, drop_remainder=training)
     augment = training and config.data.augment
+    still = training and config.data.still_fraction > 0
+    quiet = quiet_log_mel(config.audio, seed) if still else None
 
     def finish(batch, random_value):
         identity = _to_unit_range(batch["identity"])
         video = _to_unit_range(batch["video"])
+        audio = batch["audio"]
         if augment:
             identity, video = augment_windows(identity, video, random_value)
+        if still:
+            audio, video = make_still_windows(audio, video, identity, random_value,
+                                              config.data.still_fraction, quiet)
         out = {
-            "audio": batch["audio"],
+            "audio": audio,
             "video": video,
             "identity": identity,
             "mismatch_audio": batch["mismatch_audio"],

@@ -2,8 +2,9 @@
 
 A generator checkpoint is a folder holding ``config.yaml`` (the resolved experiment config)
 and either ``generator.keras`` (a full Keras save) or ``generator_weights.npz`` (the weights
-alone, possibly float16, as the shipped demonstration model). A training run's output folder
-is such a folder. A lone ``.keras`` or weights ``.npz`` file with a ``config.yaml`` beside it
+alone, possibly float16, as the shipped demonstration model; a large model's weights may be
+split over ``generator_weights.npz``, ``generator_weights_2.npz``, ... so that no file passes
+a size limit). A training run's output folder is such a folder. A lone ``.keras`` or weights ``.npz`` file with a ``config.yaml`` beside it
 works too.
 """
 
@@ -115,12 +116,23 @@ def _first_line(error: Exception) -> str:
     return text[0] if text else type(error).__name__
 
 
+def _weight_parts(weights_file: Path) -> list[Path]:
+    """The weights file and the further parts of a split one, in order."""
+    parts = [weights_file]
+    while (part := weights_file.with_name(f"{weights_file.stem}_{len(parts) + 1}.npz")).is_file():
+        parts.append(part)
+    return parts
+
+
 def _generator_from_npz(weights_file: Path, config):
     from lipmotion_tf.models.factory import build_generator
 
     try:
-        with np.load(weights_file) as stored:
-            weights = [stored[f"w{i:04d}"] for i in range(len(stored.files))]
+        stored = {}
+        for part in _weight_parts(weights_file):
+            with np.load(part) as content:
+                stored.update({name: content[name] for name in content.files})
+        weights = [stored[f"w{i:04d}"] for i in range(len(stored))]
     except _UNREADABLE as error:
         raise InputError(f"cannot read {weights_file}: not a complete generator weights file "
                          f"({_first_line(error)})") from None
@@ -134,20 +146,43 @@ def _generator_from_npz(weights_file: Path, config):
     return generator
 
 
-def save_generator_npz(generator, config, folder: str | Path, dtype: str = "float16") -> Path:
-    """Writes a compact checkpoint folder: ``config.yaml`` + weights as ``dtype``."""
+def save_generator_npz(generator, config, folder: str | Path, dtype: str = "float16",
+                       max_part_mib: float | None = None) -> list[Path]:
+    """Writes a compact checkpoint folder: ``config.yaml`` + weights as ``dtype``.
+
+    Args:
+        max_part_mib: split the weights over several files of at most about this size
+            (before compression; one array is never split); ``None``: one file.
+
+    Returns:
+        The weights files written, in order.
+    """
     import yaml
 
     from lipmotion_tf.output_files import write_atomically
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    weights = {f"w{i:04d}": w.astype(dtype) for i, w in enumerate(generator.get_weights())}
-    with write_atomically(folder / WEIGHTS_NAME, verify=_check_npz) as temporary:
-        np.savez_compressed(temporary, **weights)
+    limit = float("inf") if max_part_mib is None else max_part_mib * (1 << 20)
+    parts, size = [{}], 0
+    for i, w in enumerate(generator.get_weights()):
+        w = w.astype(dtype)
+        if parts[-1] and size + w.nbytes > limit:
+            parts.append({})
+            size = 0
+        parts[-1][f"w{i:04d}"] = w
+        size += w.nbytes
+    for stale in _weight_parts(folder / WEIGHTS_NAME)[len(parts):]:
+        stale.unlink()
+    written = []
+    for index, arrays in enumerate(parts):
+        name = WEIGHTS_NAME if index == 0 else f"{Path(WEIGHTS_NAME).stem}_{index + 1}.npz"
+        with write_atomically(folder / name, verify=_check_npz) as temporary:
+            np.savez_compressed(temporary, **arrays)
+        written.append(folder / name)
     with write_atomically(folder / CONFIG_NAME) as temporary:
         temporary.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-    return folder
+    return written
 
 
 def _check_npz(path: Path) -> None:

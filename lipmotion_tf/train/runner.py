@@ -14,8 +14,10 @@ Output folder layout::
     OUTPUT/<stage>_log.csv          per-epoch logs
     OUTPUT/logs/<stage>/            TensorBoard scalars (and generated-vs-real previews)
 
-A stage whose final file exists is skipped, so re-running the same command after an
-interruption continues where it stopped: finished stages are kept and the interrupted
+A stage whose final file exists is skipped, unless the configuration now asks for more
+epochs than its log shows: then it continues from its saved state (``--set
+train.gan_epochs=30`` trains a finished run's GAN longer). Re-running the same command after
+an interruption continues where it stopped: finished stages are kept and the interrupted
 stage restarts from its last backup, written at the end of every epoch (weights, optimizer
 state, step and epoch; the data order of a resumed stage is drawn from a seed that depends
 on the epoch it resumes at, so it does not replay the windows already seen). With a time
@@ -65,6 +67,15 @@ STAGE_OUTPUTS = {
     "autoencoder": "autoencoder.weights.h5",
     "warmup": "warmup.weights.h5",
     "gan": "generator.keras",
+}
+#: What a finished stage continues from when more epochs are asked for: the GAN stages'
+#: files hold every network and optimizer state; FlowNet and the autoencoder keep their
+#: weights (their optimizers restart).
+STAGE_STATE = {
+    "flow": "flownet.weights.h5",
+    "autoencoder": "autoencoder.weights.h5",
+    "warmup": "warmup.weights.h5",
+    "gan": "gan.weights.h5",
 }
 CHECKPOINTS_KEPT = 2
 
@@ -124,6 +135,17 @@ def _backup_epoch(backup_dir: Path) -> int:
         return 0
 
 
+def _epochs_logged(log_csv: Path) -> int | None:
+    """Epochs a finished stage ran, from its CSV log (``None`` when there is no log)."""
+    if not log_csv.is_file():
+        return None
+    import csv
+
+    with log_csv.open(newline="") as handle:
+        epochs = [int(row["epoch"]) for row in csv.DictReader(handle) if row.get("epoch")]
+    return max(epochs) + 1 if epochs else None
+
+
 def _has_module(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
@@ -144,9 +166,8 @@ class _Batches:
         self.seed_offset = 0
         batch_size = config.data.batch_size
         if self.extra_dirs and backend != "tensorflow":
-            raise ConfigError("extra training data folders need the TensorFlow backend")
-        if config.data.augment and backend != "tensorflow":
-            raise ConfigError("data.augment needs the TensorFlow backend")
+            raise ConfigError("extra training data folders need the TensorFlow backend; under "
+                              "JAX, mix them into one device pack (`lipmotion pack`)")
         if backend == "jax":
             self._train = NumpyWindowDataset(
                 self._npz("train"), config, batch_size, config.seed, training=True
@@ -289,7 +310,8 @@ def _strategy(config: ExperimentConfig, backend: str):
     return None
 
 
-def _zero_batch(config: ExperimentConfig) -> dict:
+def zero_batch(config: ExperimentConfig) -> dict:
+    """A batch of zeros of the configuration's shapes, to build the networks."""
     b, t, s = 1, config.data.window, config.data.image_size
     mels = t * config.audio.mel_frames_per_frame
     return {
@@ -338,6 +360,7 @@ class _Run:
         self.networks = None
         self.deadline = None
         self.init_from = None
+        self.continued = {}  # stage -> epochs already run, for finished stages trained longer
         self._warned_tensorboard = False
 
     def scope(self):
@@ -374,8 +397,6 @@ class _Run:
             PruneCheckpoints(checkpoints, pattern, keep=CHECKPOINTS_KEPT),
             keras.callbacks.CSVLogger(str(self.output_dir / f"{stage}_log.csv"), append=True),
         ]
-        if self.deadline is not None:
-            callbacks.append(TimeBudget(self.deadline))
         if self.backend == "tensorflow" and not _has_module("tensorboard"):
             if not self._warned_tensorboard:
                 self.log("warning: the tensorboard package is not installed: no TensorBoard logs")
@@ -386,13 +407,24 @@ class _Run:
             every = self.config.train.preview_every
             if preview and every > 0:
                 callbacks.append(VideoPreview(self.batches.sample(), log_dir, every))
-        return callbacks + self.extra_callbacks
+        callbacks += self.extra_callbacks
+        if self.deadline is not None:  # last: every other callback sees the final epoch
+            callbacks.append(TimeBudget(self.deadline))
+        return callbacks
+
+    def resume_state(self, stage: str, model) -> None:
+        """Loads a finished stage's saved state into ``model`` when it is trained longer."""
+        if stage in self.continued:
+            model.load_weights(str(self.output_dir / STAGE_STATE[stage]))
 
     def fit(self, stage: str, model, epochs: int, transform: str | None, preview=False):
-        self.batches.seed_offset = 1000 * _backup_epoch(self.output_dir / "backup" / stage)
+        initial_epoch = self.continued.get(stage, 0)
+        resume_epoch = _backup_epoch(self.output_dir / "backup" / stage) or initial_epoch
+        self.batches.seed_offset = 1000 * resume_epoch
         history = model.fit(
             self.batches.train(transform),
             epochs=epochs,
+            initial_epoch=initial_epoch,
             steps_per_epoch=self.batches.steps_per_epoch,
             validation_data=self.batches.validation(transform),
             validation_steps=self.batches.validation_steps,
@@ -416,6 +448,7 @@ class _Run:
                 ),
                 jit_compile=self.jit(),
             )
+        self.resume_state("flow", networks["flownet"])
         history = self.fit("flow", model, self.config.train.flow_epochs, "flow")
         _save_weights_atomically(networks["flownet"], self.output_dir / STAGE_OUTPUTS["flow"])
         return history
@@ -424,7 +457,7 @@ class _Run:
         networks = self.ensure_networks()
         with self.scope():
             model = AutoencoderStage(networks["autoencoder"], name="autoencoder_stage")
-            model(_zero_batch(self.config)["video"])
+            model(zero_batch(self.config)["video"])
             model.compile(
                 optimizer=_adam(
                     self.config, self.config.optimizer.autoencoder_learning_rate,
@@ -432,6 +465,7 @@ class _Run:
                 ),
                 jit_compile=self.jit(),
             )
+        self.resume_state("autoencoder", networks["autoencoder"])
         history = self.fit("autoencoder", model, self.config.train.autoencoder_epochs, "video")
         _save_weights_atomically(
             networks["autoencoder"], self.output_dir / STAGE_OUTPUTS["autoencoder"]
@@ -440,6 +474,7 @@ class _Run:
 
     def warmup(self) -> dict:
         gan = self._gan_model(dataclasses.replace(self.config.loss, adversarial=0.0))
+        self.resume_state("warmup", gan)
         history = self.fit("warmup", gan, self.config.train.warmup_epochs, None, preview=True)
         _save_weights_atomically(gan, self.output_dir / STAGE_OUTPUTS["warmup"])
         return history
@@ -449,6 +484,7 @@ class _Run:
         warm = self.output_dir / STAGE_OUTPUTS["warmup"]
         if warm.is_file() and self.config.train.warmup_epochs > 0:
             gan.load_weights(str(warm))
+        self.resume_state("gan", gan)
         history = self.fit("gan", gan, self.config.train.gan_epochs, None, preview=True)
         _save_weights_atomically(gan, self.output_dir / "gan.weights.h5")
         _save_model_atomically(self.networks["generator"], self.output_dir / STAGE_OUTPUTS["gan"])
@@ -491,7 +527,7 @@ class _Run:
                 jit_compile=self.jit(),
             )
             if not gan.built:  # the factory's networks are built; compile then builds all
-                gan.build_from_batch(_zero_batch(self.config))
+                gan.build_from_batch(zero_batch(self.config))
         return gan
 
 
@@ -559,6 +595,8 @@ def train(
     previous_policy = keras.mixed_precision.dtype_policy()
     if config.train.mixed_precision:
         keras.mixed_precision.set_dtype_policy("mixed_float16")
+    elif config.train.precision != "float32":
+        keras.mixed_precision.set_dtype_policy(config.train.precision)
     keras.utils.set_random_seed(config.seed)
     run = _Run(config, output_dir, batches, backend, _strategy(config, backend), callbacks,
                verbose, log)
@@ -570,9 +608,14 @@ def train(
         for stage in stages:
             finished = output_dir / STAGE_OUTPUTS[stage]
             if finished.exists():
-                log(f"stage {stage}: already finished ({finished} exists), skipped")
-                result.stages_skipped.append(stage)
-                continue
+                done = _epochs_logged(output_dir / f"{stage}_log.csv")
+                if done is None or done >= epochs[stage] or not (
+                        output_dir / STAGE_STATE[stage]).is_file():
+                    log(f"stage {stage}: already finished ({finished} exists), skipped")
+                    result.stages_skipped.append(stage)
+                    continue
+                log(f"stage {stage}: finished after {done} epochs; continuing to {epochs[stage]}")
+                run.continued[stage] = done
             if epochs[stage] == 0:
                 log(f"stage {stage}: 0 epochs configured, skipped")
                 result.stages_skipped.append(stage)

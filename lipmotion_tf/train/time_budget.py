@@ -43,7 +43,8 @@ class TimeBudget(keras.callbacks.Callback):
         now = time.monotonic()
         if self._epoch_started is not None:
             self._longest = max(self._longest, now - self._epoch_started)
-        if now + self._longest > self.deadline:
+        last = epoch + 1 >= (self.params or {}).get("epochs", float("inf"))
+        if now + self._longest > self.deadline and not last:  # a finished stage is kept
             raise BudgetReached(epoch)
 
 
