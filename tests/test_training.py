@@ -321,6 +321,51 @@ def test_time_budget_stops_at_an_epoch_end_and_the_same_call_continues(prepared,
     assert record.epochs == [1, 2]
 
 
+def test_a_finished_stage_continues_when_more_epochs_are_asked(prepared, tmp_path):
+    out = tmp_path / "run"
+    quiet = dict(verbose=0, log=lambda line: None)
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epochs = getattr(self, "epochs", []) + [epoch]
+
+    # The last epoch of a stage is kept even when it ends past the budget.
+    first = runner.train(tiny_config("train.autoencoder_epochs=1"), prepared, out,
+                         ("autoencoder",), time_budget=0.01, **quiet)
+    assert first.stages_run == ["autoencoder"] and not first.budget_reached
+    before = (out / "autoencoder.weights.h5").stat().st_mtime_ns
+    record = Record()
+    longer = runner.train(tiny_config("train.autoencoder_epochs=3"), prepared, out,
+                          ("autoencoder",), callbacks=[record], **quiet)
+    assert longer.stages_run == ["autoencoder"] and record.epochs == [1, 2]
+    assert (out / "autoencoder.weights.h5").stat().st_mtime_ns != before
+    log = (out / "autoencoder_log.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in log[1:]] == ["0", "1", "2"]
+    same = runner.train(tiny_config("train.autoencoder_epochs=3"), prepared, out,
+                        ("autoencoder",), **quiet)
+    assert same.stages_skipped == ["autoencoder"]
+
+
+def test_still_windows_hold_the_identity_with_quiet_audio(prepared):
+    from lipmotion_tf.data.pipeline import make_dataset
+    from lipmotion_tf.data.still_windows import quiet_log_mel
+
+    config = tiny_config("data.still_fraction=0.5", "data.augment=true")
+    batches = list(make_dataset(prepared, "train", config, training=True).take(6)
+                   .as_numpy_iterator())
+    still = [b["audio"][i] for b in batches for i in range(len(b["video"]))
+             if np.abs(b["video"][i] - b["identity"][i][None]).max() < 1e-6]
+    assert 0 < len(still) < 12
+    quiet = quiet_log_mel(config.audio, config.seed)  # -70 to -50 dBFS noise
+    for audio in still:  # each is a stretch of the quiet features
+        starts = np.flatnonzero(np.abs(quiet - audio[0]).max(axis=1) < 1e-4)
+        assert any(np.allclose(quiet[s:s + len(audio)], audio, atol=1e-4) for s in starts)
+    with pytest.raises(ConfigError, match="still_fraction"):
+        tiny_config("data.still_fraction=1")
+    with pytest.raises(ConfigError, match="precision"):
+        tiny_config("train.precision=float16")
+
+
 def test_warmup_stage_leaves_the_discriminator_untouched(prepared, tmp_path):
     config = tiny_config("train.warmup_epochs=1")
     out = tmp_path / "run"

@@ -5,8 +5,9 @@ of the training speaker; given a person photographed with parted lips, it then c
 in silence. A share of the training windows (``data.still_fraction``) is replaced by quiet
 room noise as the audio and the window's identity image repeated as every target frame, so
 the generator learns that no speech means the given mouth, unchanged. The quiet audio is
-noise between -70 and -50 dBFS (a room with nobody speaking, as in real recordings; never
-digital silence), turned into log-mel features once by the same front end as the data.
+noise between -70 and -50 dBFS RMS (a room with nobody speaking, as in real recordings;
+never digital silence), turned into log-mel features once by the same front end as the
+data (mean log-mel -62 to -42 dB).
 """
 
 from __future__ import annotations
