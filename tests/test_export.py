@@ -81,45 +81,46 @@ def test_per_frame_conv2d_residual_blocks_equal_conv3d(generator_and_config):
 def test_frame_stacked_convolutions_equal_3d_ones(kind, kernel):
     import keras
 
-    from lipmotion_tf.export.temporal_stack_conv import (
-        TemporalStackConv3D,
-        TemporalStackConv3DTranspose,
-    )
+    from lipmotion_tf.models.layers import TemporalStackConv3D, TemporalStackConv3DTranspose
 
     if kind == "conv":
-        layer = keras.layers.Conv3D(5, kernel, padding="same", use_bias=True)
-        stacked_class = TemporalStackConv3D
+        args = dict(filters=5, kernel_size=kernel, padding="same", use_bias=True)
+        layer, stacked = keras.layers.Conv3D(**args), TemporalStackConv3D(**args)
     else:
-        layer = keras.layers.Conv3DTranspose(5, kernel, strides=(1, 2, 2), padding="valid",
-                                             use_bias=True)
-        stacked_class = TemporalStackConv3DTranspose
+        args = dict(filters=5, kernel_size=kernel, strides=(1, 2, 2), padding="valid",
+                    use_bias=True)
+        layer, stacked = keras.layers.Conv3DTranspose(**args), TemporalStackConv3DTranspose(**args)
     inputs = RNG.standard_normal((2, 16, 12, 12, 6)).astype(np.float32)
-    expected = layer(inputs).numpy()
+    layer(inputs)
     layer.bias.assign(RNG.standard_normal(5).astype(np.float32))
     expected = layer(inputs).numpy()
-    layer.__class__ = stacked_class
-    got = layer(inputs).numpy()
+    stacked.build(inputs.shape)
+    stacked.set_weights(layer.get_weights())
+    got = stacked(inputs).numpy()
     assert got.shape == expected.shape
     assert np.abs(got - expected).max() <= 1e-5 * np.abs(expected).max()
 
 
-def test_deployment_generator_has_no_3d_convolution_left(generator_and_config):
+@pytest.mark.parametrize("upsampling", ["resize", "transpose"])
+def test_deployment_copy_has_no_3d_convolution_or_batch_norm_left(upsampling):
     import keras
 
-    from lipmotion_tf.export.deployment_generator import deployment_generator
+    from lipmotion_tf.models.generator import LipGenerator
 
-    generator, _ = generator_and_config
-    deployed = deployment_generator(generator)
-    kinds = {type(layer).__name__ for layer in deployed._flatten_layers(include_self=False)}
-    expected = {"FrameConv3D", "TemporalStackConv3D"}
-    if generator.upsampling == "transpose":
-        expected.add("TemporalStackConv3DTranspose")
-    assert expected <= kinds
-    assert not [layer for layer in deployed._flatten_layers(include_self=False)
-                if type(layer) in (keras.layers.Conv3D, keras.layers.Conv3DTranspose)]
+    generator = LipGenerator(8, 2, output_mode="attention", upsampling=upsampling)
     inputs = _random_inputs()
+    generator(inputs, training=True)  # moving statistics away from their initial values
+    deployed = generator.deployment_copy()
+    convs = [block.conv for block in deployed.conv_blocks()]
+    assert not [c for c in convs if type(c) in (keras.layers.Conv3D, keras.layers.Conv3DTranspose)]
+    kinds = {type(c).__name__ for c in convs}
+    assert {"FrameConv3D", "TemporalStackConv3D", "TimeShiftConv3D"} <= kinds
+    assert ("TemporalStackConv3DTranspose" in kinds) == (upsampling == "transpose")
+    assert not [w for w in deployed.weights if "_bn/" in w.path]
+    assert not deployed.trainable
     np.testing.assert_allclose(deployed(inputs)["video"], generator(inputs)["video"], atol=1e-4)
-    assert deployment_generator(generator, conv2d=False) is generator
+    with pytest.raises(ValueError, match="deployment_copy"):
+        generator.rebuilt(folded_norm=True)
 
 
 # -- the exported model -------------------------------------------------------------------------
@@ -300,14 +301,15 @@ def test_saved_model_cli_shows_the_documented_signatures(model_base):
 
 @pytest.mark.parametrize("kind", ["conv", "transpose"])
 def test_folding_batch_norm_keeps_the_block_output(kind):
-    from lipmotion_tf.export.deployment_generator import fold_batch_norm
     from lipmotion_tf.models.layers import ConvBlock, ConvTransposeBlock
 
     if kind == "conv":
-        block = ConvBlock(6, 3, rank=3)
+        block_class, args = ConvBlock, dict(filters=6, kernel_size=3, rank=3)
     else:
-        block = ConvTransposeBlock(6, 3, strides=(1, 2, 2), rank=3, padding=1,
-                                   output_padding=(0, 1, 1))
+        block_class, args = ConvTransposeBlock, dict(
+            filters=6, kernel_size=3, strides=(1, 2, 2), rank=3, padding=1,
+            output_padding=(0, 1, 1))
+    block = block_class(**args)
     inputs = RNG.standard_normal((2, 4, 8, 8, 5)).astype(np.float32)
     block(inputs)
     bn = block.bn
@@ -316,6 +318,10 @@ def test_folding_batch_norm_keeps_the_block_output(kind):
                            (bn.moving_variance, RNG.uniform(0.2, 3, 6))):
         weight.assign(values.astype(np.float32))
     expected = np.asarray(block(inputs, training=False))
-    fold_batch_norm(block)
-    assert block.bn is None and block.conv.use_bias
-    np.testing.assert_allclose(np.asarray(block(inputs)), expected, atol=1e-5)
+    folded = block_class(folded_norm=True, **args)
+    folded(inputs)
+    assert folded.bn is None and len(folded.weights) == 2
+    kernel, bias = block.folded_weights()
+    folded.conv.kernel.assign(kernel)
+    folded.conv.bias.assign(bias)
+    np.testing.assert_allclose(np.asarray(folded(inputs)), expected, atol=1e-5)

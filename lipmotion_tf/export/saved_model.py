@@ -76,7 +76,7 @@ def export_saved_model(
         model_name: the model name written into the warm-up requests.
         batch_size: windows per generator call inside ``serving_default``.
         conv2d: export the graph whose 3-D convolutions run as 2-D ones (same weights;
-            see :func:`~lipmotion_tf.export.deployment_generator.deployment_generator`).
+            see :meth:`~lipmotion_tf.models.generator.LipGenerator.deployment_copy`).
             Off by default: TensorFlow's CPU Conv3D is as fast (benchmarks/export_latency.py),
             and the Conv3D graph is the trained one, equal to Keras to the last bit.
 
@@ -89,14 +89,13 @@ def export_saved_model(
     """
     import keras
 
-    from lipmotion_tf.export.deployment_generator import deployment_generator
     from lipmotion_tf.export.serving_functions import ServingFunctions
     from lipmotion_tf.export.warmup import warmup_inputs, warmup_path, write_warmup_requests
 
     base = Path(model_base)
     target = resolve_version_dir(base, version, overwrite)
 
-    functions = ServingFunctions(deployment_generator(generator, conv2d), config,
+    functions = ServingFunctions(generator.deployment_copy() if conv2d else generator, config,
                                  batch_size=batch_size)
     archive = keras.export.ExportArchive()
     # No archive.track(generator): the endpoints capture the variables, and tracking them as

@@ -125,7 +125,6 @@ def convert_to_tflite(
     import keras
     import tensorflow as tf
 
-    from lipmotion_tf.export.deployment_generator import deployment_generator
     from lipmotion_tf.export.serving_functions import ServingFunctions
     from lipmotion_tf.export.tflite_ops import check_builtin_ops
 
@@ -139,7 +138,7 @@ def convert_to_tflite(
         raise InputError("the log_mel front end is exported as float32 only (--quantize none)")
     signature = MODELS[model]
 
-    functions = ServingFunctions(deployment_generator(generator, conv2d), config)
+    functions = ServingFunctions(generator.deployment_copy() if conv2d else generator, config)
     archive = keras.export.ExportArchive()
     # No archive.track(generator): the endpoints capture the variables, and tracking them as
     # well stores every weight twice (keras-team/keras#23553).

@@ -23,10 +23,9 @@ KERAS_NAME = "generator.keras"
 WEIGHTS_NAME = "generator_weights.npz"
 
 # Packages and modules defining the custom Keras objects a saved generator may hold: the
-# networks and every layer under them, the audio front end, and the export layers of a
-# deployment copy.
+# networks and every layer under them (deployment forms included), and the audio front end.
 SERIALIZABLE_PACKAGES = ("lipmotion_tf.models",)
-SERIALIZABLE_MODULES = ("lipmotion_tf.audio.log_mel", "lipmotion_tf.export.temporal_stack_conv")
+SERIALIZABLE_MODULES = ("lipmotion_tf.audio.log_mel",)
 
 # What a damaged or foreign file raises while being opened or read (a zip archive inside).
 _UNREADABLE = (OSError, ValueError, TypeError, KeyError, EOFError, zipfile.BadZipFile, zlib.error)

@@ -75,6 +75,11 @@ class LipGenerator(keras.Model):
         output_mode: ``"direct"`` (the paper: tanh pixels) or ``"attention"`` (colour map
             blended with the identity image through a generated mask).
         upsampling: ``"transpose"`` (the paper's transposed convolutions) or ``"resize"``.
+        stack_frames: compute the remaining 3-D convolutions and transposed convolutions
+            (compress, 3x3x3 residual kernels, transposed upsampling) as 2-D ones over
+            frames stacked along the channels (:class:`TemporalStackConv3D`); same weights.
+        folded_norm: every batch norm folded into the convolution before it (inference
+            only; :meth:`deployment_copy` computes the weights).
     """
 
     OUTPUT_MODES = ("direct", "attention")
@@ -90,6 +95,8 @@ class LipGenerator(keras.Model):
         time_shift_output=True,
         output_mode="direct",
         upsampling="transpose",
+        stack_frames=False,
+        folded_norm=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -111,12 +118,16 @@ class LipGenerator(keras.Model):
         self.frame_conv_2d = bool(frame_conv_2d)
         self.factored_fusion = bool(factored_fusion)
         self.time_shift_output = bool(time_shift_output)
+        self.stack_frames = bool(stack_frames)
+        self.folded_norm = bool(folded_norm)
         c = self.channels
+        folded = dict(folded_norm=self.folded_norm)
 
-        self.audio_encoder = AudioEncoder(c, name="audio_encoder")
-        self.identity_encoder = ImageEncoder(c, name="identity_encoder")
+        self.audio_encoder = AudioEncoder(c, name="audio_encoder", **folded)
+        self.identity_encoder = ImageEncoder(c, name="identity_encoder", **folded)
         self.fusion_concat = keras.layers.Concatenate(axis=-1, name="fusion_concat")
-        self.compress = ConvBlock(4 * c, 3, rank=3, name="compress")
+        self.compress = ConvBlock(4 * c, 3, rank=3, stack_frames=self.stack_frames,
+                                  name="compress", **folded)
         res_kernel = (3, 3, 3) if self.res_kernel_3d else (1, 3, 3)
         self.decoder_blocks = [
             ResidualBlock(
@@ -124,12 +135,14 @@ class LipGenerator(keras.Model):
                 res_kernel,
                 rank=3,
                 frame_conv_2d=self.frame_conv_2d,
+                stack_frames=self.stack_frames and not self.frame_conv_2d,
                 name=f"decoder_res_block_{i + 1}",
+                **folded,
             )
             for i in range(self.res_blocks)
         ]
         self.decoder_upsample = [
-            UpsampleConvBlock(filters, 3, name=f"decoder_upsample_{i + 1}")
+            UpsampleConvBlock(filters, 3, name=f"decoder_upsample_{i + 1}", **folded)
             if self.upsampling == "resize"
             else ConvTransposeBlock(
                 filters,
@@ -138,7 +151,9 @@ class LipGenerator(keras.Model):
                 rank=3,
                 padding=1,
                 output_padding=(0, 1, 1),
+                stack_frames=self.stack_frames,
                 name=f"decoder_upsample_{i + 1}",
+                **folded,
             )
             for i, filters in enumerate((2 * c, c))
         ]
@@ -151,6 +166,7 @@ class LipGenerator(keras.Model):
             activation=None if attention else "tanh",
             use_bias=True,
             time_shift=self.time_shift_output,
+            stack_frames=self.stack_frames and not self.time_shift_output,
             name="decoder_output",
         )
 
@@ -192,12 +208,54 @@ class LipGenerator(keras.Model):
     def rebuilt(self, **changes):
         """A built copy with the constructor arguments ``changes`` and this model's weights
         (for example ``factored_fusion=False``: the same model computed the authors' way)."""
+        if changes.get("folded_norm", self.folded_norm) != self.folded_norm:
+            raise ValueError("folded_norm changes the weights: use deployment_copy()")
+        copy = self._built_copy(**changes)
+        copy.set_weights(self.get_weights())
+        return copy
+
+    def deployment_copy(self):
+        """An inference-only copy with the same arithmetic and 2-D convolutions only.
+
+        * Every batch norm is folded into the convolution before it (kernel scaled per
+          output channel, a bias added): two fewer elementwise operations per convolution,
+          which an int8 model would otherwise quantize (and round) separately.
+        * The 1x3x3 residual convolutions are per-frame 2-D ones (``frame_conv_2d``), and
+          the remaining 3-D convolutions and transposed convolutions (compress, 3x3x3
+          residual kernels, transposed upsampling) run over stacked frames
+          (``stack_frames``); the output convolution already is a time-shift sum.
+
+        TFLite runs CONV_2D and TRANSPOSE_CONV through XNNPACK but CONV_3D through slow
+        kernels with huge im2col buffers, so its exports use this copy. Outputs agree with
+        this model's in inference mode to float rounding (tests check 1e-5).
+        """
+        copy = self._built_copy(frame_conv_2d=not self.res_kernel_3d, stack_frames=True,
+                                folded_norm=True, trainable=False)
+        blocks = list(zip(self.conv_blocks(), copy.conv_blocks(), strict=True))
+        for source, target in blocks:
+            kernel, bias = source.folded_weights()
+            target.conv.kernel.assign(kernel.astype(target.conv.kernel.dtype))
+            target.conv.bias.assign(bias.astype(target.conv.bias.dtype))
+        if len(copy.weights) != 2 * len(blocks):  # a weight outside the blocks was missed
+            raise RuntimeError("deployment_copy: the generator holds weights outside its blocks")
+        return copy
+
+    def conv_blocks(self) -> list:
+        """Every convolution block of the generator, in order (each holds all its weights)."""
+        blocks = [*self.audio_encoder.conv_blocks(), *self.identity_encoder.conv_blocks(),
+                  self.compress]
+        for block in self.decoder_blocks:
+            blocks += block.conv_blocks()
+        for block in self.decoder_upsample:
+            blocks += block.conv_blocks() if isinstance(block, UpsampleConvBlock) else [block]
+        return [*blocks, self.decoder_output]
+
+    def _built_copy(self, **changes):
         import numpy as np
 
         copy = type(self).from_config({**self.get_config(), **changes})
         copy({"audio": np.zeros((1, 8, 128), "float32"),  # weights do not depend on T
               "identity": np.zeros((1, 64, 64, 3), "float32")})
-        copy.set_weights(self.get_weights())
         return copy
 
     def _fuse_and_compress(self, identity_features, audio_features, training):
@@ -231,6 +289,8 @@ class LipGenerator(keras.Model):
                 "time_shift_output": self.time_shift_output,
                 "output_mode": self.output_mode,
                 "upsampling": self.upsampling,
+                "stack_frames": self.stack_frames,
+                "folded_norm": self.folded_norm,
             }
         )
         return config

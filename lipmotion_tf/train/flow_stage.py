@@ -110,7 +110,7 @@ class FlowStage(keras.Model):
         super().__init__(**kwargs)
         self.flownet = flownet
         self.scale_weights = tuple(float(w) for w in scale_weights)
-        self.epe_tracker = keras.metrics.Mean(name="epe")
+        self.epe_metric = keras.metrics.Mean(name="epe")
 
     def call(self, pairs, training=False):
         return self.flownet(pairs, training=training)
@@ -118,7 +118,7 @@ class FlowStage(keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         finest = y_pred[0]
         target = downsample_flow(keras.ops.cast(y, "float32"), finest.shape[1], finest.shape[2])
-        self.epe_tracker.update_state(endpoint_error(finest, target))
+        self.epe_metric.update_state(endpoint_error(finest, target))
         return scale_for_replicas(multiscale_endpoint_error(y_pred, y, self.scale_weights))
 
     def get_config(self):

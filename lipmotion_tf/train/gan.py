@@ -413,7 +413,7 @@ class LipMotionGAN(keras.Model):
             plan.append(("correlation_objective", ["flow"]))
         return plan
 
-    def _update_trackers(self, values) -> dict:
+    def _update_metrics(self, values) -> dict:
         for name, tracker in self.trackers.items():
             tracker.update_state(values[name])
         return {name: tracker.result() for name, tracker in self.trackers.items()}
@@ -433,7 +433,7 @@ class LipMotionGAN(keras.Model):
         data = _batch_dict(data)
         if keras.backend.backend() == "jax":
             return self._jax_test_step(*state, data)
-        return self._update_trackers(self.compute_losses(data, training=False))
+        return self._update_metrics(self.compute_losses(data, training=False))
 
     def _tf_train_step(self, data):
         import tensorflow as tf
@@ -469,7 +469,7 @@ class LipMotionGAN(keras.Model):
                 if group_sources:
                     self.optimizer.member(name).apply_gradients(zip(group_grads, group_sources))
         del tape
-        return self._update_trackers({**d_values, **g_values})
+        return self._update_metrics({**d_values, **g_values})
 
     # The JAX steps run the same loss code inside a StatelessScope that maps every model
     # variable to a traced value, the way keras.Layer.stateless_call does.
@@ -559,15 +559,15 @@ class LipMotionGAN(keras.Model):
             trainable = with_group(trainable, name, new_values)
 
         optimizer_values = group.merge(group.own_values(optimizer_values), opt_parts)
-        logs, metrics_values = self._jax_update_trackers(
+        logs, metrics_values = self._jax_update_metrics(
             metrics_values, {**d_losses, **g_losses}
         )
         return logs, (trainable, non_trainable, optimizer_values, metrics_values)
 
-    def _jax_update_trackers(self, metrics_values, values):
+    def _jax_update_metrics(self, metrics_values, values):
         mapping = list(zip(self.metrics_variables, metrics_values))
         with keras.StatelessScope(state_mapping=mapping) as scope:
-            logs = self._update_trackers(values)
+            logs = self._update_metrics(values)
         new_values = []
         for ref, value in zip(self.metrics_variables, metrics_values):
             current = scope.get_current_value(ref)
@@ -579,7 +579,7 @@ class LipMotionGAN(keras.Model):
         with self._jax_scope(trainable, non_trainable) as scope:
             values = self.compute_losses(data, training=False)
         non_trainable = self._jax_collect(scope, self.non_trainable_variables)
-        logs, metrics_values = self._jax_update_trackers(metrics_values, values)
+        logs, metrics_values = self._jax_update_metrics(metrics_values, values)
         return logs, (trainable, non_trainable, metrics_values)
 
     # ------------------------------------------------------------ serialisation

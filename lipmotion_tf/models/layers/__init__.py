@@ -8,6 +8,10 @@ from lipmotion_tf.models.layers.image_encoder import ImageEncoder
 from lipmotion_tf.models.layers.initializers import he_normal
 from lipmotion_tf.models.layers.reflection_padding_2d import ReflectionPadding2D
 from lipmotion_tf.models.layers.residual_block import ResidualBlock
+from lipmotion_tf.models.layers.temporal_stack_conv import (
+    TemporalStackConv3D,
+    TemporalStackConv3DTranspose,
+)
 from lipmotion_tf.models.layers.upsample_conv_block import UpsampleConvBlock
 
 __all__ = [
@@ -18,6 +22,8 @@ __all__ = [
     "ImageEncoder",
     "ReflectionPadding2D",
     "ResidualBlock",
+    "TemporalStackConv3D",
+    "TemporalStackConv3DTranspose",
     "UpsampleConvBlock",
     "he_normal",
 ]

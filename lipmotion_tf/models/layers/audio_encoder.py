@@ -27,10 +27,12 @@ class AudioEncoder(keras.layers.Layer):
     Args:
         channels: width ``c`` (the generator's ``ngf``); must be even.
         downsample_frequency: add the fifth, frequency-halving conv.
+        folded_norm: batch norms folded into the convolutions (see :class:`ConvBlock`).
     """
 
-    def __init__(self, channels=64, downsample_frequency=True, **kwargs):
+    def __init__(self, channels=64, downsample_frequency=True, folded_norm=False, **kwargs):
         super().__init__(**kwargs)
+        self.folded_norm = bool(folded_norm)
         if channels % 2:
             raise ValueError(f"channels must be even, got {channels}")
         self.channels = int(channels)
@@ -40,9 +42,14 @@ class AudioEncoder(keras.layers.Layer):
         if self.downsample_frequency:
             specs.append((4 * c, (1, 2)))
         self.blocks = [
-            ConvBlock(filters, 3, strides=strides, name=f"{self.name}_conv_{i + 1}")
+            ConvBlock(filters, 3, strides=strides, folded_norm=self.folded_norm,
+                      name=f"{self.name}_conv_{i + 1}")
             for i, (filters, strides) in enumerate(specs)
         ]
+
+    def conv_blocks(self) -> list:
+        """The encoder's convolution blocks, in order."""
+        return list(self.blocks)
 
     def call(self, inputs, training=None):
         x = ops.expand_dims(inputs, -1)
@@ -53,6 +60,7 @@ class AudioEncoder(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            {"channels": self.channels, "downsample_frequency": self.downsample_frequency}
+            {"channels": self.channels, "downsample_frequency": self.downsample_frequency,
+             "folded_norm": self.folded_norm}
         )
         return config

@@ -7,6 +7,7 @@ import keras
 from lipmotion_tf.models.layers.frame_conv_3d import FrameConv3D
 from lipmotion_tf.models.layers.initializers import he_normal
 from lipmotion_tf.models.layers.reflection_padding_2d import ReflectionPadding2D
+from lipmotion_tf.models.layers.temporal_stack_conv import TemporalStackConv3D
 from lipmotion_tf.models.layers.time_shift_conv_3d import TimeShiftConv3D
 
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", None)
@@ -40,6 +41,30 @@ def batch_norm(name: str) -> keras.layers.BatchNormalization:
     return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
 
 
+def folded_conv_weights(conv, bn, transposed: bool):
+    """``(kernel, bias)`` of ``conv`` with the inference-mode batch norm ``bn`` folded in.
+
+    ``bn(conv(x)) = scale * conv(x) + shift`` with ``scale = gamma / sqrt(var + eps)`` and
+    ``shift = beta - mean * scale``: the kernel's output channels are multiplied by
+    ``scale`` and the bias becomes ``shift`` (plus the scaled bias the convolution had).
+    Kernels end in ``(in, out)``, transposed ones in ``(out, in)``. ``bn`` None returns the
+    convolution's own weights (a zero bias where it has none).
+    """
+    import numpy as np
+
+    kernel = keras.ops.convert_to_numpy(conv.kernel)
+    bias = (keras.ops.convert_to_numpy(conv.bias) if conv.use_bias
+            else np.zeros(conv.filters, kernel.dtype))
+    if bn is None:
+        return kernel, bias
+    gamma = keras.ops.convert_to_numpy(bn.gamma) if bn.scale else 1.0
+    beta = keras.ops.convert_to_numpy(bn.beta) if bn.center else 0.0
+    scale = gamma / np.sqrt(keras.ops.convert_to_numpy(bn.moving_variance) + bn.epsilon)
+    shift = beta - keras.ops.convert_to_numpy(bn.moving_mean) * scale
+    kernel = kernel * (scale[:, None] if transposed else scale)
+    return kernel.astype("float32"), (shift + bias * scale).astype("float32")
+
+
 @keras.saving.register_keras_serializable(package="lipmotion")
 class ConvBlock(keras.layers.Layer):
     """A 2-D or 3-D convolution with PyTorch-style padding, then batch norm and an activation.
@@ -68,6 +93,12 @@ class ConvBlock(keras.layers.Layer):
         time_shift: compute a 3-D convolution (time stride 1) as per-frame 2-D convolutions
             summed over time shifts (see :class:`TimeShiftConv3D`); faster for few output
             channels, same weights.
+        stack_frames: compute a 3-D convolution (time stride 1) as one 2-D convolution of
+            frames stacked along the channels (:class:`TemporalStackConv3D`: builtin ops
+            that TFLite runs fast); same weights.
+        folded_norm: the inference form of a block with ``norm``: no batch norm layer, its
+            arithmetic folded into the convolution's kernel and bias
+            (:func:`folded_conv_weights` gives them).
     """
 
     def __init__(
@@ -83,6 +114,8 @@ class ConvBlock(keras.layers.Layer):
         use_bias=None,
         frame_conv_2d=False,
         time_shift=False,
+        stack_frames=False,
+        folded_norm=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -107,10 +140,15 @@ class ConvBlock(keras.layers.Layer):
         self.use_bias = (not self.norm) if use_bias is None else bool(use_bias)
         self.frame_conv_2d = bool(frame_conv_2d)
         self.time_shift = bool(time_shift)
-        if self.rank != 3 and (self.frame_conv_2d or self.time_shift):
-            raise ValueError("frame_conv_2d and time_shift apply to 3-D convolutions only")
-        if self.frame_conv_2d and self.time_shift:
-            raise ValueError("choose one of frame_conv_2d and time_shift")
+        self.stack_frames = bool(stack_frames)
+        self.folded_norm = bool(folded_norm) and self.norm
+        layouts = self.frame_conv_2d + self.time_shift + self.stack_frames
+        if self.rank != 3 and layouts:
+            raise ValueError(
+                "frame_conv_2d, time_shift and stack_frames apply to 3-D convolutions only"
+            )
+        if layouts > 1:
+            raise ValueError("choose one of frame_conv_2d, time_shift and stack_frames")
 
         keras_same = (
             padding_mode == "zero"
@@ -131,7 +169,7 @@ class ConvBlock(keras.layers.Layer):
             kernel_size=self.kernel_size,
             strides=self.strides,
             padding="same" if keras_same else "valid",
-            use_bias=self.use_bias,
+            use_bias=self.use_bias or self.folded_norm,
             kernel_initializer=he_normal(),
             name=f"{self.name}_conv",
         )
@@ -141,9 +179,11 @@ class ConvBlock(keras.layers.Layer):
             self.conv = FrameConv3D(frame_conv_2d=True, **conv_args)
         elif self.time_shift:
             self.conv = TimeShiftConv3D(**conv_args)
+        elif self.stack_frames:
+            self.conv = TemporalStackConv3D(**conv_args)
         else:
             self.conv = keras.layers.Conv3D(**conv_args)
-        self.bn = batch_norm(f"{self.name}_bn") if self.norm else None
+        self.bn = batch_norm(f"{self.name}_bn") if self.norm and not self.folded_norm else None
         self.act = make_activation(activation, f"{self.name}_{activation}")
 
     def build(self, input_shape):
@@ -156,6 +196,11 @@ class ConvBlock(keras.layers.Layer):
     def call(self, inputs, training=None):
         x = inputs if self.pad is None else self.pad(inputs)
         return self.normalize_and_activate(self.conv(x), training=training)
+
+    def folded_weights(self):
+        """``(kernel, bias)`` of this block's convolution with its batch norm folded in: the
+        weights of the same block built with ``folded_norm=True``."""
+        return folded_conv_weights(self.conv, self.bn, transposed=False)
 
     def normalize_and_activate(self, x, training=None):
         """The block after its convolution (for callers that compute the convolution
@@ -181,6 +226,8 @@ class ConvBlock(keras.layers.Layer):
                 "use_bias": self.use_bias,
                 "frame_conv_2d": self.frame_conv_2d,
                 "time_shift": self.time_shift,
+                "stack_frames": self.stack_frames,
+                "folded_norm": self.folded_norm,
             }
         )
         return config

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import keras
 
-from lipmotion_tf.models.layers.conv_block import as_tuple, batch_norm, make_activation
+from lipmotion_tf.models.layers.conv_block import (
+    as_tuple,
+    batch_norm,
+    folded_conv_weights,
+    make_activation,
+)
 from lipmotion_tf.models.layers.initializers import he_normal
+from lipmotion_tf.models.layers.temporal_stack_conv import TemporalStackConv3DTranspose
 
 
 @keras.saving.register_keras_serializable(package="lipmotion")
@@ -28,6 +34,10 @@ class ConvTransposeBlock(keras.layers.Layer):
         norm: add a batch normalisation.
         activation: ``"relu"``, ``"leaky_relu"`` (slope 0.1), ``"tanh"`` or None.
         use_bias: transposed convolution bias; default ``not norm``.
+        stack_frames: compute a 3-D transposed convolution (time stride 1) as a 2-D one of
+            frames stacked along the channels (:class:`TemporalStackConv3DTranspose`).
+        folded_norm: the inference form of a block with ``norm`` (batch norm folded into
+            the convolution; see :meth:`folded_weights`).
     """
 
     def __init__(
@@ -41,6 +51,8 @@ class ConvTransposeBlock(keras.layers.Layer):
         norm=True,
         activation="relu",
         use_bias=None,
+        stack_frames=False,
+        folded_norm=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -63,14 +75,21 @@ class ConvTransposeBlock(keras.layers.Layer):
         self.norm = bool(norm)
         self.activation = activation
         self.use_bias = (not self.norm) if use_bias is None else bool(use_bias)
+        self.stack_frames = bool(stack_frames)
+        self.folded_norm = bool(folded_norm) and self.norm
+        if self.stack_frames and rank != 3:
+            raise ValueError("stack_frames applies to 3-D convolutions only")
 
-        layer = keras.layers.Conv2DTranspose if rank == 2 else keras.layers.Conv3DTranspose
+        if rank == 2:
+            layer = keras.layers.Conv2DTranspose
+        else:
+            layer = TemporalStackConv3DTranspose if self.stack_frames else keras.layers.Conv3DTranspose
         self.conv = layer(
             filters=self.filters,
             kernel_size=self.kernel_size,
             strides=self.strides,
             padding="valid",
-            use_bias=self.use_bias,
+            use_bias=self.use_bias or self.folded_norm,
             kernel_initializer=he_normal(),
             name=f"{self.name}_conv",
         )
@@ -79,8 +98,12 @@ class ConvTransposeBlock(keras.layers.Layer):
         if any(any(pair) for pair in crops):
             cropping = keras.layers.Cropping2D if rank == 2 else keras.layers.Cropping3D
             self.crop = cropping(crops, name=f"{self.name}_crop")
-        self.bn = batch_norm(f"{self.name}_bn") if self.norm else None
+        self.bn = batch_norm(f"{self.name}_bn") if self.norm and not self.folded_norm else None
         self.act = make_activation(activation, f"{self.name}_{activation}")
+
+    def folded_weights(self):
+        """``(kernel, bias)`` with the batch norm folded in (see :meth:`ConvBlock.folded_weights`)."""
+        return folded_conv_weights(self.conv, self.bn, transposed=True)
 
     def call(self, inputs, training=None):
         x = self.conv(inputs)
@@ -105,6 +128,8 @@ class ConvTransposeBlock(keras.layers.Layer):
                 "norm": self.norm,
                 "activation": self.activation,
                 "use_bias": self.use_bias,
+                "stack_frames": self.stack_frames,
+                "folded_norm": self.folded_norm,
             }
         )
         return config

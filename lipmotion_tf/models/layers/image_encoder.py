@@ -20,17 +20,24 @@ class ImageEncoder(keras.layers.Layer):
 
     Args:
         channels: width ``c``.
+        folded_norm: batch norms folded into the convolutions (see :class:`ConvBlock`).
     """
 
-    def __init__(self, channels=64, **kwargs):
+    def __init__(self, channels=64, folded_norm=False, **kwargs):
         super().__init__(**kwargs)
         self.channels = int(channels)
+        self.folded_norm = bool(folded_norm)
         c = self.channels
+        folded = dict(folded_norm=self.folded_norm)
         self.blocks = [
-            ConvBlock(c, 7, padding_mode="reflect", name=f"{self.name}_conv_1"),
-            ConvBlock(2 * c, 3, strides=2, name=f"{self.name}_conv_2"),
-            ConvBlock(4 * c, 3, strides=2, name=f"{self.name}_conv_3"),
+            ConvBlock(c, 7, padding_mode="reflect", name=f"{self.name}_conv_1", **folded),
+            ConvBlock(2 * c, 3, strides=2, name=f"{self.name}_conv_2", **folded),
+            ConvBlock(4 * c, 3, strides=2, name=f"{self.name}_conv_3", **folded),
         ]
+
+    def conv_blocks(self) -> list:
+        """The encoder's convolution blocks, in order."""
+        return list(self.blocks)
 
     def call(self, inputs, training=None):
         x = inputs
@@ -40,5 +47,5 @@ class ImageEncoder(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"channels": self.channels})
+        config.update({"channels": self.channels, "folded_norm": self.folded_norm})
         return config

@@ -21,10 +21,13 @@ class ResidualBlock(keras.layers.Layer):
         padding_mode: ``"zero"`` or ``"reflect"`` (2-D only).
         frame_conv_2d: compute ``1 x k x k`` 3-D kernels as per-frame 2-D convolutions
             (same weights; see :class:`FrameConv3D`).
+        stack_frames: compute 3-D kernels over stacked frames (see :class:`ConvBlock`).
+        folded_norm: batch norms folded into the convolutions (see :class:`ConvBlock`).
     """
 
     def __init__(
-        self, filters, kernel_size=3, rank=2, padding_mode="zero", frame_conv_2d=False, **kwargs
+        self, filters, kernel_size=3, rank=2, padding_mode="zero", frame_conv_2d=False,
+        stack_frames=False, folded_norm=False, **kwargs
     ):
         super().__init__(**kwargs)
         self.filters = int(filters)
@@ -32,16 +35,24 @@ class ResidualBlock(keras.layers.Layer):
         self.rank = rank
         self.padding_mode = padding_mode
         self.frame_conv_2d = bool(frame_conv_2d)
+        self.stack_frames = bool(stack_frames)
+        self.folded_norm = bool(folded_norm)
         common = dict(
             filters=self.filters,
             kernel_size=self.kernel_size,
             rank=rank,
             padding_mode=padding_mode,
             frame_conv_2d=self.frame_conv_2d,
+            stack_frames=self.stack_frames,
+            folded_norm=self.folded_norm,
         )
         self.conv_1 = ConvBlock(activation="relu", name=f"{self.name}_1", **common)
         self.conv_2 = ConvBlock(activation=None, name=f"{self.name}_2", **common)
         self.skip_add = keras.layers.Add(name=f"{self.name}_add")
+
+    def conv_blocks(self) -> list:
+        """The block's convolution blocks, in order."""
+        return [self.conv_1, self.conv_2]
 
     def call(self, inputs, training=None):
         residual = self.conv_2(self.conv_1(inputs, training=training), training=training)
@@ -60,6 +71,8 @@ class ResidualBlock(keras.layers.Layer):
                 "rank": self.rank,
                 "padding_mode": self.padding_mode,
                 "frame_conv_2d": self.frame_conv_2d,
+                "stack_frames": self.stack_frames,
+                "folded_norm": self.folded_norm,
             }
         )
         return config

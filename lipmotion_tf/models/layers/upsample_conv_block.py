@@ -34,19 +34,26 @@ class UpsampleConvBlock(keras.layers.Layer):
     Args:
         filters: output channels.
         kernel_size: spatial kernel side (3).
+        folded_norm: the batch norm folded into the convolution (see :class:`ConvBlock`).
     """
 
-    def __init__(self, filters, kernel_size=3, **kwargs):
+    def __init__(self, filters, kernel_size=3, folded_norm=False, **kwargs):
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.kernel_size = int(kernel_size)
+        self.folded_norm = bool(folded_norm)
         self.block = ConvBlock(
             self.filters,
             (1, self.kernel_size, self.kernel_size),
             rank=3,
             frame_conv_2d=True,
+            folded_norm=self.folded_norm,
             name=f"{self.name}_block",
         )
+
+    def conv_blocks(self) -> list:
+        """The layer's convolution blocks, in order."""
+        return [self.block]
 
     def build(self, input_shape):
         batch, frames, height, width, channels = input_shape
@@ -65,5 +72,6 @@ class UpsampleConvBlock(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"filters": self.filters, "kernel_size": self.kernel_size})
+        config.update({"filters": self.filters, "kernel_size": self.kernel_size,
+                       "folded_norm": self.folded_norm})
         return config

@@ -1,4 +1,4 @@
-"""3-D convolutions computed as 2-D ones over frames stacked along the channels (deployment only).
+"""3-D convolutions computed as 2-D ones over frames stacked along the channels (for deployment).
 
 A 3-D convolution whose time stride is 1 mixes ``kt`` neighbouring frames. Stacking those
 frames along the channel axis (frame ``t`` gets the channels of frames ``t .. t + kt - 1``)
@@ -13,9 +13,9 @@ output convolution alone is 5.7 GB at full size (65536 positions x 21952 taps): 
 too large for a phone, and enough to exhaust memory during int8 calibration. Stacked, the
 largest temporary is the stacked input (117 MB for that layer).
 
-The classes subclass Keras's ``Conv3D`` / ``Conv3DTranspose`` without adding state, so
-:func:`~lipmotion_tf.export.deployment_generator.deployment_generator` switches the layers
-of a copy of the generator to them in place.
+The classes subclass Keras's ``Conv3D`` / ``Conv3DTranspose`` without adding state (same
+weights); blocks built with ``stack_frames=True`` use them
+(:meth:`~lipmotion_tf.models.generator.LipGenerator.deployment_copy`).
 """
 
 from __future__ import annotations
