@@ -16,6 +16,11 @@ from typing import Any
 from lipmotion_tf.errors import ConfigError
 
 
+#: The speech sample rate of every model this project trains (the paper's 44.1 kHz), and so
+#: of the serving contract and the clients; a checkpoint's config.yaml may set another.
+SPEECH_SAMPLE_RATE = 44100
+
+
 @dataclasses.dataclass
 class AudioConfig:
     """Audio front end shared by data preparation, training, generation and export.
@@ -32,7 +37,7 @@ class AudioConfig:
         amin: floor of the power before the log, as ``librosa.power_to_db``.
     """
 
-    sample_rate: int = 44100
+    sample_rate: int = SPEECH_SAMPLE_RATE
     fps: int = 25
     n_fft: int = 1024
     hop_length: int = 441

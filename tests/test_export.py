@@ -41,7 +41,7 @@ def _speech(seconds: float) -> np.ndarray:
 def test_graph_window_plan_equals_numpy_plan():
     import tensorflow as tf
 
-    from lipmotion_tf.export.graph_blending import num_output_frames_tf, covering_window_starts_tf
+    from lipmotion_tf.generate.blending import num_output_frames_tf, covering_window_starts_tf
 
     # Every length up to 40 frames, and lengths straddling the half-frame rounding points.
     lengths = list(range(0, 40 * 1764, 97)) + [882 * k + d for k in range(1, 60) for d in (-1, 0, 1)]
@@ -54,7 +54,7 @@ def test_graph_window_plan_equals_numpy_plan():
 
 @pytest.mark.parametrize("frames", [1, 8, 16, 17, 24, 75])
 def test_graph_blending_equals_window_blender(frames):
-    from lipmotion_tf.export.graph_blending import blend_windows_tf
+    from lipmotion_tf.generate.blending import blend_windows_tf
 
     starts = covering_window_starts(frames, 16, 8)
     windows = RNG.uniform(-1, 1, (len(starts), 16, 2, 2, 3)).astype(np.float32)
@@ -192,7 +192,7 @@ def test_any_length_signature_gives_the_pipeline_frames(reloaded, generator_and_
 
 def test_identity_image_is_cropped_and_resized_as_the_pipeline_does(generator_and_config):
     from lipmotion_tf.export.serving_functions import ServingFunctions
-    from lipmotion_tf.generate.pipeline import to_unit_range
+    from lipmotion_tf.video.pixels import to_unit_range
     from lipmotion_tf.video.lip_crop import crop_box
 
     generator, config = generator_and_config

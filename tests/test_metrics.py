@@ -21,7 +21,7 @@ from lipmotion_tf.metrics import (
     ssim,
     sync_correlation,
 )
-from lipmotion_tf.metrics._frames import gray_clip, to_uint8
+from lipmotion_tf.metrics._frames import checked_uint8, gray_clip
 from lipmotion_tf.metrics.sharpness import marziliano_widths, sobel_vertical_edges
 
 
@@ -48,12 +48,12 @@ def clip(astronaut) -> np.ndarray:
 
 
 def test_to_uint8_maps_the_float_convention_and_rejects_other_ranges():
-    out = to_uint8(np.array([-1.0, 0.0, 1.0, 0.5], np.float32))
+    out = checked_uint8(np.array([-1.0, 0.0, 1.0, 0.5], np.float32))
     np.testing.assert_array_equal(out, [0, 128, 255, 191])
     with pytest.raises(InputError, match=r"\[-1, 1\]"):
-        to_uint8(np.array([0.0, 200.0], np.float32))
+        checked_uint8(np.array([0.0, 200.0], np.float32))
     with pytest.raises(InputError, match="NaN"):
-        to_uint8(np.array([np.nan], np.float32))
+        checked_uint8(np.array([np.nan], np.float32))
 
 
 def test_grayscale_is_bt601_like_opencv(clip):

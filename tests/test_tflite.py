@@ -230,3 +230,23 @@ def test_quantized_variants_on_real_grid_windows(grid_s1, tmp_path, generator_an
         got = _tflite_frames(path, windows)
         value = psnr(got.reshape(-1, 64, 64, 3), expected.reshape(-1, 64, 64, 3))
         assert value >= PSNR_BOUNDS_DB[mode], f"{mode}: {value:.1f} dB"
+
+
+def test_the_tflite_runner_example_writes_a_video(exported, tmp_path):
+    """examples/tflite_runner.py as a user runs it, on the bundled speech and face."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    samples = root / "lipmotion_tf" / "assets" / "samples"
+    output = tmp_path / "lips.mp4"
+    result = subprocess.run(
+        [sys.executable, str(root / "examples" / "tflite_runner.py"),
+         "--generator", str(exported["none"]), "--log-mel", str(exported["log_mel"]),
+         "--audio", str(samples / "speech.flac"), "--image", str(samples / "face.jpg"),
+         "--output", str(output)],
+        capture_output=True, text=True, timeout=300, cwd=root,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "wrote" in result.stdout and output.stat().st_size > 1000

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 
 from lipmotion_tf.audio.mel_filterbank import mel_filterbank
+from lipmotion_tf.config import SPEECH_SAMPLE_RATE
 
 
 @keras.saving.register_keras_serializable(package="lipmotion")
@@ -45,7 +46,7 @@ class LogMelSpectrogram(keras.layers.Layer):
 
     def __init__(
         self,
-        sample_rate: int = 44100,
+        sample_rate: int = SPEECH_SAMPLE_RATE,
         n_fft: int = 1024,
         hop_length: int = 441,
         n_mels: int = 128,

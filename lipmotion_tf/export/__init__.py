@@ -5,8 +5,8 @@
   :class:`~lipmotion_tf.export.serving_functions.ServingFunctions`.
 * :mod:`~lipmotion_tf.export.tflite`: ``export_tflite`` converts the fixed-window signatures to
   a builtin-ops-only TFLite model (float32, float16, dynamic-range or int8).
-* :mod:`~lipmotion_tf.export.graph_blending`: window planning and cross-fading in TF ops, the
-  graph twin of :mod:`lipmotion_tf.generate.blending`.
+* :mod:`~lipmotion_tf.export.tflite_generator`: any-length generation with the TFLite
+  models (LiteRT and numpy only), as an app runs them.
 
 Modules import TensorFlow only when their functions run.
 """

@@ -21,7 +21,8 @@ log_mel             ``waveform`` float32 ``(N,)``         ``log_mel`` float32
 ``serving_default`` does in the graph what :class:`~lipmotion_tf.generate.pipeline.
 LipMotionPipeline` does in numpy: the log-mel of the whole (zero-padded) speech, windows of
 16 frames every 8, the generator on batches of windows and the ``sin^2`` cross-fade
-(:mod:`~lipmotion_tf.export.graph_blending`), so both give the same frames. It refuses
+(the TensorFlow forms in :mod:`~lipmotion_tf.generate.blending`), so both give the same
+frames. It refuses
 (InvalidArgumentError, INVALID_ARGUMENT from a model server) what the pipeline refuses:
 empty speech, NaN or infinite samples, an image under 16x16 pixels. The identity
 image is centre-cropped to a square and area-resized to 64x64 as the pipeline treats a lip
@@ -94,7 +95,7 @@ class ServingFunctions:
         """Speech of any length + a uint8 lip image -> ``{"frames": uint8 (T, 64, 64, 3)}``."""
         import tensorflow as tf
 
-        from lipmotion_tf.export.graph_blending import (
+        from lipmotion_tf.generate.blending import (
             blend_windows_tf,
             num_output_frames_tf,
             covering_window_starts_tf,
@@ -212,7 +213,7 @@ class ServingFunctions:
 
 
 def to_uint8_tf(frames):
-    """float in [-1, 1] -> uint8, as :func:`lipmotion_tf.generate.pipeline.to_uint8`."""
+    """float in [-1, 1] -> uint8, as :func:`lipmotion_tf.video.pixels.to_uint8`."""
     import tensorflow as tf
 
     return tf.cast(tf.clip_by_value((frames + 1.0) * 127.5 + 0.5, 0.0, 255.0), tf.uint8)

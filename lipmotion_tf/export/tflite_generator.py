@@ -2,11 +2,13 @@
 
 What an app does with the two ``.tflite`` files of :mod:`lipmotion_tf.export.tflite`, written
 with ``ai_edge_litert`` and numpy only (no TensorFlow): the log-mel of the whole zero-padded
-speech from the front-end model, windows of 64 mel frames every 32, the ``generate_window``
-signature, and the ``sin^2`` cross-fade of
+speech from the front-end model, windows of ``data.window`` frames every ``data.hop``, the
+``generate_window`` signature, and the ``sin^2`` cross-fade of
 :class:`~lipmotion_tf.generate.blending.WindowBlender`: the steps of
 :class:`~lipmotion_tf.generate.pipeline.LipMotionPipeline`, so with float32 models the frames
-match the pipeline's.
+match the pipeline's. The audio and window settings come from the configuration the model
+was trained with (its checkpoint's ``config.yaml``; the defaults are those of every model
+this project trains).
 """
 
 from __future__ import annotations
@@ -17,18 +19,12 @@ from typing import Iterator
 import numpy as np
 
 from lipmotion_tf.errors import InputError
+from lipmotion_tf.video.pixels import to_uint8, to_unit_range
 from lipmotion_tf.generate.blending import (
     WindowBlender,
     covering_window_starts,
     num_output_frames,
 )
-
-SAMPLE_RATE = 44100
-SAMPLES_PER_FRAME = 1764
-MEL_FRAMES_PER_FRAME = 4
-WINDOW = 16
-HOP = 8
-
 
 class TFLiteLipGenerator:
     """Runs the TFLite generator (and front end) of an exported model.
@@ -38,10 +34,16 @@ class TFLiteLipGenerator:
         log_mel_model: ``.tflite`` file with the ``log_mel`` signature; needed for
             :meth:`generate` (not for :meth:`generate_window`).
         num_threads: interpreter threads (default: the runtime's choice).
+        config: the :class:`~lipmotion_tf.config.ExperimentConfig` of the model (sample
+            rate, frames, window and hop); default: the project's defaults.
     """
 
     def __init__(self, generator_model: str | Path, log_mel_model: str | Path | None = None,
-                 num_threads: int | None = None):
+                 num_threads: int | None = None, config=None):
+        from lipmotion_tf.config import ExperimentConfig
+
+        self.config = config if config is not None else ExperimentConfig()
+        self.sample_rate = self.config.audio.sample_rate
         self._generator = _signature_runner(generator_model, "generate_window", num_threads)
         self._log_mel = (
             _signature_runner(log_mel_model, "log_mel", num_threads) if log_mel_model else None
@@ -55,7 +57,7 @@ class TFLiteLipGenerator:
         return np.clip(outputs["frames"], -1.0, 1.0)
 
     def log_mel(self, waveform: np.ndarray) -> np.ndarray:
-        """Mono 44.1 kHz speech ``(N,)`` -> ``(1 + N // 441, 128)`` dB."""
+        """Mono speech at :attr:`sample_rate` ``(N,)`` -> ``(1 + N // hop_length, n_mels)`` dB."""
         if self._log_mel is None:
             raise InputError("no log_mel model was given (export one with --model log_mel)")
         return self._log_mel(waveform=np.asarray(waveform, np.float32))["log_mel"]
@@ -65,7 +67,7 @@ class TFLiteLipGenerator:
         """Yields uint8 ``(64, 64, 3)`` frames, 25 per second of ``waveform``.
 
         Args:
-            waveform: mono float32 speech at 44.1 kHz.
+            waveform: mono float32 speech at :attr:`sample_rate`.
             identity: the 64x64 RGB uint8 lip image.
             batch_size: windows per interpreter call.
         """
@@ -76,23 +78,25 @@ class TFLiteLipGenerator:
         if identity.shape != (64, 64, 3) or identity.dtype != np.uint8:
             raise InputError(f"identity must be a uint8 (64, 64, 3) lip image, got "
                              f"{identity.dtype} {identity.shape}")
-        num_frames = num_output_frames(len(waveform), SAMPLES_PER_FRAME)
-        starts = covering_window_starts(num_frames, WINDOW, HOP)
-        needed = (starts[-1] + WINDOW) * SAMPLES_PER_FRAME
+        audio, window, hop = self.config.audio, self.config.data.window, self.config.data.hop
+        mel_per_frame = audio.mel_frames_per_frame
+        num_frames = num_output_frames(len(waveform), audio.samples_per_frame)
+        starts = covering_window_starts(num_frames, window, hop)
+        needed = (starts[-1] + window) * audio.samples_per_frame
         signal = np.zeros(needed, np.float32)
         signal[:min(needed, len(waveform))] = waveform[:needed]
         mel = self.log_mel(signal)
-        span = WINDOW * MEL_FRAMES_PER_FRAME
-        image = identity.astype(np.float32) / 127.5 - 1.0
-        blender = WindowBlender(num_frames, WINDOW, HOP)
+        span = window * mel_per_frame
+        image = to_unit_range(identity)
+        blender = WindowBlender(num_frames, window, hop)
         for first in range(0, len(starts), batch_size):
             chunk = starts[first:first + batch_size]
-            log_mels = np.stack([mel[MEL_FRAMES_PER_FRAME * s: MEL_FRAMES_PER_FRAME * s + span]
+            log_mels = np.stack([mel[mel_per_frame * s: mel_per_frame * s + span]
                                  for s in chunk])
             video = self.generate_window(log_mels, np.repeat(image[None], len(chunk), axis=0))
             for frames in video:
                 for frame in blender.add(frames):
-                    yield np.clip((frame + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+                    yield to_uint8(frame)
 
     def generate(self, waveform: np.ndarray, identity: np.ndarray, batch_size: int = 1) -> np.ndarray:
         """All frames at once: uint8 ``(T, 64, 64, 3)``."""

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lipmotion_tf.config import SPEECH_SAMPLE_RATE
 from lipmotion_tf.errors import InputError
 from lipmotion_tf.output_files import write_atomically
 
@@ -37,7 +38,7 @@ class Mp4Writer:
     """
 
     def __init__(self, path, fps: int, width: int, height: int, audio: np.ndarray | None = None,
-                 sample_rate: int = 44100, crf: int = 18):
+                 sample_rate: int = SPEECH_SAMPLE_RATE, crf: int = 18):
         from lipmotion_tf.audio.validation import check_waveform
 
         self.path = Path(path)

@@ -19,16 +19,7 @@ from lipmotion_tf.audio.validation import DEFAULT_MAX_DURATION, check_max_durati
 from lipmotion_tf.errors import InputError, NoFaceError
 from lipmotion_tf.generate.blending import WindowBlender, num_output_frames
 from lipmotion_tf.video.image_io import check_image
-
-
-def to_unit_range(image_uint8: np.ndarray) -> np.ndarray:
-    """uint8 RGB -> float32 in [-1, 1] (the networks' pixel range)."""
-    return np.asarray(image_uint8, np.float32) / 127.5 - 1.0
-
-
-def to_uint8(frames: np.ndarray) -> np.ndarray:
-    """float in [-1, 1] -> uint8 RGB."""
-    return np.clip((np.asarray(frames) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+from lipmotion_tf.video.pixels import to_uint8, to_unit_range
 
 
 class LipMotionPipeline:

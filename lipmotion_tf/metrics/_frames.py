@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from lipmotion_tf.errors import InputError
+from lipmotion_tf.video import pixels
 
 # A float frame may stray this far outside [-1, 1] (rounding in a tanh output) and still be clipped.
 _FLOAT_RANGE_SLACK = 1e-3
@@ -17,11 +18,11 @@ _FLOAT_RANGE_SLACK = 1e-3
 BT601_WEIGHTS = (0.299, 0.587, 0.114)
 
 
-def to_uint8(frames: np.ndarray, name: str = "frames") -> np.ndarray:
-    """Returns ``frames`` as uint8 in 0-255.
+def checked_uint8(frames: np.ndarray, name: str = "frames") -> np.ndarray:
+    """Returns ``frames`` as uint8 in 0-255, checking their range first.
 
     uint8 arrays are returned unchanged. Floating arrays are taken as the project's [-1, 1]
-    convention and mapped with ``round((x + 1) * 127.5)``; other integer arrays must already
+    convention and mapped by :func:`lipmotion_tf.video.pixels.to_uint8`; other integer arrays must already
     hold 0-255.
 
     Raises:
@@ -38,7 +39,7 @@ def to_uint8(frames: np.ndarray, name: str = "frames") -> np.ndarray:
             raise InputError(
                 f"{name}: float frames must lie in [-1, 1], got [{array.min():.3g}, {array.max():.3g}]"
             )
-        return np.clip(np.floor((array.astype(np.float64) + 1.0) * 127.5 + 0.5), 0, 255).astype(np.uint8)
+        return pixels.to_uint8(array)
     if np.issubdtype(array.dtype, np.integer):
         if array.size and (array.min() < 0 or array.max() > 255):
             raise InputError(f"{name}: integer frames must lie in 0-255")
@@ -67,7 +68,7 @@ def gray_clip(frames: np.ndarray, name: str = "frames") -> np.ndarray:
     Raises:
         InputError: another shape, or values as rejected by :func:`to_uint8`.
     """
-    array = to_uint8(frames, name)
+    array = checked_uint8(frames, name)
     if array.ndim >= 3 and array.shape[-1] == 1:
         array = array[..., 0]
     if array.ndim >= 3 and array.shape[-1] == 3:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from lipmotion_tf.errors import InputError
-from lipmotion_tf.metrics._frames import to_uint8
+from lipmotion_tf.metrics._frames import checked_uint8
 
 REDUCTIONS = ("mean", "sum")
 
@@ -145,7 +145,7 @@ def lip_landmarks_from_crops(
     """
     from lipmotion_tf.video.face_mesh import LIP_INDICES, FaceMeshDetector
 
-    crops = to_uint8(crops, "crops")
+    crops = checked_uint8(crops, "crops")
     if crops.ndim != 4 or crops.shape[-1] != 3 or crops.shape[1] != crops.shape[2]:
         raise InputError(f"crops: expected (T, S, S, 3) RGB lip crops, got shape {crops.shape}")
     num_frames, crop_side = crops.shape[0], crops.shape[1]

@@ -8,13 +8,14 @@ deadline, and every failure (server not reachable, deadline passed, request refu
 Example::
 
     with LipMotionClient("127.0.0.1:8500") as client:
-        frames = client.generate(waveform, 44100, lip_image)   # uint8 (T, 64, 64, 3)
+        frames = client.generate(waveform, SPEECH_SAMPLE_RATE, lip_image)   # uint8 (T, 64, 64, 3)
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from lipmotion_tf.config import SPEECH_SAMPLE_RATE
 from lipmotion_tf.errors import LipMotionError
 
 # Requests and replies can hold minutes of speech or frames: lift gRPC's 4 MB default.
@@ -115,7 +116,7 @@ class LipMotionClient:
         return request
 
     def generate(self, waveform: np.ndarray, sample_rate: int, image: np.ndarray,
-                 model_rate: int = 44100, timeout: float | None = None) -> np.ndarray:
+                 model_rate: int = SPEECH_SAMPLE_RATE, timeout: float | None = None) -> np.ndarray:
         """Speech of any length + an RGB uint8 lip image -> uint8 frames ``(T, 64, 64, 3)``.
 
         The speech is resampled to ``model_rate`` here when it has another rate (the

@@ -21,6 +21,8 @@ import time
 
 import numpy as np
 
+from lipmotion_tf.config import SPEECH_SAMPLE_RATE
+
 MALFORMED_KINDS = ("wrong_dtype", "wrong_shape", "missing_input", "unknown_signature",
                    "nan_waveform", "empty_waveform", "tiny_image", "declares_20m",
                    "declares_2_40")
@@ -101,7 +103,7 @@ def run_load_test(
     from lipmotion_tf.serving.client import LipMotionClient, ServingError
 
     rng = np.random.default_rng(seed)
-    waveform = (0.1 * rng.standard_normal(int(round(seconds_of_speech * 44100)))).astype(np.float32)
+    waveform = (0.1 * rng.standard_normal(int(round(seconds_of_speech * SPEECH_SAMPLE_RATE)))).astype(np.float32)
     image = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
     expected_frames = max(1, int(round(len(waveform) / 1764)))
     kinds = list(MALFORMED_KINDS)
@@ -226,4 +228,4 @@ def declared_tensor(shape, values):
 
 def _speech(seconds: float) -> np.ndarray:
     rng = np.random.default_rng(1)
-    return (0.1 * rng.standard_normal(int(round(seconds * 44100)))).astype(np.float32)
+    return (0.1 * rng.standard_normal(int(round(seconds * SPEECH_SAMPLE_RATE)))).astype(np.float32)

@@ -29,10 +29,12 @@ from typing import Callable
 import grpc
 import numpy as np
 
+from lipmotion_tf.config import SPEECH_SAMPLE_RATE
+
 LOGGER = logging.getLogger(__name__)
 DEFAULT_SIGNATURE = "serving_default"
 # The serving contract's speech rate, for versions exported without their config.
-CONTRACT_SAMPLE_RATE = 44100
+CONTRACT_SAMPLE_RATE = SPEECH_SAMPLE_RATE
 # Windows per generator call when a request is computed batch by batch.
 BATCH_WINDOWS = 8
 

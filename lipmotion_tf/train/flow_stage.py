@@ -16,6 +16,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from lipmotion_tf.video.pixels import to_uint8
 from lipmotion_tf.train.losses import (
     FLOW_SCALE_WEIGHTS,
     downsample_flow,
@@ -33,7 +34,7 @@ FLOW_SCALE = 20.0
 
 def _to_gray_uint8(frames: np.ndarray) -> np.ndarray:
     """``(..., H, W, 3)`` RGB in [-1, 1] to ``(..., H, W)`` uint8 gray (ITU-R 601 luma)."""
-    rgb = np.clip(np.rint((np.asarray(frames, np.float32) + 1.0) * 127.5), 0, 255)
+    rgb = to_uint8(np.asarray(frames, np.float32)).astype(np.float32)
     gray = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
     return np.clip(np.rint(gray), 0, 255).astype(np.uint8)
 

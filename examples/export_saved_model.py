@@ -2,8 +2,8 @@
 
 Same as ``lipmotion export saved-model``; kept here beside the other deployment examples::
 
-    python export/export_saved_model.py --output models/lipmotion            # demo model -> 1/
-    python export/export_saved_model.py --checkpoint runs/grid --output models/lipmotion --version 2
+    python examples/export_saved_model.py --output models/lipmotion            # demo model -> 1/
+    python examples/export_saved_model.py --checkpoint runs/grid --output models/lipmotion --version 2
 
 Then serve it with ``tensorflow_model_server --model_base_path=$PWD/models/lipmotion ...`` or
 ``lipmotion serve --model-base-path models/lipmotion`` (see docs/deployment.md).

@@ -1,7 +1,7 @@
 """Call a served lip motion model over gRPC (TensorFlow Serving or ``lipmotion serve``).
 
-    python export/grpc_client.py --target 127.0.0.1:8500 --metadata
-    python export/grpc_client.py --target 127.0.0.1:8500 --audio speech.flac --image lips.png \
+    python examples/grpc_client.py --target 127.0.0.1:8500 --metadata
+    python examples/grpc_client.py --target 127.0.0.1:8500 --audio speech.flac --image lips.png \
         --output lips.mp4
 
 The image is sent as it is (the ``serving_default`` signature centre-crops and resizes it to
@@ -32,6 +32,7 @@ def parse_args(argv):
 def main(argv=None) -> int:
     from lipmotion_tf.audio.loader import load_audio
     from lipmotion_tf.errors import LipMotionError
+    from lipmotion_tf.config import SPEECH_SAMPLE_RATE
     from lipmotion_tf.generate.mp4_writer import write_frames
     from lipmotion_tf.serving.client import LipMotionClient
     from lipmotion_tf.video.image_io import read_image
@@ -46,14 +47,14 @@ def main(argv=None) -> int:
                     print(f"  {name}: {signature['inputs']} -> {signature['outputs']}")
                 if not (args.audio and args.image):
                     return 0
-            waveform = load_audio(args.audio, 44100)
+            waveform = load_audio(args.audio, SPEECH_SAMPLE_RATE)
             image = read_image(args.image)
-            frames = client.generate(waveform, 44100, image)
+            frames = client.generate(waveform, SPEECH_SAMPLE_RATE, image)
     except LipMotionError as error:
         print(f"grpc_client: error: {error}", file=sys.stderr)
         return 2
     output = Path(args.output)
-    write_frames(output, frames, waveform, 44100)
+    write_frames(output, frames, waveform, SPEECH_SAMPLE_RATE)
     print(f"wrote {len(frames)} frames to {output}")
     return 0
 

@@ -7,7 +7,7 @@ Export the two models first::
 
 then::
 
-    python export/tflite_runner.py --generator generator.tflite --log-mel log_mel.tflite \
+    python examples/tflite_runner.py --generator generator.tflite --log-mel log_mel.tflite \
         --audio speech.flac --image lips.png --output lips.mp4
 
 Only ``ai_edge_litert`` and numpy run the models (see
@@ -68,7 +68,7 @@ def main(argv=None) -> int:
         if not (args.audio and args.image):
             return 0
         runner = TFLiteLipGenerator(args.generator, args.log_mel, num_threads=args.threads)
-        waveform = load_audio(args.audio, 44100)
+        waveform = load_audio(args.audio, runner.sample_rate)
         image = read_image(args.image)
         height, width = image.shape[:2]
         identity = crop_box(image, np.array([width / 2, height / 2, min(height, width)]), 64)
@@ -79,9 +79,9 @@ def main(argv=None) -> int:
         print(f"tflite_runner: error: {error}", file=sys.stderr)
         return 2
     output = Path(args.output)
-    write_frames(output, frames, waveform, 44100)
+    write_frames(output, frames, waveform, runner.sample_rate)
     print(f"wrote {len(frames)} frames to {output} ({elapsed:.2f} s for "
-          f"{len(waveform) / 44100:.2f} s of speech)")
+          f"{len(waveform) / runner.sample_rate:.2f} s of speech)")
     return 0
 
 
