@@ -178,14 +178,14 @@ def test_missing_mismatch_audio_is_another_clips_audio():
 
 def test_gradient_plan_shares_passes_where_gradients_agree():
     three, _ = _make_gan()
-    assert three._gradient_plan() == [
+    assert three.gradient_plan() == [
         ("g_loss", ["generator", "correlation"]),
         ("correlation_objective", ["flow"]),
     ]
     two, _ = _make_gan([("model.discriminator_streams", "two")])
-    assert two._gradient_plan() == [("g_loss", ["generator", "correlation", "flow"])]
+    assert two.gradient_plan() == [("g_loss", ["generator", "correlation", "flow"])]
     off, _ = _make_gan([("loss.correlation", 0.0)])
-    assert off._gradient_plan() == [("g_loss", ["generator"])]
+    assert off.gradient_plan() == [("g_loss", ["generator"])]
 
 
 def test_weights_and_optimizer_state_round_trip(tmp_path):
@@ -239,7 +239,7 @@ def test_mixed_float16_wraps_each_optimizer(mixed_float16):
     gan, _ = _make_gan()
     for member in ("generator", "discriminator", "correlation", "flow"):
         assert isinstance(gan.optimizer.member(member), keras.optimizers.LossScaleOptimizer)
-    assert len(gan._gradient_plan()) == 3  # one backward pass per loss scale
+    assert len(gan.gradient_plan()) == 3  # one backward pass per loss scale
 
 
 @pytest.mark.slow

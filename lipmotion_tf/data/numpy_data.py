@@ -281,7 +281,6 @@ class NumpyWindowDataset(keras.utils.PyDataset):
         chosen = self._order()[index * self.batch_size : (index + 1) * self.batch_size]
         clips, starts = self._windows[chosen, 0], self._windows[chosen, 1]
         count = len(chosen)
-        lengths = self._lengths[clips]
         num_clips = len(self._lengths)
         if self.training:
             rng = np.random.default_rng([self.seed, self.epoch, index])

@@ -3,8 +3,10 @@
 One batch = one discriminator update, then one generator update (the generator is run again
 for its step, as in the authors' code). The losses are computed once, in backend-neutral
 ``keras.ops`` code (:meth:`LipMotionGAN.discriminator_losses`,
-:meth:`LipMotionGAN.generator_losses`); only the gradient plumbing differs per backend:
-``tf.GradientTape`` under TensorFlow, ``jax.vjp`` with ``stateless_apply`` under JAX.
+:meth:`LipMotionGAN.generator_losses`); only the gradient plumbing differs per backend, each
+in its own module as Keras's backend trainers: ``tf.GradientTape`` under TensorFlow
+(:mod:`lipmotion_tf.train.tf_step`), ``jax.vjp`` with ``stateless_apply`` under JAX
+(:mod:`lipmotion_tf.train.jax_step`).
 """
 
 from __future__ import annotations
@@ -218,7 +220,7 @@ class LipMotionGAN(keras.Model):
             "flow": self.flownet.trainable_variables,
         }
 
-    def _group_positions(self) -> dict:
+    def group_positions(self) -> dict:
         """Positions of each group's variables in ``self.trainable_variables``."""
         if getattr(self, "_group_variable_positions", None) is None:
             index = {id(v): i for i, v in enumerate(self.trainable_variables)}
@@ -389,7 +391,7 @@ class LipMotionGAN(keras.Model):
         values.update(self.generator_losses(data, training=training))
         return values
 
-    def _gradient_plan(self) -> list:
+    def gradient_plan(self) -> list:
         """Which objective each active optimizer group differentiates, grouped into passes.
 
         Returns a list of ``(objective, [groups])``: one backward pass each. The encoders'
@@ -413,7 +415,7 @@ class LipMotionGAN(keras.Model):
             plan.append(("correlation_objective", ["flow"]))
         return plan
 
-    def _update_metrics(self, values) -> dict:
+    def update_metrics(self, values) -> dict:
         for name, tracker in self.trackers.items():
             tracker.update_state(values[name])
         return {name: tracker.result() for name, tracker in self.trackers.items()}
@@ -421,166 +423,27 @@ class LipMotionGAN(keras.Model):
     # ------------------------------------------------------------ train steps
 
     def train_step(self, *args):
-        """One D update then one G update (TensorFlow: ``(data)``; JAX: ``(state, data)``)."""
+        """One D update then one G update (TensorFlow: ``(data)``; JAX: ``(state, data)``):
+        :func:`~lipmotion_tf.train.tf_step.tf_train_step` or
+        :func:`~lipmotion_tf.train.jax_step.jax_train_step`."""
         *state, data = args
         data = _batch_dict(data)
         if keras.backend.backend() == "jax":
-            return self._jax_train_step(*state, data)
-        return self._tf_train_step(data)
+            from lipmotion_tf.train.jax_step import jax_train_step
+
+            return jax_train_step(self, *state, data)
+        from lipmotion_tf.train.tf_step import tf_train_step
+
+        return tf_train_step(self, data)
 
     def test_step(self, *args):
         *state, data = args
         data = _batch_dict(data)
         if keras.backend.backend() == "jax":
-            return self._jax_test_step(*state, data)
-        return self._update_metrics(self.compute_losses(data, training=False))
+            from lipmotion_tf.train.jax_step import jax_test_step
 
-    def _tf_train_step(self, data):
-        import tensorflow as tf
-
-        def for_gradient(loss, optimizer):
-            return optimizer.scale_loss(L.scale_for_replicas(loss))
-
-        positions = self._group_positions()
-        variables = self.trainable_variables
-
-        def group_vars(name):
-            return [variables[i] for i in positions[name]]
-
-        d_optimizer = self.optimizer.member("discriminator")
-        with tf.GradientTape() as tape:
-            d_values = self.discriminator_losses(data, training=True)
-            d_target = for_gradient(d_values["d_loss"], d_optimizer)
-        if self.adversarial:
-            d_vars = group_vars("discriminator")
-            d_optimizer.apply_gradients(zip(tape.gradient(d_target, d_vars), d_vars))
-
-        plan = self._gradient_plan()
-        with tf.GradientTape(persistent=len(plan) > 1) as tape:
-            g_values = self.generator_losses(data, training=True)
-            targets = [
-                for_gradient(g_values[objective], self.optimizer.member(groups[0]))
-                for objective, groups in plan
-            ]
-        for target, (_, groups) in zip(targets, plan):
-            sources = [group_vars(g) for g in groups]
-            grads = tape.gradient(target, sources)
-            for name, group_sources, group_grads in zip(groups, sources, grads):
-                if group_sources:
-                    self.optimizer.member(name).apply_gradients(zip(group_grads, group_sources))
-        del tape
-        return self._update_metrics({**d_values, **g_values})
-
-    # The JAX steps run the same loss code inside a StatelessScope that maps every model
-    # variable to a traced value, the way keras.Layer.stateless_call does.
-
-    def _jax_scope(self, trainable, non_trainable, optimizer_values=None):
-        mapping = list(zip(self.trainable_variables, trainable))
-        mapping += list(zip(self.non_trainable_variables, non_trainable))
-        if optimizer_values is not None:
-            mapping += list(zip(self.optimizer.variables, optimizer_values))
-        return keras.StatelessScope(state_mapping=mapping)
-
-    def _jax_collect(self, scope, variables):
-        return [scope.get_current_value(v) for v in variables]
-
-    def _jax_train_step(self, state, data):
-        import jax
-
-        trainable, non_trainable, optimizer_values, metrics_values = state
-        trainable = list(trainable)
-        positions = self._group_positions()
-        group = self.optimizer
-        opt_parts = group.split(optimizer_values)
-
-        def with_group(values, name, group_values):
-            values = list(values)
-            for i, v in zip(positions[name], group_values):
-                values[i] = v
-            return values
-
-        # Discriminator step.
-        d_opt = group.member("discriminator")
-
-        def d_objective(d_values, non_trainable):
-            values = with_group(trainable, "discriminator", d_values)
-            with self._jax_scope(values, non_trainable, optimizer_values) as scope:
-                losses = self.discriminator_losses(data, training=True)
-                target = d_opt.scale_loss(losses["d_loss"])
-            return target, (losses, self._jax_collect(scope, self.non_trainable_variables))
-
-        if self.adversarial:
-            d_values = [trainable[i] for i in positions["discriminator"]]
-            (_, (d_losses, non_trainable)), d_grads = jax.value_and_grad(
-                d_objective, has_aux=True
-            )(d_values, non_trainable)
-            d_values, opt_parts["discriminator"] = d_opt.stateless_apply(
-                opt_parts["discriminator"], d_grads, d_values
-            )
-            trainable = with_group(trainable, "discriminator", d_values)
-        else:
-            d_losses = self.discriminator_losses(data, training=True)
-
-        # Generator step (and the correlation networks).
-        plan = self._gradient_plan()
-        groups = [name for _, names in plan for name in names]
-
-        def g_objectives(group_values):
-            values = trainable
-            for name, v in zip(groups, group_values):
-                values = with_group(values, name, v)
-            with self._jax_scope(values, non_trainable, optimizer_values) as scope:
-                losses = self.generator_losses(data, training=True)
-                targets = tuple(
-                    group.member(names[0]).scale_loss(losses[objective])
-                    for objective, names in plan
-                )
-            return targets, (losses, self._jax_collect(scope, self.non_trainable_variables))
-
-        group_values = [[trainable[i] for i in positions[name]] for name in groups]
-        targets, pullback, (g_losses, non_trainable) = jax.vjp(
-            g_objectives, group_values, has_aux=True
-        )
-        grads_by_group = {}
-        for k, (objective, names) in enumerate(plan):
-            cotangent = tuple(
-                ops.ones_like(t) if j == k else ops.zeros_like(t) for j, t in enumerate(targets)
-            )
-            (all_grads,) = pullback(cotangent)
-            for name in names:
-                grads_by_group[name] = all_grads[groups.index(name)]
-        for name, grads in grads_by_group.items():
-            if not positions[name]:
-                continue
-            current = [trainable[i] for i in positions[name]]
-            new_values, opt_parts[name] = group.member(name).stateless_apply(
-                opt_parts[name], grads, current
-            )
-            trainable = with_group(trainable, name, new_values)
-
-        optimizer_values = group.merge(group.own_values(optimizer_values), opt_parts)
-        logs, metrics_values = self._jax_update_metrics(
-            metrics_values, {**d_losses, **g_losses}
-        )
-        return logs, (trainable, non_trainable, optimizer_values, metrics_values)
-
-    def _jax_update_metrics(self, metrics_values, values):
-        mapping = list(zip(self.metrics_variables, metrics_values))
-        with keras.StatelessScope(state_mapping=mapping) as scope:
-            logs = self._update_metrics(values)
-        new_values = []
-        for ref, value in zip(self.metrics_variables, metrics_values):
-            current = scope.get_current_value(ref)
-            new_values.append(value if current is None else current)
-        return logs, new_values
-
-    def _jax_test_step(self, state, data):
-        trainable, non_trainable, metrics_values = state
-        with self._jax_scope(trainable, non_trainable) as scope:
-            values = self.compute_losses(data, training=False)
-        non_trainable = self._jax_collect(scope, self.non_trainable_variables)
-        logs, metrics_values = self._jax_update_metrics(metrics_values, values)
-        return logs, (trainable, non_trainable, metrics_values)
+            return jax_test_step(self, *state, data)
+        return self.update_metrics(self.compute_losses(data, training=False))
 
     # ------------------------------------------------------------ serialisation
 
