@@ -20,6 +20,7 @@ from lipmotion_tf.errors import ConfigError, DataError, TrainingError
 from lipmotion_tf.testing import write_prepared
 from lipmotion_tf.train import runner
 from lipmotion_tf.train.ablations import ABLATIONS, ablation_overrides
+from lipmotion_tf.train.batches import make_batches
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY = REPO_ROOT / "training" / "tiny.yaml"
@@ -388,16 +389,16 @@ def test_extra_data_folders_join_training(prepared, tmp_path):
         for batch in make_dataset(extra, "all", config, training=False)
         for frame in np.round(batch["video"].numpy()[:, 0], 4)
     }
-    batches = runner._Batches(config, prepared, tmp_path / "run", "tensorflow", [extra])
+    batches = make_batches(config, prepared, tmp_path / "run", "tensorflow", [extra])
     # With all the weight on the extra folder, every window comes from it (all its splits).
     for batch, _ in zip(batches.train(), range(4)):
         for frame in np.round(batch["video"].numpy()[:, 0], 4):
             assert frame.tobytes() in extra_frames
     with pytest.raises(DataError, match="source_weights has 3 entries for 2"):
         bad = tiny_config("data.source_weights=1,1,1")
-        next(iter(runner._Batches(bad, prepared, tmp_path / "r", "tensorflow", [extra]).train()))
+        next(iter(make_batches(bad, prepared, tmp_path / "r", "tensorflow", [extra]).train()))
     with pytest.raises(DataError, match="not found"):
-        runner._Batches(config, prepared, tmp_path / "run", "tensorflow", [tmp_path / "none"])
+        make_batches(config, prepared, tmp_path / "run", "tensorflow", [tmp_path / "none"])
 
 
 def test_init_from_copies_the_generator_and_refuses_another_architecture(

@@ -24,10 +24,8 @@ on the epoch it resumes at, so it does not replay the windows already seen). Wit
 budget the run stops at the end of the last epoch that fits and can be continued the same
 way.
 
-Under the JAX backend the data comes from ``.npz`` exports
-(:func:`lipmotion_tf.data.numpy_data.export_numpy`): ``DATA/<split>.npz`` or
-``DATA/numpy/<split>.npz`` when present, otherwise exported into ``OUTPUT/numpy`` (this
-needs TensorFlow once).
+The data comes from :mod:`lipmotion_tf.train.batches`: ``tf.data`` under TensorFlow, numpy
+``.npz`` splits (a device pack, or an export made once with TensorFlow) under JAX.
 """
 
 from __future__ import annotations
@@ -45,15 +43,13 @@ import keras
 import numpy as np
 
 from lipmotion_tf.config import ExperimentConfig
-from lipmotion_tf.data.manifest import load_manifest
-from lipmotion_tf.data.numpy_data import NumpyWindowDataset, export_numpy
-from lipmotion_tf.data.pipeline import check_manifest, count_windows, make_dataset
 from lipmotion_tf.errors import ConfigError, DataError
 from lipmotion_tf.models.factory import build_networks
 from lipmotion_tf.output_files import ensure_writable_folder
-from lipmotion_tf.train.autoencoder_stage import AutoencoderStage, video_targets
+from lipmotion_tf.train.autoencoder_stage import AutoencoderStage
+from lipmotion_tf.train.batches import make_batches
 from lipmotion_tf.train.checkpoint_pruning import PruneCheckpoints
-from lipmotion_tf.train.flow_stage import FlowStage, add_flow_targets, flow_pairs_and_targets
+from lipmotion_tf.train.flow_stage import FlowStage
 from lipmotion_tf.train.gan import LipMotionGAN
 from lipmotion_tf.train.init_from import check_init_checkpoint, load_generator_weights
 from lipmotion_tf.train.nan_guard import NaNGuard
@@ -148,146 +144,6 @@ def _epochs_logged(log_csv: Path) -> int | None:
 
 def _has_module(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
-
-
-# ------------------------------------------------------------------------------ data
-
-
-class _Batches:
-    """Training and validation data of one backend, validated before any model exists."""
-
-    def __init__(self, config: ExperimentConfig, data_dir: Path, output_dir: Path, backend: str,
-                 extra_dirs: Sequence[Path] = ()):
-        self.config = config
-        self.data_dir = Path(data_dir)
-        self.extra_dirs = [Path(d) for d in extra_dirs]
-        self.output_dir = output_dir
-        self.backend = backend
-        self.seed_offset = 0
-        batch_size = config.data.batch_size
-        if self.extra_dirs and backend != "tensorflow":
-            raise ConfigError("extra training data folders need the TensorFlow backend; under "
-                              "JAX, mix them into one device pack (`lipmotion pack`)")
-        if backend == "jax":
-            self._train = NumpyWindowDataset(
-                self._npz("train"), config, batch_size, config.seed, training=True
-            )
-            windows = self._train.num_windows
-            val_path = self._npz("val", required=False)
-            self._val = (
-                NumpyWindowDataset(val_path, config, batch_size, config.seed, training=False)
-                if val_path is not None else None
-            )
-        else:
-            manifest = load_manifest(self.data_dir)
-            check_manifest(manifest, "train", config)
-            windows = count_windows(self.data_dir, "train", config)
-            for extra in self.extra_dirs:
-                if not extra.is_dir():
-                    raise DataError(f"data folder not found: {extra}")
-                windows += count_windows(extra, "all", config)  # checks the folder too
-            self._has_val = any(
-                c.num_frames >= config.data.window for c in manifest.clips_in("val")
-            )
-            # Building the dataset checks the rest (two clips at least, shards present).
-            self._train_dataset()
-        if windows < batch_size:
-            raise DataError(
-                f"{self.data_dir} holds {windows} training windows, fewer than one batch of "
-                f"{batch_size}"
-            )
-        self.steps_per_epoch = config.train.steps_per_epoch or windows // batch_size
-        self.validation_steps = config.train.validation_steps or None
-
-    def _npz(self, split: str, required: bool = True) -> Path | None:
-        for candidate in (self.data_dir / f"{split}.npz", self.data_dir / "numpy" / f"{split}.npz"):
-            if candidate.is_file():
-                return candidate
-        exported = self.output_dir / "numpy" / f"{split}.npz"
-        if exported.is_file():
-            return exported
-        if not _has_module("tensorflow"):
-            if required:
-                raise DataError(
-                    f"no {split}.npz in {self.data_dir} and TensorFlow is not installed to "
-                    "export it: run lipmotion_tf.data.numpy_data.export_numpy where it is"
-                )
-            return None
-
-        manifest = load_manifest(self.data_dir)
-        if not required and not any(
-            c.num_frames >= self.config.data.window for c in manifest.clips_in(split)
-        ):
-            return None
-        return export_numpy(self.data_dir, split, exported, self.config)
-
-    def _train_dataset(self):
-        return make_dataset(self.data_dir, "train", self.config, training=True,
-                            seed=self.config.seed + self.seed_offset, extra_dirs=self.extra_dirs)
-
-    def train(self, transform: str | None = None):
-        """Repeating training data for ``fit`` (``transform``: ``flow`` or ``video``)."""
-        if self.backend == "jax":
-            return _MappedBatches(self._train, _numpy_transform(transform), self.steps_per_epoch)
-        return _tf_transform(self._train_dataset().repeat(), transform)
-
-    def validation(self, transform: str | None = None):
-        """Validation data, or ``None`` when the data has no validation split."""
-        if self.backend == "jax":
-            if self._val is None:
-                return None
-            return _MappedBatches(self._val, _numpy_transform(transform), len(self._val))
-        if not self._has_val:
-            return None
-
-        return _tf_transform(
-            make_dataset(self.data_dir, "val", self.config, training=False), transform
-        )
-
-    def sample(self) -> dict:
-        """One batch as numpy arrays, from the validation split when there is one (for
-        previews: the same clips every time)."""
-        if self.backend == "jax":
-            return (self._val if self._val is not None else self._train)[0]
-        if self._has_val:
-            dataset = make_dataset(self.data_dir, "val", self.config, training=False)
-        else:
-            dataset = self._train_dataset()
-        batch = next(iter(dataset.take(1)))
-        return {k: v.numpy() for k, v in batch.items()}
-
-
-def _numpy_transform(kind: str | None) -> Callable:
-    if kind == "flow":
-        return flow_pairs_and_targets
-    if kind == "video":
-        return lambda batch: (batch["video"], batch["video"])
-    return lambda batch: batch
-
-
-def _tf_transform(dataset, kind: str | None):
-    if kind == "flow":
-        return add_flow_targets(dataset)
-    if kind == "video":
-        return video_targets(dataset)
-    return dataset
-
-
-class _MappedBatches(keras.utils.PyDataset):
-    """A numpy batch source mapped by ``fn`` and cycled to ``length`` batches per epoch."""
-
-    def __init__(self, source, fn: Callable, length: int):
-        super().__init__()
-        self.source, self.fn, self.length = source, fn, int(length)
-
-    def __len__(self):
-        return self.length
-
-    def __getitem__(self, index):
-        return self.fn(self.source[index % len(self.source)])
-
-    def on_epoch_end(self):
-        self.source.on_epoch_end()
 
 
 # ---------------------------------------------------------------------- set-up helpers
@@ -583,7 +439,7 @@ def train(
         raise ConfigError(f"the time budget must be a positive number of seconds, got {time_budget}")
     if init_from is not None:
         check_init_checkpoint(init_from, config)
-    batches = _Batches(config, data_dir, output_dir, backend, extra_data)
+    batches = make_batches(config, data_dir, output_dir, backend, extra_data)
     save_config(config, output_dir / "config.yaml")
 
     epochs = {
