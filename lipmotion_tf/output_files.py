@@ -25,8 +25,9 @@ def write_atomically(path: str | Path,
     """Yields a temporary path to write ``path``'s content to; renames it over ``path`` when
     the block succeeds and ``verify(temporary)`` (if given) raises nothing.
 
-    The temporary keeps ``path``'s suffix, since some writers (``np.save``, ``savefig``) choose
-    the format from it or append their own.
+    The temporary keeps ``path``'s suffixes, since some writers (``np.save``, ``savefig``,
+    Keras's ``save_weights`` wanting ``.weights.h5``) choose the format from them or append
+    their own.
 
     Raises:
         InputError: the folder does not exist or cannot be written, or the rename fails.
@@ -35,7 +36,7 @@ def write_atomically(path: str | Path,
     folder = path.parent
     try:
         handle, name = tempfile.mkstemp(prefix=f".{path.name}.",
-                                        suffix=f"{PARTIAL_MARK}{path.suffix}", dir=folder)
+                                        suffix=PARTIAL_MARK + "".join(path.suffixes), dir=folder)
     except OSError as error:
         raise InputError(f"cannot write {path}: {error.strerror or error}") from None
     os.close(handle)

@@ -97,7 +97,7 @@ def test_write_report_files(tmp_path):
     for path in paths.values():
         assert path.is_file() and path.stat().st_size > 0
     assert paths["contact_sheet"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not [p for p in paths["json"].parent.iterdir() if p.name.endswith(".tmp")]
+    assert not [p for p in paths["json"].parent.iterdir() if ".partial" in p.name]
     content = json.loads(paths["json"].read_text())
     assert [row["method"] for row in content["rows"]] == [GROUND_TRUTH, STATIC_BASELINE, "M"]
     assert content["backgrounds"] == {"face_photo": 1, "first_frame": 1}

@@ -311,7 +311,7 @@ def exported(prepared, tmp_path_factory):
 
 
 def test_export_numpy_layout(exported):
-    assert not exported.with_name(exported.name + ".tmp").exists()
+    assert not list(exported.parent.glob("*.partial*"))
     with np.load(exported, allow_pickle=False) as content:
         assert content["frames"].dtype == np.uint8
         assert content["frames"].shape == (sum(LENGTHS[:5]), SIZE, SIZE, 3)

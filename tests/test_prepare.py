@@ -171,7 +171,7 @@ def test_prepare_manifest_and_failures(prepared, video_dir):
     assert len(warnings) == 2 and any("corrupt.mpg" in w for w in warnings)
     assert result.failures == failures
     shard_names = {p.name for p in (out / "shards").iterdir()}
-    assert not any(name.endswith(".tmp") for name in shard_names)
+    assert not any(".partial" in name for name in shard_names)
 
 
 def test_prepared_records_parse(prepared):
@@ -218,13 +218,15 @@ def test_resume_after_an_interruption(prepared, video_dir, tmp_path, monkeypatch
 
     def interrupted(out_dir, plan, results, fingerprint):
         if plan.name == victim.stem:
-            (out_dir / "shards" / f"{plan.name}.tfrecord.tmp").write_bytes(b"half a shard")
+            (out_dir / "shards" / f".{plan.name}.tfrecord.x1.partial.tfrecord").write_bytes(
+                b"half a shard")
             raise KeyboardInterrupt
         return real_write(out_dir, plan, results, fingerprint)
 
     victim.unlink()
     victim.with_suffix(".json").unlink()
-    (resumed / "shards" / "stray.tfrecord.tmp").write_bytes(b"left by a killed run")
+    (resumed / "shards" / ".stray.tfrecord.x2.partial.tfrecord").write_bytes(
+        b"left by a killed run")
     monkeypatch.setattr(prepare_module, "_write_shard", interrupted)
     with pytest.raises(KeyboardInterrupt):
         prepare_module.prepare(video_dir, resumed, settings(), workers=1, shard_size=1,
@@ -238,7 +240,7 @@ def test_resume_after_an_interruption(prepared, video_dir, tmp_path, monkeypatch
     assert result.shards_written == 1 and result.shards_reused == 5
     assert json.loads((resumed / manifest_lib.MANIFEST_NAME).read_text()) == full_manifest
     assert_same_clips(read_clips_numpy([victim]), original)  # deterministic preparation
-    assert not list((resumed / "shards").glob("*.tmp"))
+    assert not list((resumed / "shards").glob("*.partial*"))
 
 
 def test_changed_settings_redo_shards(prepared, video_dir, tmp_path):

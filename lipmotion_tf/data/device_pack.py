@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import numpy as np
 from lipmotion_tf.data.numpy_data import NUMPY_FORMAT_VERSION
 from lipmotion_tf.data.still_windows import quiet_log_mel
 from lipmotion_tf.errors import DataError
-from lipmotion_tf.output_files import ensure_writable_folder
+from lipmotion_tf.output_files import ensure_writable_folder, write_atomically
 
 MIB = 1 << 20
 
@@ -91,13 +90,8 @@ class _SplitWriter:
             "format_version": np.asarray(NUMPY_FORMAT_VERSION, np.int64),
             **(extra or {}),
         }
-        tmp = path.with_name(path.name + ".tmp")
-        try:
-            with open(tmp, "wb") as handle:  # a file handle: savez adds no ".npz" suffix
-                np.savez(handle, **arrays)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with write_atomically(path) as temporary:
+            np.savez(temporary, **arrays)
         return path.stat().st_size
 
 

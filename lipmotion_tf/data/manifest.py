@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from lipmotion_tf.errors import DataError
+from lipmotion_tf.output_files import write_atomically
 
 MANIFEST_NAME = "manifest.json"
 FAILURES_NAME = "failures.json"
@@ -76,10 +76,8 @@ class Manifest:
 
     def save(self) -> None:
         """Writes ``manifest.json`` atomically (a reader never sees half a file)."""
-        path = self.root / MANIFEST_NAME
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=1))
-        os.replace(tmp, path)
+        with write_atomically(self.root / MANIFEST_NAME) as temporary:
+            temporary.write_text(json.dumps(self.to_json(), indent=1))
 
 
 def load_manifest(root: str | Path) -> Manifest:

@@ -36,7 +36,6 @@ mismatch rules (its random draws differ).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import keras
@@ -45,6 +44,7 @@ import numpy as np
 from lipmotion_tf.data.augment_numpy import augment_windows_numpy, make_still_windows_numpy
 from lipmotion_tf.data.pipeline import window_starts
 from lipmotion_tf.errors import DataError
+from lipmotion_tf.output_files import write_atomically
 
 NUMPY_FORMAT_VERSION = 2
 _ARRAYS = ("log_mel", "frame_offsets", "clip_ids", "speech", "face_found", "audio_config",
@@ -95,13 +95,8 @@ def export_numpy(prepared_dir: str | Path, split: str, out_path: str | Path, con
         "format_version": np.asarray(NUMPY_FORMAT_VERSION, np.int64),
     }
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as handle:  # a file handle: savez adds no ".npz" suffix
-            np.savez(handle, **arrays)
-        os.replace(tmp, out_path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with write_atomically(out_path) as temporary:
+        np.savez(temporary, **arrays)
     return out_path
 
 

@@ -42,11 +42,10 @@ from lipmotion_tf.config import AudioConfig, DataConfig
 from lipmotion_tf.data import manifest as manifest_lib
 from lipmotion_tf.data import records
 from lipmotion_tf.errors import DataError, InputError, LipMotionError, NoFaceError
-from lipmotion_tf.output_files import ensure_writable_folder
+from lipmotion_tf.output_files import ensure_writable_folder, write_atomically
 
 VIDEO_EXTENSIONS = (".mpg", ".mpeg", ".mp4", ".mov", ".avi", ".mkv", ".webm")
 SIDECAR_SUFFIX = ".json"
-TEMP_SUFFIX = ".tmp"
 # Bump when the content of prepared clips changes, so old shards are redone.
 PREPARE_VERSION = 1
 
@@ -285,9 +284,8 @@ def _finished(out_dir: Path, plan: ShardPlan, fingerprint: dict[str, Any]) -> di
 
 def _write_json(path: Path, content: Any) -> None:
     """Writes JSON atomically: a temporary file renamed over the target."""
-    tmp = path.with_name(path.name + TEMP_SUFFIX)
-    tmp.write_text(json.dumps(content, indent=1))
-    os.replace(tmp, path)
+    with write_atomically(path) as temporary:
+        temporary.write_text(json.dumps(content, indent=1))
 
 
 def _write_shard(
@@ -309,15 +307,11 @@ def _write_shard(
         )))
     record_path = out_dir / plan.record_name
     if clips:
-        tmp = record_path.with_name(record_path.name + TEMP_SUFFIX)
-        try:
-            with tf.io.TFRecordWriter(str(tmp)) as writer:
+        with write_atomically(record_path) as temporary:
+            with tf.io.TFRecordWriter(str(temporary)) as writer:
                 for _, payload, _ in results:
                     if payload is not None:
                         writer.write(payload)
-            os.replace(tmp, record_path)
-        finally:
-            tmp.unlink(missing_ok=True)
     else:
         record_path.unlink(missing_ok=True)
     content = {"settings": fingerprint, "inputs": _inputs(plan), "clips": clips, "failures": failures}
@@ -329,7 +323,8 @@ def _clean_shard_dir(shard_dir: Path, plans: list[ShardPlan]) -> None:
     """Removes temporary files and shards that are not part of the current plan."""
     keep = {f"{p.name}{suffix}" for p in plans for suffix in (records.RECORD_SUFFIX, SIDECAR_SUFFIX)}
     for path in shard_dir.iterdir():
-        ours = path.name.endswith((records.RECORD_SUFFIX, SIDECAR_SUFFIX, TEMP_SUFFIX))
+        # Temporaries of write_atomically end in the same suffixes.
+        ours = path.name.endswith((records.RECORD_SUFFIX, SIDECAR_SUFFIX))
         if path.is_file() and ours and path.name not in keep:
             path.unlink()
 

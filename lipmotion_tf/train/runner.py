@@ -34,7 +34,6 @@ import contextlib
 import dataclasses
 import importlib.util
 import json
-import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -45,7 +44,7 @@ import numpy as np
 from lipmotion_tf.config import ExperimentConfig
 from lipmotion_tf.errors import ConfigError, DataError
 from lipmotion_tf.models.factory import build_networks
-from lipmotion_tf.output_files import ensure_writable_folder
+from lipmotion_tf.output_files import ensure_writable_folder, write_atomically
 from lipmotion_tf.train.autoencoder_stage import AutoencoderStage
 from lipmotion_tf.train.batches import make_batches
 from lipmotion_tf.train.checkpoint_pruning import PruneCheckpoints
@@ -117,9 +116,8 @@ def save_config(config: ExperimentConfig, path: str | Path) -> Path:
     import yaml
 
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-    os.replace(tmp, path)
+    with write_atomically(path) as temporary:
+        temporary.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     return path
 
 
@@ -187,15 +185,13 @@ def _adam(config: ExperimentConfig, learning_rate: float, beta_1: float | None =
 
 
 def _save_weights_atomically(model, path: Path) -> None:
-    tmp = path.with_name(".tmp-" + path.name)
-    model.save_weights(str(tmp))
-    os.replace(tmp, path)
+    with write_atomically(path) as temporary:
+        model.save_weights(str(temporary))
 
 
 def _save_model_atomically(model, path: Path) -> None:
-    tmp = path.with_name(".tmp-" + path.name)
-    model.save(str(tmp))
-    os.replace(tmp, path)
+    with write_atomically(path) as temporary:
+        model.save(str(temporary))
 
 
 # ---------------------------------------------------------------------------- stages
