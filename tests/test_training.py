@@ -471,10 +471,11 @@ def test_tiny_gan_overfits_one_real_batch(shared_data):
         keras.optimizers.AdamW(1e-4, weight_decay=4e-4), loss_config=config.loss,
     )
     gan.build_from_batch(batch)
-    l1 = [float(gan.train_on_batch(batch, return_dict=True)["reconstruction"]) for _ in range(60)]
+    l1 = [float(gan.train_on_batch(batch, return_dict=True)["reconstruction"]) for _ in range(12)]
     assert all(math.isfinite(v) for v in l1)
-    # Seeds 0-2 reach 0.35-0.47 of the first loss; an untrained or broken step stays near 1.
-    assert min(l1[-5:]) <= 0.6 * l1[0], l1
+    # Seed 0 is at 0.14-0.15 of the first loss after 7-12 steps (attention output); an
+    # untrained or broken step stays near 1. Twelve steps keep the test short on any CPU.
+    assert min(l1[-3:]) <= 0.6 * l1[0], l1
 
 
 # ------------------------------------------------------------------ distribution
