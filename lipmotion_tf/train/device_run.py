@@ -175,9 +175,10 @@ def _latest_generator(config, run_dir: Path):
     from lipmotion_tf.train.runner import zero_batch
 
     for stage in ("gan", "warmup"):
-        candidates = sorted((run_dir / "checkpoints").glob(f"{stage}-epoch*.weights.h5"))
-        if (run_dir / f"{stage}.weights.h5").is_file():
-            candidates.append(run_dir / f"{stage}.weights.h5")
+        candidates = [*(run_dir / "checkpoints").glob(f"{stage}-epoch*.weights.h5"),
+                      *(run_dir / f"{stage}.weights.h5",)]
+        candidates = sorted((p for p in candidates if p.is_file()),
+                            key=lambda p: p.stat().st_mtime)  # the newest last
         if candidates:
             networks = build_networks(config)
             gan = LipMotionGAN(**networks, discriminator_streams=config.model.discriminator_streams)
