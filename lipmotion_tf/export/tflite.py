@@ -28,7 +28,6 @@ file is written by :func:`~lipmotion_tf.output_files.write_atomically`.
 from __future__ import annotations
 
 import dataclasses
-import os
 import tempfile
 import warnings
 from pathlib import Path
@@ -37,7 +36,7 @@ from typing import Iterable
 import numpy as np
 
 from lipmotion_tf.errors import InputError
-from lipmotion_tf.output_files import write_atomically
+from lipmotion_tf.output_files import ensure_writable_folder, write_atomically
 
 QUANTIZE_MODES = ("none", "float16", "dynamic", "int8")
 MODELS = {"generator": "generate_window", "log_mel": "log_mel"}
@@ -227,10 +226,4 @@ def check_output_file(output: str | Path, overwrite: bool = False) -> None:
         raise InputError(f"output must be a .tflite file, got {output}")
     if output.exists() and not overwrite:
         raise InputError(f"{output} already exists (pass --overwrite to replace it)")
-    folder = output.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InputError(f"cannot create {folder}: {error.strerror or error}") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError(f"cannot write to {folder}: permission denied")
+    ensure_writable_folder(output.parent)

@@ -9,7 +9,6 @@ leaves nothing half-written behind and an existing video untouched.
 from __future__ import annotations
 
 import contextlib
-import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -62,8 +61,6 @@ class Mp4Writer:
         parent = self.path.parent
         if not parent.is_dir():
             raise InputError(f"cannot write {self.path}: folder {parent} does not exist")
-        if not os.access(parent, os.W_OK):
-            raise InputError(f"cannot write {self.path}: folder {parent} is not writable")
         with contextlib.ExitStack() as stack:
             temporary = stack.enter_context(write_atomically(self.path, self._verify))
             try:
