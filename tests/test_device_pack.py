@@ -131,12 +131,15 @@ def test_generator_weights_split_into_parts_load_back(tmp_path):
 
 
 def test_device_training_rehearsal_without_tensorflow(pack, tmp_path):
-    """training/device_train.sh on CPU: TensorFlow and librosa blocked (the GPU machine has
-    neither), Keras from the wheel set; its weights then generate a video with TF."""
+    """training/device_train.sh on CPU: TensorFlow, librosa and the other packages the GPU
+    machine lacks blocked, Keras from the wheel set; its weights then generate a video with
+    TF."""
     if not list(WHEELS.glob("keras-*.whl")):
         pytest.fail("no Keras wheel in .whl: run training/fetch_device_wheels.sh (make install)")
     blocked = tmp_path / "blocked"
-    for name in ("tensorflow", "librosa"):
+    # What the project installs and the GPU machine's image lacks (device KINDS.md).
+    for name in ("tensorflow", "librosa", "av", "soundfile", "soxr", "mediapipe",
+                 "imageio_ffmpeg", "ai_edge_litert", "tensorflow_serving_api"):
         (blocked / name).mkdir(parents=True)
         (blocked / name / "__init__.py").write_text(
             f"raise ImportError('{name} is blocked: the GPU machine has none')\n")
