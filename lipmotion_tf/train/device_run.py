@@ -21,6 +21,7 @@ import csv
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--minutes", type=float, required=True,
                         help="wall time for the whole run, results included")
     parser.add_argument("--run", type=Path, default=None,
-                        help="run folder (checkpoints, logs; default: OUT/../device_run)")
+                        help="run folder (checkpoints, logs; default: a new temporary folder)")
     parser.add_argument("--precision", default="auto",
                         choices=("auto", "float32", "mixed_bfloat16"),
                         help="auto: mixed_bfloat16 on a GPU, float32 on a CPU")
@@ -129,7 +130,7 @@ def main(argv=None) -> int:
     try:
         config = load_config(args.config, [*args.overrides, f"train.precision={precision}"])
         args.out.mkdir(parents=True, exist_ok=True)
-        run_dir = args.run or args.out.resolve().parent / "device_run"
+        run_dir = args.run or Path(tempfile.mkdtemp(prefix="lipmotion_device_run_"))
         budget = args.minutes * 60.0 - RESERVE_SECONDS - (time.monotonic() - started)
         if budget <= 0:
             raise LipMotionError(f"--minutes {args.minutes} leaves no time to train")
