@@ -30,7 +30,8 @@ from lipmotion_tf.output_files import ensure_writable_folder, write_atomically
 MIB = 1 << 20
 
 
-def _encode_clip(clip: dict, quality: int) -> tuple[list[bytes], dict]:
+def _encode_frames(clip: dict, quality: int) -> list[bytes]:
+    """The clip's RGB frames as JPEG files (OpenCV codes BGR)."""
     import cv2
 
     coded = []
@@ -39,7 +40,7 @@ def _encode_clip(clip: dict, quality: int) -> tuple[list[bytes], dict]:
         if not ok:
             raise DataError(f"cannot JPEG-code a frame of {clip['clip_id'].decode()}")
         coded.append(data.tobytes())
-    return coded, clip
+    return coded
 
 
 def _clips(prepared_dir: Path, split: str, config, window: int):
@@ -53,9 +54,8 @@ def _clips(prepared_dir: Path, split: str, config, window: int):
 class _SplitWriter:
     """Collects JPEG-coded clips of one split and writes them as one ``.npz``."""
 
-    def __init__(self, config, quality: int):
+    def __init__(self, config):
         self.config = config
-        self.quality = quality
         self.jpeg, self.jpeg_offsets = [], [0]
         self.log_mel, self.clip_ids, self.speech, self.faces = [], [], [], []
         self.frame_offsets, self.sources = [0], []
@@ -146,19 +146,19 @@ def write_device_pack(
     window, hop = config.data.window, config.data.hop
     limit = int(max_mib * MIB)
 
-    val = _SplitWriter(config, quality)
+    val = _SplitWriter(config)
     for clip in _clips(dirs[0], "val", config, window):
         if len(val.clip_ids) >= val_clips:
             break
-        val.add(*_encode_clip(clip, quality), source=0)
+        val.add(_encode_frames(clip, quality), clip, source=0)
     quiet = quiet_log_mel(config.audio, config.seed).astype(np.float16)
-    train = _SplitWriter(config, quality)
+    train = _SplitWriter(config)
     room = limit - val.bytes - quiet.nbytes - MIB // 4  # headers, ids, offsets
     full = False
     for source in [*range(1, len(dirs)), 0]:
         split = "train" if source == 0 else "all"
         for clip in _clips(dirs[source], split, config, window):
-            coded, clip = _encode_clip(clip, quality)
+            coded = _encode_frames(clip, quality)
             if train.bytes + train.clip_bytes(coded, clip) > room:
                 full = True
                 break
