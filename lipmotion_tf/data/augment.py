@@ -19,6 +19,8 @@ import math
 
 # Luma weights (ITU-R BT.601) for the grey transform.
 LUMA = (0.299, 0.587, 0.114)
+#: The six channel orders a permutation draws from.
+CHANNEL_PERMUTATIONS = ((0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +52,29 @@ class AugmentSettings:
     shift: float = 3.0
 
 
+def hue_rotation(cos, sin):
+    """Rodrigues rotations of RGB about the grey axis ``(1, 1, 1) / sqrt(3)``.
+
+    Plain arithmetic on ``cos`` and ``sin`` of the angles (``(B, 1, 1)`` numpy arrays or TF
+    tensors), so the TF and numpy augmentations share it. Returns ``(B, 3, 3)``.
+    """
+    import numpy as np
+
+    k = np.full((3, 1), 1.0 / math.sqrt(3.0), np.float32)
+    cross = np.array([[0, -1, 1], [1, 0, -1], [-1, 1, 0]], np.float32) / np.float32(math.sqrt(3.0))
+    return cos * np.eye(3, dtype=np.float32) + sin * cross + (1.0 - cos) * (k @ k.T)
+
+
+def output_to_input(zoom, shift_x, shift_y, flip_sign, size: int):
+    """``(a0, a2, b1, b2)`` of the map from an output pixel to the input pixel it samples:
+    ``x_in = a0 * x + a2``, ``y_in = b1 * y + b2`` (zoom and flip about the centre, then a
+    shift). Plain arithmetic, shared by the TF and numpy augmentations."""
+    centre = (size - 1) / 2.0
+    scale = 1.0 / zoom
+    a0 = flip_sign * scale
+    return a0, centre - a0 * centre + shift_x, scale, centre - scale * centre + shift_y
+
+
 def _uniform(seed, index, shape, low, high):
     import tensorflow as tf
 
@@ -62,21 +87,15 @@ def _colour_matrices(seed, batch, settings: AugmentSettings):
     import tensorflow as tf
 
     eye = tf.eye(3, batch_shape=[batch])
-    permutations = tf.constant(
-        [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]], tf.int32
-    )
+    permutations = tf.constant(CHANNEL_PERMUTATIONS, tf.int32)
     choice = tf.random.stateless_uniform([batch], seed=tf.stack([seed, 1]), minval=0,
                                          maxval=6, dtype=tf.int32)
     permute = tf.one_hot(tf.gather(permutations, choice), 3)  # (B, 3, 3) rows pick channels
     use = _uniform(seed, 2, [batch, 1, 1], 0.0, 1.0) < settings.permute
     matrix = tf.where(use, permute, eye)
 
-    # Rodrigues rotation about the grey axis k = (1, 1, 1) / sqrt(3).
     angle = _uniform(seed, 3, [batch, 1, 1], -math.pi, math.pi)
-    k = tf.fill([3, 1], 1.0 / math.sqrt(3.0))
-    cross = tf.constant([[0.0, -1.0, 1.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]]) / math.sqrt(3.0)
-    rotation = tf.cos(angle) * eye + tf.sin(angle) * cross + (1.0 - tf.cos(angle)) * (
-        k @ tf.transpose(k))
+    rotation = hue_rotation(tf.cos(angle), tf.sin(angle))
     use = _uniform(seed, 4, [batch, 1, 1], 0.0, 1.0) < settings.hue
     matrix = tf.where(use, rotation, eye) @ matrix
 
@@ -92,13 +111,8 @@ def _geometry(seed, batch, size, settings: AugmentSettings):
     zoom = _uniform(seed, 10, [batch], 1.0 - settings.zoom, 1.0 + settings.zoom)
     shift = _uniform(seed, 11, [batch, 2], -settings.shift, settings.shift)
     flip = _uniform(seed, 12, [batch], 0.0, 1.0) < settings.flip
-    centre = (size - 1) / 2.0
-    sign = tf.where(flip, -1.0, 1.0)
-    scale = 1.0 / zoom
-    a0 = sign * scale
-    a2 = centre - a0 * centre + shift[:, 0]
-    b1 = scale
-    b2 = centre - b1 * centre + shift[:, 1]
+    a0, a2, b1, b2 = output_to_input(zoom, shift[:, 0], shift[:, 1], tf.where(flip, -1.0, 1.0),
+                                     size)
     zeros = tf.zeros([batch])
     return tf.stack([a0, zeros, a2, zeros, b1, b2, zeros, zeros], axis=1)
 

@@ -13,20 +13,23 @@ import math
 
 import numpy as np
 
-from lipmotion_tf.data.augment import LUMA, AugmentSettings
-
-_PERMUTATIONS = np.array([[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]])
+from lipmotion_tf.data.augment import (
+    CHANNEL_PERMUTATIONS,
+    LUMA,
+    AugmentSettings,
+    hue_rotation,
+    output_to_input,
+)
 
 
 def _colour_matrices(rng: np.random.Generator, batch: int, settings: AugmentSettings):
     """``(B, 3, 3)``: permutation, then hue rotation, then grey, each by chance."""
     eye = np.broadcast_to(np.eye(3, dtype=np.float32), (batch, 3, 3))
-    permute = np.eye(3, dtype=np.float32)[_PERMUTATIONS[rng.integers(0, 6, batch)]]
+    choice = np.asarray(CHANNEL_PERMUTATIONS)[rng.integers(0, 6, batch)]
+    permute = np.eye(3, dtype=np.float32)[choice]
     matrix = np.where((rng.random(batch) < settings.permute)[:, None, None], permute, eye)
     angle = rng.uniform(-math.pi, math.pi, batch).astype(np.float32)[:, None, None]
-    k = np.full((3, 1), 1.0 / math.sqrt(3.0), np.float32)
-    cross = np.array([[0, -1, 1], [1, 0, -1], [-1, 1, 0]], np.float32) / math.sqrt(3.0)
-    rotation = np.cos(angle) * eye + np.sin(angle) * cross + (1 - np.cos(angle)) * (k @ k.T)
+    rotation = hue_rotation(np.cos(angle), np.sin(angle))
     matrix = np.where((rng.random(batch) < settings.hue)[:, None, None], rotation, eye) @ matrix
     grey = np.broadcast_to(np.array([LUMA] * 3, np.float32), (batch, 3, 3))
     return np.where((rng.random(batch) < settings.grey)[:, None, None], grey, eye) @ matrix
@@ -69,14 +72,11 @@ def augment_windows_numpy(identity: np.ndarray, video: np.ndarray, rng: np.rando
     shift = rng.uniform(-settings.shift, settings.shift, (batch, 2))
     flip = rng.random(batch) < settings.flip
     use = rng.random(batch) < settings.probability
-    centre = (size - 1) / 2.0
     out = np.concatenate([identity[:, None], video], axis=1).astype(np.float32)
     for b in np.flatnonzero(use):
-        scale = 1.0 / zoom[b]
-        a0 = -scale if flip[b] else scale
-        # Output pixel -> input pixel, as the TF version's projective transform.
-        warp = np.array([[a0, 0.0, centre - a0 * centre + shift[b, 0]],
-                         [0.0, scale, centre - scale * centre + shift[b, 1]]], np.float32)
+        a0, a2, b1, b2 = output_to_input(zoom[b], shift[b, 0], shift[b, 1],
+                                         -1.0 if flip[b] else 1.0, size)
+        warp = np.array([[a0, 0.0, a2], [0.0, b1, b2]], np.float32)
         for t in range(x.shape[1]):
             image = cv2.warpAffine(x[b, t], warp, (size, size),
                                    flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,

@@ -43,6 +43,7 @@ import numpy as np
 
 from lipmotion_tf.data.augment_numpy import augment_windows_numpy, make_still_windows_numpy
 from lipmotion_tf.data.pipeline import window_starts
+from lipmotion_tf.data.still_windows import quiet_log_mel
 from lipmotion_tf.errors import DataError
 from lipmotion_tf.output_files import write_atomically
 
@@ -160,7 +161,8 @@ class NumpyWindowDataset(keras.utils.PyDataset):
     ``mismatch_audio``, plus ``clip_id``, ``start``, ``speech`` and ``mismatch_clip_id`` with
     ``include_metadata``), exactly as :func:`~lipmotion_tf.data.pipeline.make_dataset`
     describes, with its training options ``data.augment`` and ``data.still_fraction``
-    (:mod:`lipmotion_tf.data.augment_numpy`). It is a :class:`keras.utils.PyDataset`, so ``model.fit`` takes it directly
+    (:mod:`lipmotion_tf.data.augment_numpy`). It is a :class:`keras.utils.PyDataset`, so
+    ``model.fit`` takes it directly
     (on any backend) and calls :meth:`on_epoch_end`, which moves to the next epoch's order.
     Batch ``i`` of epoch ``e`` depends only on ``(seed, e, i)``, so workers may fetch batches
     in any order.
@@ -235,8 +237,6 @@ class NumpyWindowDataset(keras.utils.PyDataset):
         if self.still_fraction > 0:
             self._quiet = arrays.get("quiet_log_mel")
             if self._quiet is None:
-                from lipmotion_tf.data.still_windows import quiet_log_mel
-
                 self._quiet = quiet_log_mel(config.audio, self.seed)
             self._quiet = self._quiet.astype(np.float32)
         if self.training and len(lengths) < 2:

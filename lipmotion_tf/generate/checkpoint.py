@@ -4,8 +4,8 @@ A generator checkpoint is a folder holding ``config.yaml`` (the resolved experim
 and either ``generator.keras`` (a full Keras save) or ``generator_weights.npz`` (the weights
 alone, possibly float16, as the shipped demonstration model; a large model's weights may be
 split over ``generator_weights.npz``, ``generator_weights_2.npz``, ... so that no file passes
-a size limit). A training run's output folder is such a folder. A lone ``.keras`` or weights ``.npz`` file with a ``config.yaml`` beside it
-works too.
+a size limit). A training run's output folder is such a folder. A lone ``.keras`` or
+weights ``.npz`` file with a ``config.yaml`` beside it works too.
 """
 
 from __future__ import annotations

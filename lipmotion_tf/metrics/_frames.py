@@ -22,8 +22,8 @@ def checked_uint8(frames: np.ndarray, name: str = "frames") -> np.ndarray:
     """Returns ``frames`` as uint8 in 0-255, checking their range first.
 
     uint8 arrays are returned unchanged. Floating arrays are taken as the project's [-1, 1]
-    convention and mapped by :func:`lipmotion_tf.video.pixels.to_uint8`; other integer arrays must already
-    hold 0-255.
+    convention and mapped by :func:`lipmotion_tf.video.pixels.to_uint8`; other integer
+    arrays must already hold 0-255.
 
     Raises:
         InputError: non-finite values, or values outside the range of their type's convention

@@ -103,7 +103,8 @@ def run_load_test(
     from lipmotion_tf.serving.client import LipMotionClient, ServingError
 
     rng = np.random.default_rng(seed)
-    waveform = (0.1 * rng.standard_normal(int(round(seconds_of_speech * SPEECH_SAMPLE_RATE)))).astype(np.float32)
+    samples = int(round(seconds_of_speech * SPEECH_SAMPLE_RATE))
+    waveform = (0.1 * rng.standard_normal(samples)).astype(np.float32)
     image = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
     expected_frames = max(1, int(round(len(waveform) / 1764)))
     kinds = list(MALFORMED_KINDS)

@@ -135,8 +135,8 @@ def main(argv=None) -> int:
         if budget <= 0:
             raise LipMotionError(f"--minutes {args.minutes} leaves no time to train")
         records = []
-        result = train(config, args.data, run_dir, callbacks=[_throughput_callback(config, records)],
-                       verbose=2, time_budget=budget)
+        result = train(config, args.data, run_dir, verbose=2, time_budget=budget,
+                       callbacks=[_throughput_callback(config, records)])
     except LipMotionError as error:
         print(f"device_run: error: {error}", file=sys.stderr)
         return error.exit_code

@@ -82,8 +82,10 @@ class ConvTransposeBlock(keras.layers.Layer):
 
         if rank == 2:
             layer = keras.layers.Conv2DTranspose
+        elif self.stack_frames:
+            layer = TemporalStackConv3DTranspose
         else:
-            layer = TemporalStackConv3DTranspose if self.stack_frames else keras.layers.Conv3DTranspose
+            layer = keras.layers.Conv3DTranspose
         self.conv = layer(
             filters=self.filters,
             kernel_size=self.kernel_size,
@@ -102,7 +104,8 @@ class ConvTransposeBlock(keras.layers.Layer):
         self.act = make_activation(activation, f"{self.name}_{activation}")
 
     def folded_weights(self):
-        """``(kernel, bias)`` with the batch norm folded in (see :meth:`ConvBlock.folded_weights`)."""
+        """``(kernel, bias)`` with the batch norm folded in (as
+        :meth:`ConvBlock.folded_weights`)."""
         return folded_conv_weights(self.conv, self.bn, transposed=True)
 
     def call(self, inputs, training=None):
