@@ -31,6 +31,7 @@ The data comes from :mod:`lipmotion_tf.train.batches`: ``tf.data`` under TensorF
 from __future__ import annotations
 
 import contextlib
+import csv
 import dataclasses
 import importlib.util
 import json
@@ -133,8 +134,6 @@ def _epochs_logged(log_csv: Path) -> int | None:
     """Epochs a finished stage ran, from its CSV log (``None`` when there is no log)."""
     if not log_csv.is_file():
         return None
-    import csv
-
     with log_csv.open(newline="") as handle:
         epochs = [int(row["epoch"]) for row in csv.DictReader(handle) if row.get("epoch")]
     return max(epochs) + 1 if epochs else None
