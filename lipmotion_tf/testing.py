@@ -82,6 +82,41 @@ def write_prepared(root, splits=(("train", 3), ("val", 1)), frames: int = 24, se
     return root
 
 
+def write_face_video(path, frames: int = 45, fps: int = 30, black=(), face: bool = True,
+                     sound: bool = True):
+    """A video of the bundled face photo drifting one pixel sideways per frame, as a talking
+    head would move, with the bundled speech as its sound; returns ``path``.
+
+    Args:
+        path: the ``.mp4`` to write.
+        frames: video frames.
+        fps: frame rate.
+        black: indices of frames that are black (no face in them).
+        face: False paints every frame flat grey (a video without a face).
+        sound: False writes no audio track.
+    """
+    from pathlib import Path
+
+    import numpy as np
+    import soundfile as sf
+
+    from lipmotion_tf.generate.mp4_writer import Mp4Writer
+    from lipmotion_tf.video.image_io import read_image
+
+    samples = Path(__file__).resolve().parent / "assets" / "samples"
+    image = read_image(str(samples / "face.jpg"))
+    if not face:
+        image = np.full_like(image, 120)
+    speech, rate = sf.read(samples / "speech.flac", dtype="float32")
+    length = int(frames / fps * rate)
+    audio = np.tile(speech, length // len(speech) + 1)[:length] if sound else None
+    height, width = image.shape[:2]
+    with Mp4Writer(path, fps, width, height, audio, rate) as writer:
+        for t in range(frames):
+            writer.write(np.zeros_like(image) if t in black else np.roll(image, t, axis=1))
+    return Path(path)
+
+
 def start_serve(model_base, *flags):
     """Starts ``lipmotion serve`` on a free port in a new process, as a user would.
 

@@ -424,6 +424,26 @@ def test_init_from_copies_the_generator_and_refuses_another_architecture(
         assert message in err and "Traceback" not in err and len(err.splitlines()) == 1
 
 
+def test_init_from_a_shallower_generator_keeps_its_output(tiny_checkpoint):
+    from lipmotion_tf.generate.checkpoint import load_generator
+    from lipmotion_tf.models.factory import build_networks
+    from lipmotion_tf.train.init_from import check_init_checkpoint, load_generator_weights
+
+    source, stored = load_generator(tiny_checkpoint)
+    deeper = tiny_config(f"model.generator_res_blocks={stored.model.generator_res_blocks + 2}")
+    check_init_checkpoint(tiny_checkpoint, deeper)
+    generator = build_networks(deeper)["generator"]
+    load_generator_weights(generator, tiny_checkpoint)
+    rng = np.random.default_rng(0)
+    inputs = {"audio": rng.normal(size=(2, 32, 128)).astype("float32"),
+              "identity": rng.uniform(-1, 1, (2, 64, 64, 3)).astype("float32")}
+    np.testing.assert_allclose(generator(inputs, training=False)["video"],
+                               source(inputs, training=False)["video"], atol=1e-5)
+    shallower = tiny_config(f"model.generator_res_blocks={stored.model.generator_res_blocks - 1}")
+    with pytest.raises(ConfigError, match="generator_res_blocks"):
+        check_init_checkpoint(tiny_checkpoint, shallower)
+
+
 def test_durations_parse():
     from lipmotion_tf.train.time_budget import parse_duration
 

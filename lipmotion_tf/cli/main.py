@@ -17,8 +17,10 @@ from lipmotion_tf.errors import LipMotionError
 SUBCOMMANDS = {
     "prepare": "prepare",
     "train": "train",
+    "adapt": "adapt",
     "pack": "pack",
     "generate": "generate",
+    "dub": "dub",
     "evaluate": "evaluate",
     "export": "export",
     "serve": "serve",

@@ -50,12 +50,59 @@ def apply_colour_transfer(image: np.ndarray, gain: np.ndarray, offset: np.ndarra
     return cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
 
 
-class FacePaster:
-    """Pastes generated lip crops back into a face photo at the crop box.
+class MouthCompositor:
+    """Blends generated lip crops into frames at their crop boxes.
 
-    The colour correction is measured once, from the first pasted frame against the photo's own
-    mouth region, and the same transform is applied to every frame: a per-frame match would
-    flicker and would undo the darkening of an opening mouth.
+    The colour correction is measured once, from the first pasted crop against ``reference``
+    (or the first frame's own mouth region), and the same transform is applied to every crop:
+    a per-frame match would flicker and would undo the darkening of an opening mouth.
+
+    Args:
+        feather: soft edge width as a fraction of the crop side.
+        reference: the identity crop the lips were generated from (RGB uint8). For a video,
+            the mouth region of its first frame may be wide open, which a colour match
+            against it would read as a colour cast.
+    """
+
+    def __init__(self, feather: float = 0.25, reference: np.ndarray | None = None):
+        self.feather = float(feather)
+        self.reference = None if reference is None else np.asarray(reference, np.uint8)
+        self._transfer = None
+        self._masks: dict[int, np.ndarray] = {}
+
+    def mask(self, side: int) -> np.ndarray:
+        """The ``(side, side, 1)`` blending mask (cached: boxes of a video share few sides)."""
+        if side not in self._masks:
+            self._masks[side] = feather_mask(side, self.feather)[..., None]
+        return self._masks[side]
+
+    def paste(self, frame: np.ndarray, box, crop: np.ndarray) -> np.ndarray:
+        """``frame`` (RGB uint8) with ``crop`` (RGB uint8, any size) blended in at ``box``
+        (``cx, cy, side``, the square the crop was cut from); ``frame`` is not changed."""
+        from lipmotion_tf.video.lip_crop import box_to_rect
+
+        x0, y0, side = box_to_rect(box)
+        out = np.array(frame, np.uint8)
+        h, w = out.shape[:2]
+        top, left = max(y0, 0), max(x0, 0)
+        bottom, right = min(y0 + side, h), min(x0 + side, w)
+        if bottom <= top or right <= left:
+            return out
+        target = out[top:bottom, left:right]
+        inside = np.s_[top - y0:bottom - y0, left - x0:right - x0]
+        resized = _resize(np.asarray(crop, np.uint8), (side, side))[inside]
+        if self._transfer is None:
+            reference = target if self.reference is None else _resize(self.reference, (side, side))[inside]
+            self._transfer = colour_transfer(resized, reference)
+        resized = apply_colour_transfer(resized, *self._transfer)
+        mask = self.mask(side)[inside]
+        blended = mask * resized.astype(np.float32) + (1.0 - mask) * target.astype(np.float32)
+        out[top:bottom, left:right] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+        return out
+
+
+class FacePaster:
+    """Pastes generated lip crops back into one face photo at one crop box.
 
     Args:
         face: the full photo, RGB uint8.
@@ -64,35 +111,13 @@ class FacePaster:
     """
 
     def __init__(self, face: np.ndarray, box, feather: float = 0.25):
-        from lipmotion_tf.video.lip_crop import box_to_rect
-
         self.face = np.asarray(face, np.uint8)
-        # The same pixel square the crop was cut from.
-        self.x0, self.y0, self.side = box_to_rect(box)
-        self.mask = feather_mask(self.side, feather)[..., None]
-        self._transfer = None
-
-    def _region(self):
-        h, w = self.face.shape[:2]
-        x0, y0 = max(self.x0, 0), max(self.y0, 0)
-        x1, y1 = min(self.x0 + self.side, w), min(self.y0 + self.side, h)
-        return (y0, y1, x0, x1), (y0 - self.y0, y1 - self.y0, x0 - self.x0, x1 - self.x0)
+        self.box = np.asarray(box, np.float32)
+        self.compositor = MouthCompositor(feather)
 
     def paste(self, crop: np.ndarray) -> np.ndarray:
         """Returns the photo with ``crop`` (RGB uint8, any size) blended in at the box."""
-        (y0, y1, x0, x1), (cy0, cy1, cx0, cx1) = self._region()
-        out = self.face.copy()
-        if y1 <= y0 or x1 <= x0:
-            return out
-        target = out[y0:y1, x0:x1]
-        resized = _resize(np.asarray(crop, np.uint8), (self.side, self.side))[cy0:cy1, cx0:cx1]
-        if self._transfer is None:
-            self._transfer = colour_transfer(resized, target)
-        resized = apply_colour_transfer(resized, *self._transfer)
-        mask = self.mask[cy0:cy1, cx0:cx1]
-        blended = mask * resized.astype(np.float32) + (1.0 - mask) * target.astype(np.float32)
-        out[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
-        return out
+        return self.compositor.paste(self.face, self.box, crop)
 
 
 def side_by_side(identity: np.ndarray, frame: np.ndarray, height: int = 256) -> np.ndarray:

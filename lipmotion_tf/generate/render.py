@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,8 @@ from lipmotion_tf.errors import InputError, NoFaceError
 from lipmotion_tf.generate.compositing import LAYOUTS, FacePaster, side_by_side
 
 
-def _check_output(output: Path) -> None:
+def check_output(output: Path) -> None:
+    """Refuses an output path that could not take the video, before any work is done."""
     if output.suffix.lower() != ".mp4":
         raise InputError(f"output must be an .mp4 file, got {output}")
     if output.is_dir():
@@ -19,6 +21,8 @@ def _check_output(output: Path) -> None:
     parent = output.parent if str(output.parent) else Path(".")
     if not parent.is_dir():
         raise InputError(f"cannot write {output}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"cannot write {output}: folder {parent} is not writable")
 
 
 def render_video(
@@ -65,15 +69,12 @@ def render_video(
         raise InputError(f"size must be at least 16 pixels, got {size}")
     max_duration = check_max_duration(max_duration)
     output = Path(output)
-    _check_output(output)
+    check_output(output)
     if layout == "face" and is_lip_crop:
         raise InputError("the face layout needs a face photo, not a lip image")
 
     if require_gpu:
-        import keras
-
-        if not keras.config.backend() == "jax" and not _tf_has_gpu():
-            raise InputError("--device gpu was asked for but no GPU is visible")
+        check_gpu_visible()
 
     pipeline = LipMotionPipeline.from_checkpoint(checkpoint, batch_size=batch_size,
                                                  max_duration=max_duration)
@@ -110,7 +111,13 @@ def render_video(
     return writer.frames_written
 
 
-def _tf_has_gpu() -> bool:
+def check_gpu_visible() -> None:
+    """Refuses to go on when ``--device gpu`` was asked for and no GPU is visible."""
+    import keras
+
+    if keras.config.backend() == "jax":
+        return
     import tensorflow as tf
 
-    return bool(tf.config.list_physical_devices("GPU"))
+    if not tf.config.list_physical_devices("GPU"):
+        raise InputError("--device gpu was asked for but no GPU is visible")

@@ -121,6 +121,7 @@ def main(argv=None) -> int:
     from lipmotion_tf.config import load_config
     from lipmotion_tf.errors import LipMotionError
     from lipmotion_tf.generate.checkpoint import save_generator_npz
+    from lipmotion_tf.train.run_generator import latest_generator
     from lipmotion_tf.train.runner import train
 
     platform = jax.default_backend()
@@ -137,12 +138,12 @@ def main(argv=None) -> int:
         records = []
         result = train(config, args.data, run_dir, verbose=2, time_budget=budget,
                        callbacks=[_throughput_callback(config, records)])
+        generator = keras.saving.load_model(run_dir / "generator.keras", compile=False) if (
+            run_dir / "generator.keras").is_file() else latest_generator(config, run_dir)
     except LipMotionError as error:
         print(f"device_run: error: {error}", file=sys.stderr)
         return error.exit_code
 
-    generator = keras.saving.load_model(run_dir / "generator.keras", compile=False) if (
-        run_dir / "generator.keras").is_file() else _latest_generator(config, run_dir)
     model_dir = args.out / "model"
     parts = save_generator_npz(generator, config, model_dir, dtype="float16",
                                max_part_mib=PART_MIB)
@@ -167,26 +168,6 @@ def main(argv=None) -> int:
     (args.out / "throughput.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"device_run: {report['stages']} in {report['wall_s']} s; results in {args.out}")
     return 0
-
-
-def _latest_generator(config, run_dir: Path):
-    """The generator of the newest GAN-stage weights when the budget stopped the run early."""
-    from lipmotion_tf.models.factory import build_networks
-    from lipmotion_tf.train.gan import LipMotionGAN
-    from lipmotion_tf.train.runner import zero_batch
-
-    for stage in ("gan", "warmup"):
-        candidates = [*(run_dir / "checkpoints").glob(f"{stage}-epoch*.weights.h5"),
-                      *(run_dir / f"{stage}.weights.h5",)]
-        candidates = sorted((p for p in candidates if p.is_file()),
-                            key=lambda p: p.stat().st_mtime)  # the newest last
-        if candidates:
-            networks = build_networks(config)
-            gan = LipMotionGAN(**networks, discriminator_streams=config.model.discriminator_streams)
-            gan.build_from_batch(zero_batch(config))
-            gan.load_weights(str(candidates[-1]))
-            return networks["generator"]
-    raise SystemExit("device_run: the budget ended before any generator was trained")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ def check_init_checkpoint(path, config) -> None:
     for key in GENERATOR_CONFIG_KEYS.values():
         theirs = stored.get(key, getattr(defaults, key))
         ours = getattr(config.model, key)
+        if key == "generator_res_blocks" and theirs <= ours:
+            continue  # a deeper generator: the extra blocks start as the identity
         if theirs != ours:
             raise ConfigError(
                 f"--init-from {path}: its generator has model.{key}={theirs} but this "
@@ -41,17 +43,38 @@ def check_init_checkpoint(path, config) -> None:
 def load_generator_weights(generator, path) -> None:
     """Copies the weights of the checkpoint at ``path`` into ``generator``.
 
+    ``generator`` may have more residual blocks than the checkpoint: each extra block's
+    last batch-norm scale starts at zero, so the block adds nothing and the grown generator
+    computes what the checkpoint did until training uses the new capacity.
+
     Raises:
         ConfigError: the checkpoint cannot be loaded or its weights do not fit.
     """
+    import keras
+
     from lipmotion_tf.generate.checkpoint import load_generator
 
     try:
         source, _ = load_generator(path)
     except InputError as error:
         raise ConfigError(f"--init-from: {error}") from None
-    weights = source.get_weights()
-    expected = generator.get_weights()
-    if len(weights) != len(expected) or any(w.shape != e.shape for w, e in zip(weights, expected)):
+    sources = {block.name: block for block in source.conv_blocks()}
+    targets = generator.conv_blocks()
+    missing = [block for block in targets if block.name not in sources]
+    if len(targets) - len(missing) != len(sources) or any(
+        not block.name.startswith("decoder_res_block_") for block in missing
+    ):
         raise ConfigError(f"--init-from {path}: its weights do not fit this generator")
-    generator.set_weights([w.astype(e.dtype) for w, e in zip(weights, expected)])
+    for target in targets:
+        if target.name not in sources:
+            continue
+        weights = sources[target.name].get_weights()
+        expected = target.get_weights()
+        if len(weights) != len(expected) or any(
+            w.shape != e.shape for w, e in zip(weights, expected)
+        ):
+            raise ConfigError(f"--init-from {path}: its weights do not fit this generator")
+        target.set_weights([w.astype(e.dtype) for w, e in zip(weights, expected)])
+    for block in generator.decoder_blocks:
+        if block.conv_2 in missing:
+            block.conv_2.bn.gamma.assign(keras.ops.zeros_like(block.conv_2.bn.gamma))

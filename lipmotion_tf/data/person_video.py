@@ -1,0 +1,107 @@
+"""One person's talking video cut into a part to train on and a part kept out.
+
+The first ``1 - holdout`` of the video (in time) is for training, the rest for measuring what
+the training gave: the split is in time, not by random windows, so no held-out frame is next
+to a trained one. Each part is written as H.264 + AAC segments of at most ``segment_seconds``
+at the model's frame rate, then prepared like any other clips (``lipmotion prepare``; the training part as two segments at
+least, since training draws mismatched speech from another clip): the
+preparation holds one segment in memory at a time, so the video's length does not matter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+from lipmotion_tf.errors import InputError
+
+
+@dataclasses.dataclass
+class VideoParts:
+    """Where the parts of a person's video were written.
+
+    Attributes:
+        train: folder of the segments to train on.
+        heldout: folder of the segments kept out.
+        train_frames: frames (at the model rate) in the training part.
+        heldout_frames: frames in the held-out part.
+    """
+
+    train: Path
+    heldout: Path
+    train_frames: int
+    heldout_frames: int
+
+
+def minimum_frames(window: int, holdout: float) -> int:
+    """Shortest video (frames) whose held-out part holds one window and whose training part
+    two segments of one window (training draws mismatched speech from another clip)."""
+    return max(math.ceil(window / holdout), math.ceil(2 * window / (1.0 - holdout)))
+
+
+def _segments(first: int, last: int, longest: int, fewest: int = 1) -> list[tuple[int, int]]:
+    """``[first, last)`` cut into at least ``fewest`` equal segments of at most ``longest``
+    frames."""
+    count = max(fewest, math.ceil((last - first) / longest))
+    bounds = [first + round(i * (last - first) / count) for i in range(count + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def split_person_video(video, out_dir, audio_config, window: int = 16, holdout: float = 0.2,
+                       segment_seconds: float = 10.0, progress: bool = True) -> VideoParts:
+    """Writes ``out_dir/train`` and ``out_dir/heldout`` segments of ``video``.
+
+    Raises:
+        InputError: unreadable video, no sound, or too short for both parts.
+    """
+    from tqdm import tqdm
+
+    from lipmotion_tf.audio.loader import load_audio
+    from lipmotion_tf.generate.mp4_writer import Mp4Writer
+    from lipmotion_tf.video.reader import iter_video, video_info
+
+    if not 0.0 < holdout < 1.0:
+        raise InputError(f"the held-out share must be between 0 and 1, got {holdout}")
+    info = video_info(video)
+    fps = audio_config.fps
+    try:
+        audio = load_audio(video, audio_config.sample_rate)
+    except InputError as error:
+        raise InputError(f"adapt needs the person's own speech: {error}") from None
+    total = max(1, round(info.duration * fps))
+    needed = minimum_frames(window, holdout)
+    if total < needed:
+        raise InputError(
+            f"{video} lasts {total / fps:.2f} s; adapt needs at least {needed / fps:.1f} s "
+            f"(a {window}-frame window in the {holdout:.0%} it keeps out, two in the part "
+            "it trains on)")
+    boundary = round(total * (1.0 - holdout))
+    spf = audio_config.samples_per_frame
+    longest = max(window, int(segment_seconds * fps))
+    plan = [("train", a, b) for a, b in _segments(0, boundary, longest, fewest=2)]
+    plan += [("heldout", a, b) for a, b in _segments(boundary, total, longest)]
+    out_dir = Path(out_dir)
+    for part in ("train", "heldout"):
+        (out_dir / part).mkdir(parents=True, exist_ok=True)
+
+    frames = iter_video(video, fps)
+    written = 0
+    with tqdm(total=total, unit="frame", desc="cutting", disable=not progress) as bar:
+        for index, (part, first, last) in enumerate(plan):
+            frame = next(frames, None)
+            if frame is None:
+                break  # the container announced more frames than it holds
+            height, width = frame.shape[:2]
+            with Mp4Writer(out_dir / part / f"segment{index:03d}.mp4", fps, width, height,
+                           audio[first * spf:last * spf], audio_config.sample_rate) as writer:
+                for _ in range(first, last):
+                    writer.write(frame)
+                    bar.update(1)
+                    written += 1
+                    frame = next(frames, None) if written < last else None
+                    if frame is None:
+                        break
+    heldout = sum(b - a for part, a, b in plan if part == "heldout")
+    return VideoParts(train=out_dir / "train", heldout=out_dir / "heldout",
+                      train_frames=boundary, heldout_frames=min(heldout, written - boundary))

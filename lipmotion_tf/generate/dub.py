@@ -1,0 +1,274 @@
+"""Dubbing: new speech onto a person's own video.
+
+Two passes over the video, each a stream of frames, so memory does not grow with its length:
+
+1. **Tracking.** mediapipe's face mesh in video mode finds the lips in every frame (at the
+   video's own frame rate); the crop boxes are smoothed over time as for training data
+   (:meth:`~lipmotion_tf.video.lip_crop.LipCropper.smooth_boxes`). The identity image is
+   the lip crop of the frame with the most closed mouth (or the frame the caller names).
+2. **Compositing.** The generator makes 25 lip frames per second of the new speech from that
+   identity (the any-length path of :class:`~lipmotion_tf.generate.pipeline.LipMotionPipeline`);
+   output frame ``j`` shows source frame ``j`` with generated frame ``round(j * 25 / fps)``
+   blended in at that frame's box, so the mouth follows the head.
+
+The output lasts as long as the speech, at the video's frame size and rate. A video shorter
+than the speech plays forward, then backward, and so on (ping-pong: no jump at the seams);
+backward passes read the frames from a temporary JPEG store on disk written during tracking.
+Frames without a face pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from lipmotion_tf.errors import InputError, NoFaceError
+
+DUB_FEATHER = 0.1  # narrower than a photo's: the source's own lips must stay covered
+
+
+@dataclasses.dataclass
+class FaceTrack:
+    """Where the lips are in each frame of a video.
+
+    Attributes:
+        boxes: ``(T, 3)`` float32 smoothed crop squares ``cx, cy, side`` (filled from the
+            nearest frame with a face where none was found).
+        face_found: ``(T,)`` bool.
+        openings: ``(T,)`` float32 mouth opening (inner-lip gap over mouth width; NaN
+            without a face).
+        identity_index: the frame the identity image is cut from.
+    """
+
+    boxes: np.ndarray
+    face_found: np.ndarray
+    openings: np.ndarray
+    identity_index: int
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.face_found)
+
+    @property
+    def faceless_frames(self) -> int:
+        return int((~self.face_found).sum())
+
+
+def pingpong_index(output_index: int, num_frames: int) -> int:
+    """The source frame shown at ``output_index`` when ``num_frames`` play forward, then
+    backward, and so on (the first and last frames are not repeated at the turns)."""
+    if num_frames < 2:
+        return 0
+    period = 2 * num_frames - 2
+    k = output_index % period
+    return k if k < num_frames else period - k
+
+
+def generated_index(output_index: int, video_fps: float, model_fps: int,
+                    num_generated: int) -> int:
+    """The generated (``model_fps``) frame nearest in time to output frame ``output_index``."""
+    return min(int(output_index * model_fps / video_fps + 0.5), num_generated - 1)
+
+
+class FrameStore:
+    """Frames written once in order and read back in any order, as JPEG files on disk.
+
+    Args:
+        folder: an existing, empty folder (removed by the caller).
+        quality: JPEG quality.
+    """
+
+    def __init__(self, folder: Path, quality: int = 95):
+        self.folder = Path(folder)
+        self.quality = int(quality)
+        self.count = 0
+
+    def append(self, frame: np.ndarray) -> None:
+        import cv2
+
+        path = self.folder / f"{self.count:07d}.jpg"
+        if not cv2.imwrite(str(path), frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, self.quality]):
+            raise InputError(f"cannot store video frames in {self.folder} (disk full?)")
+        self.count += 1
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        import cv2
+
+        return cv2.imread(str(self.folder / f"{index:07d}.jpg"))[..., ::-1]
+
+
+def track_face(frames, cropper, identity_frame: int | None = None, store: FrameStore | None = None,
+               progress=None) -> tuple[FaceTrack, np.ndarray]:
+    """Tracks the lips through ``frames`` and keeps the identity frame.
+
+    Args:
+        frames: RGB uint8 frames of one video, in order (any iterable).
+        cropper: a :class:`~lipmotion_tf.video.lip_crop.LipCropper`.
+        identity_frame: the frame to take the identity from; None picks the frame with a face
+            whose mouth is the most closed (the earliest on a tie).
+        store: where to keep every frame for a second, out-of-order pass (optional).
+        progress: called with no arguments after each frame.
+
+    Returns:
+        ``(track, frame)``: the track and the identity frame (RGB uint8).
+
+    Raises:
+        NoFaceError: no frame has a face, or the named identity frame has none.
+        InputError: no frames, or ``identity_frame`` outside the video.
+    """
+    from lipmotion_tf.video.face_mesh import LIP_INDICES, FaceMeshDetector, mouth_opening
+
+    found, points, openings = [], [], []
+    best, best_opening, chosen = None, np.inf, None
+    with FaceMeshDetector(static_image_mode=False,
+                          min_detection_confidence=cropper.min_detection_confidence) as detector:
+        for index, frame in enumerate(frames):
+            landmarks = detector.detect(frame)
+            lips = (landmarks[list(LIP_INDICES)] if landmarks is not None
+                    else np.full((len(LIP_INDICES), 2), np.nan, np.float32))
+            opening = mouth_opening(lips) if landmarks is not None else np.nan
+            found.append(landmarks is not None)
+            points.append(lips)
+            openings.append(opening)
+            if identity_frame is None and landmarks is not None and opening < best_opening:
+                best, best_opening, chosen = index, opening, frame
+            elif identity_frame == index:
+                best, chosen = index, frame
+            if store is not None:
+                store.append(frame)
+            if progress is not None:
+                progress()
+    if not found:
+        raise InputError("the video holds no frames")
+    if identity_frame is not None and not 0 <= identity_frame < len(found):
+        raise InputError(f"--identity-frame {identity_frame}: the video has {len(found)} "
+                         f"frames (0 to {len(found) - 1})")
+    face_found = np.asarray(found, bool)
+    if not face_found.any():
+        raise NoFaceError("no face found in any frame of the video")
+    if not face_found[best]:
+        raise NoFaceError(f"--identity-frame {best}: no face found in that frame")
+    boxes, _ = cropper.smooth_boxes(np.stack(points), face_found)
+    track = FaceTrack(boxes=boxes, face_found=face_found,
+                      openings=np.asarray(openings, np.float32), identity_index=int(best))
+    return track, chosen
+
+
+@dataclasses.dataclass
+class DubResult:
+    """What :func:`dub_video` wrote."""
+
+    frames_written: int
+    fps: float
+    seconds: float
+    source_frames: int
+    faceless_frames: int
+    identity_index: int
+
+    def summary(self, output) -> str:
+        return (f"wrote {output}: {self.frames_written} frames at {self.fps:g} fps "
+                f"({self.seconds:.2f} s) from {self.source_frames} source frames, identity "
+                f"from frame {self.identity_index}, {self.faceless_frames} frames without a "
+                "face passed through")
+
+
+def dub_video(
+    video_path,
+    audio_path,
+    output,
+    checkpoint=None,
+    identity_frame: int | None = None,
+    batch_size: int = 8,
+    max_duration: float = 900.0,
+    feather: float = DUB_FEATHER,
+    still: bool = False,
+    require_gpu: bool = False,
+    progress: bool = True,
+) -> DubResult:
+    """Writes ``output``: the video at ``video_path`` with its mouth saying ``audio_path``.
+
+    Args:
+        video_path: a video with a face (any format FFmpeg reads).
+        audio_path: the new speech (audio file, or the sound of a video).
+        output: the ``.mp4`` to write (replaced atomically when complete).
+        checkpoint: generator checkpoint folder; None for the shipped model.
+        identity_frame: source frame to take the identity from (None: the most closed mouth).
+        batch_size: windows per generator call.
+        max_duration: longest speech accepted, in seconds.
+        feather: soft edge of the pasted mouth, as a fraction of the crop side.
+        still: paste the identity crop unchanged instead of generated lips (the baseline the
+            generator is measured against).
+        require_gpu: fail unless a GPU is visible.
+        progress: show progress bars.
+
+    Raises:
+        InputError, NoFaceError: bad inputs, each named in one line, before anything is
+            written.
+    """
+    from tqdm import tqdm
+
+    from lipmotion_tf.audio.loader import load_audio
+    from lipmotion_tf.generate.compositing import MouthCompositor
+    from lipmotion_tf.generate.mp4_writer import Mp4Writer
+    from lipmotion_tf.generate.pipeline import LipMotionPipeline
+    from lipmotion_tf.generate.render import check_gpu_visible, check_output
+    from lipmotion_tf.video.lip_crop import LipCropper, crop_box
+    from lipmotion_tf.video.reader import iter_video, video_info
+
+    output = Path(output)
+    check_output(output)
+    info = video_info(video_path)
+    if require_gpu:
+        check_gpu_visible()
+    pipeline = LipMotionPipeline.from_checkpoint(checkpoint, batch_size=batch_size,
+                                                 max_duration=max_duration)
+    config = pipeline.config
+    rate = config.audio.sample_rate
+    waveform = pipeline.check_speech(load_audio(audio_path, rate), rate, source=str(audio_path))
+    fps = info.fps if info.fps > 0 else float(config.audio.fps)
+    seconds = len(waveform) / rate
+    num_output = max(1, int(seconds * fps + 0.5))
+    # Frames are read back out of order only when the video must play backward (with a
+    # margin: the container's frame count can be an estimate).
+    needs_store = num_output + 2 > info.num_frames
+
+    cropper = LipCropper(image_size=config.data.image_size, crop_scale=config.data.crop_scale)
+    with tempfile.TemporaryDirectory(prefix="lipmotion-dub-") as folder:
+        store = FrameStore(Path(folder)) if needs_store else None
+        with tqdm(total=info.num_frames, unit="frame", desc="tracking",
+                  disable=not progress) as bar:
+            track, frame = track_face(iter_video(video_path, fps), cropper, identity_frame,
+                                      store, bar.update)
+        identity = crop_box(frame, track.boxes[track.identity_index], config.data.image_size,
+                            cropper.border)
+        num_generated = pipeline.num_frames(len(waveform))
+        crops = (iter([identity] * num_generated) if still
+                 else pipeline.iter_frames(waveform, rate, identity))
+        compositor = MouthCompositor(feather, reference=identity)
+        height, width = frame.shape[:2]
+        source = iter_video(video_path, fps)
+        crop, crop_index = None, -1
+        faceless = 0
+        with Mp4Writer(output, Fraction(fps).limit_denominator(1001), width, height, waveform,
+                       rate) as writer:
+            for j in tqdm(range(num_output), unit="frame", desc="dubbing", disable=not progress):
+                if j >= track.num_frames and store is None:
+                    break  # fewer frames than the container announced: end with the video
+                index = pingpong_index(j, track.num_frames)
+                image = next(source) if j < track.num_frames else store[index]
+                wanted = generated_index(j, fps, config.audio.fps, num_generated)
+                while crop_index < wanted:
+                    crop, crop_index = next(crops), crop_index + 1
+                if track.face_found[index]:
+                    image = compositor.paste(image, track.boxes[index], crop)
+                else:
+                    faceless += 1
+                writer.write(image)
+    return DubResult(frames_written=writer.frames_written, fps=fps, seconds=seconds,
+                     source_frames=track.num_frames, faceless_frames=faceless,
+                     identity_index=track.identity_index)
+
