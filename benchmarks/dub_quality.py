@@ -7,7 +7,9 @@ For every clip kept out of the shipped model's training (GRID s3, LRS3 sample4-6
 and with ``--still`` (the identity crop pasted unchanged), and measures both against the
 source video (:func:`~lipmotion_tf.evaluation.dub_measures.measure_dub`): LMD (lower is
 better) and the mouth-opening correlation (higher is better). Prints one row per clip and the
-frame-weighted means; ``--keep DIR`` keeps the dubbed videos.
+frame-weighted means; ``--keep DIR`` keeps the dubbed videos, ``--figure PNG`` draws the
+middle frame of the first clip of each source (GRID, LRS3, LRW) before and after dubbing,
+with the mouth enlarged.
 """
 
 from __future__ import annotations
@@ -30,12 +32,43 @@ def held_out_clips(data: Path) -> list[tuple[Path, Path]]:
     return [(video, speech) for video, speech in clips if video.is_file() and speech.is_file()]
 
 
+def draw_figure(clips, rows, path: Path, height: int = 288) -> None:
+    """Source and dubbed middle frames of the first clip of each dataset, mouths enlarged."""
+    import cv2
+    import numpy as np
+
+    from lipmotion_tf.generate.dub import track_face
+    from lipmotion_tf.video.lip_crop import LipCropper, crop_box
+    from lipmotion_tf.video.reader import read_video
+
+    lines, seen = [], set()
+    for (video, _), row in zip(clips, rows):
+        kind = row["clip"].split("/")[0]
+        kind = "grid" if kind.startswith("s") else kind
+        if kind in seen:
+            continue
+        seen.add(kind)
+        source, dubbed = read_video(video), read_video(row["dubbed"])
+        middle = min(len(source), len(dubbed)) // 2
+        track, _ = track_face(iter(source), LipCropper())
+        box = track.boxes[middle] * np.array([1, 1, 1.6], np.float32)  # some face around
+        scale = height / source.shape[1]
+        tiles = [cv2.resize(frame[middle], None, fx=scale, fy=scale) for frame in (source, dubbed)]
+        tiles += [crop_box(frame[middle], box, height) for frame in (source, dubbed)]
+        lines.append(np.concatenate(tiles, axis=1))
+    width = max(line.shape[1] for line in lines)
+    sheet = np.concatenate([np.pad(line, ((0, 4), (0, width - line.shape[1]), (0, 0)),
+                                   constant_values=255) for line in lines])
+    cv2.imwrite(str(path), sheet[..., ::-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--checkpoint", default=None, help="generator checkpoint (default: shipped)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--keep", type=Path, default=None, help="folder for the dubbed videos")
+    parser.add_argument("--figure", type=Path, default=None, help="before/after picture (PNG)")
     args = parser.parse_args()
 
     from lipmotion_tf.evaluation.dub_measures import measure_dub
@@ -62,9 +95,14 @@ def main() -> None:
                 row.update({f"{mode}_lmd": measures.lmd, f"{mode}_sync": measures.sync,
                             f"{mode}_lag": measures.lag, "frames": measures.frames})
             rows.append(row)
+            row["dubbed"] = str(out / f"{video.parent.name}_{video.stem}_dub.mp4")
             print(f"{row['clip']:24} {row['frames']:6d} {row['dub_lmd']:8.3f} "
                   f"{row['still_lmd']:9.3f} {row['dub_sync']:9.3f} {row['still_sync']:10.3f} "
                   f"{row['dub_seconds']:6.1f}", flush=True)
+        if args.figure:
+            draw_figure(clips, rows, args.figure)
+    for row in rows:
+        del row["dubbed"]
     frames = sum(row["frames"] for row in rows)
     summary = {key: sum(row[key] * row["frames"] for row in rows) / frames
                for key in ("dub_lmd", "still_lmd", "dub_sync", "still_sync")}

@@ -146,6 +146,9 @@ class ModelConfig:
             mask; see :class:`~lipmotion_tf.models.generator.LipGenerator`).
         generator_upsampling: ``transpose`` (the paper's transposed convolutions) or
             ``resize`` (nearest copy + convolution: no checkerboard).
+        generator_attention_region: ``full`` (the mask may open anywhere) or ``mouth``
+            (the mask is held at zero above the upper lip, where speech changes nothing;
+            attention output only; changes no weight).
     """
 
     generator_channels: int = 64
@@ -159,6 +162,7 @@ class ModelConfig:
     autoencoder_res_blocks: int = 6
     generator_output: str = "direct"
     generator_upsampling: str = "transpose"
+    generator_attention_region: str = "full"
 
     def validate(self) -> None:
         for name in ("generator_channels", "discriminator_channels", "flownet_channels",
@@ -181,6 +185,11 @@ class ModelConfig:
             raise ConfigError(
                 "model.generator_upsampling must be transpose or resize, "
                 f"got {self.generator_upsampling!r}"
+            )
+        if self.generator_attention_region not in ("full", "mouth"):
+            raise ConfigError(
+                "model.generator_attention_region must be full or mouth, "
+                f"got {self.generator_attention_region!r}"
             )
 
 

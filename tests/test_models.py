@@ -244,6 +244,24 @@ def test_attention_output_keeps_the_identity_where_the_mask_is_zero():
                                atol=1e-6)
 
 
+def test_mouth_region_keeps_the_identity_above_the_lips_and_changes_no_weight():
+    full = LipGenerator(8, 1, output_mode="attention", upsampling="resize")
+    inputs = _generator_inputs()
+    full(inputs)
+    mouth = full.rebuilt(attention_region="mouth")
+    assert LipGenerator.from_config(mouth.get_config()).attention_region == "mouth"
+    out, reference = mouth(inputs), full(inputs)
+    identity = np.repeat(inputs["identity"][:, None], 16, axis=1)
+    top = int(LipGenerator.MOUTH_REGION_TOP[0] * 64)
+    np.testing.assert_allclose(np.asarray(out["video"])[:, :, :top], identity[:, :, :top],
+                               atol=1e-6)
+    below = int(LipGenerator.MOUTH_REGION_TOP[1] * 64) + 1
+    np.testing.assert_allclose(np.asarray(out["video"])[:, :, below:],
+                               np.asarray(reference["video"])[:, :, below:], atol=1e-6)
+    with pytest.raises(ValueError, match="attention_region"):
+        LipGenerator(8, 1, attention_region="chin")
+
+
 def test_resize_upsampling_has_no_checkerboard():
     # A constant feature map must stay constant away from the borders: a stride-2 transposed
     # 3x3 convolution makes even and odd pixels differ (the checkerboard), a nearest copy

@@ -442,6 +442,30 @@ def test_init_from_a_shallower_generator_keeps_its_output(tiny_checkpoint):
     shallower = tiny_config(f"model.generator_res_blocks={stored.model.generator_res_blocks - 1}")
     with pytest.raises(ConfigError, match="generator_res_blocks"):
         check_init_checkpoint(tiny_checkpoint, shallower)
+    check_init_checkpoint(tiny_checkpoint, tiny_config("model.generator_attention_region=mouth"))
+
+
+def test_init_from_a_run_stopped_before_saving_a_generator(tmp_path):
+    from lipmotion_tf.models.factory import build_networks
+    from lipmotion_tf.train.gan import LipMotionGAN
+    from lipmotion_tf.train.init_from import load_generator_weights
+    from lipmotion_tf.train.runner import save_config, zero_batch
+
+    config = tiny_config()
+    networks = build_networks(config)
+    gan = LipMotionGAN(**networks, discriminator_streams=config.model.discriminator_streams)
+    gan.build_from_batch(zero_batch(config))
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    save_config(config, run / "config.yaml")
+    gan.save_weights(str(run / "checkpoints" / "warmup-epoch001.weights.h5"))
+    generator = build_networks(config)["generator"]
+    load_generator_weights(generator, run)
+    for a, b in zip(generator.get_weights(), networks["generator"].get_weights()):
+        np.testing.assert_array_equal(a, b)
+    (run / "checkpoints" / "warmup-epoch001.weights.h5").unlink()
+    with pytest.raises(ConfigError, match="no generator weights yet"):
+        load_generator_weights(generator, run)
 
 
 def test_durations_parse():

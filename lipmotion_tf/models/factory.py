@@ -27,6 +27,7 @@ GENERATOR_CONFIG_KEYS = {
     "res_kernel_3d": "generator_res_kernel_3d",
     "output_mode": "generator_output",
     "upsampling": "generator_upsampling",
+    "attention_region": "generator_attention_region",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 from lipmotion_tf.models.layers import (
@@ -51,6 +52,11 @@ class LipGenerator(keras.Model):
                                 and a mask ``a`` (sigmoid); ``video = a * C + (1 - a) * I``
                                 with ``I`` the identity image (as ATVGnet and GANimation), so
                                 what the speech does not change is the given image itself.
+        attention_region="mouth" the mask is multiplied by a fixed profile that is 0 above
+                                the upper lip (the top 18% of the crop, which the crop rule
+                                puts between nose and lip) and rises smoothly to 1 at 30%:
+                                a model trained on one speaker otherwise paints that speaker's
+                                shadows under the nose of other faces.
 
     Differences from the authors' code: every conv kernel is He-normal initialised (the
     authors leave the transposed convolutions and the output conv at PyTorch's default);
@@ -75,6 +81,7 @@ class LipGenerator(keras.Model):
         output_mode: ``"direct"`` (the paper: tanh pixels) or ``"attention"`` (colour map
             blended with the identity image through a generated mask).
         upsampling: ``"transpose"`` (the paper's transposed convolutions) or ``"resize"``.
+        attention_region: ``"full"`` or ``"mouth"`` (attention output only; no weights).
         stack_frames: compute the remaining 3-D convolutions and transposed convolutions
             (compress, 3x3x3 residual kernels, transposed upsampling) as 2-D ones over
             frames stacked along the channels (:class:`TemporalStackConv3D`); same weights.
@@ -84,6 +91,8 @@ class LipGenerator(keras.Model):
 
     OUTPUT_MODES = ("direct", "attention")
     UPSAMPLING = ("transpose", "resize")
+    ATTENTION_REGIONS = ("full", "mouth")
+    MOUTH_REGION_TOP = (0.18, 0.30)  # crop heights where the mouth profile leaves 0, reaches 1
 
     def __init__(
         self,
@@ -97,6 +106,7 @@ class LipGenerator(keras.Model):
         upsampling="transpose",
         stack_frames=False,
         folded_norm=False,
+        attention_region="full",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -110,6 +120,10 @@ class LipGenerator(keras.Model):
             raise ValueError(f"output_mode must be one of {self.OUTPUT_MODES}, got {output_mode!r}")
         if upsampling not in self.UPSAMPLING:
             raise ValueError(f"upsampling must be one of {self.UPSAMPLING}, got {upsampling!r}")
+        if attention_region not in self.ATTENTION_REGIONS:
+            raise ValueError(f"attention_region must be one of {self.ATTENTION_REGIONS}, "
+                             f"got {attention_region!r}")
+        self.attention_region = attention_region
         self.output_mode = output_mode
         self.upsampling = upsampling
         self.channels = int(channels)
@@ -201,6 +215,9 @@ class LipGenerator(keras.Model):
             return {"video": video, "audio_features": audio_features}
         colour = ops.tanh(video[..., :3])
         attention = ops.sigmoid(video[..., 3:])
+        if self.attention_region == "mouth":
+            attention = attention * ops.cast(mouth_region_profile(identity.shape[1]),
+                                             attention.dtype)
         still = ops.expand_dims(ops.cast(identity, colour.dtype), 1)
         video = attention * colour + (1.0 - attention) * still
         return {"video": video, "audio_features": audio_features, "attention": attention}
@@ -251,8 +268,6 @@ class LipGenerator(keras.Model):
         return [*blocks, self.decoder_output]
 
     def _built_copy(self, **changes):
-        import numpy as np
-
         copy = type(self).from_config({**self.get_config(), **changes})
         copy({"audio": np.zeros((1, 8, 128), "float32"),  # weights do not depend on T
               "identity": np.zeros((1, 64, 64, 3), "float32")})
@@ -291,6 +306,16 @@ class LipGenerator(keras.Model):
                 "upsampling": self.upsampling,
                 "stack_frames": self.stack_frames,
                 "folded_norm": self.folded_norm,
+                "attention_region": self.attention_region,
             }
         )
         return config
+
+
+def mouth_region_profile(height: int):
+    """``(1, 1, height, 1, 1)`` float32 column profile of the ``mouth`` attention region:
+    0 above ``MOUTH_REGION_TOP[0]`` of the height, smoothstep to 1 at ``MOUTH_REGION_TOP[1]``."""
+    low, high = LipGenerator.MOUTH_REGION_TOP
+    rows = (np.arange(height, dtype=np.float32) + 0.5) / height
+    ramp = np.clip((rows - low) / (high - low), 0.0, 1.0)
+    return (ramp * ramp * (3.0 - 2.0 * ramp)).reshape(1, 1, height, 1, 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lipmotion_tf.errors import ConfigError, InputError
+from lipmotion_tf.errors import ConfigError, InputError, TrainingError
 from lipmotion_tf.models.factory import GENERATOR_CONFIG_KEYS
 
 
@@ -33,6 +33,8 @@ def check_init_checkpoint(path, config) -> None:
         ours = getattr(config.model, key)
         if key == "generator_res_blocks" and theirs <= ours:
             continue  # a deeper generator: the extra blocks start as the identity
+        if key == "generator_attention_region":
+            continue  # where the mask may open changes no weight
         if theirs != ours:
             raise ConfigError(
                 f"--init-from {path}: its generator has model.{key}={theirs} but this "
@@ -43,7 +45,8 @@ def check_init_checkpoint(path, config) -> None:
 def load_generator_weights(generator, path) -> None:
     """Copies the weights of the checkpoint at ``path`` into ``generator``.
 
-    ``generator`` may have more residual blocks than the checkpoint: each extra block's
+    ``path`` may also be a training run stopped before it saved a generator: the newest
+    epoch checkpoint is read. ``generator`` may have more residual blocks than the checkpoint: each extra block's
     last batch-norm scale starts at zero, so the block adds nothing and the grown generator
     computes what the checkpoint did until training uses the new capacity.
 
@@ -52,11 +55,15 @@ def load_generator_weights(generator, path) -> None:
     """
     import keras
 
-    from lipmotion_tf.generate.checkpoint import load_generator
+    from lipmotion_tf.generate.checkpoint import KERAS_NAME, WEIGHTS_NAME, load_generator
 
+    path = Path(path)
     try:
-        source, _ = load_generator(path)
-    except InputError as error:
+        if path.is_dir() and not any((path / name).is_file() for name in (KERAS_NAME, WEIGHTS_NAME)):
+            source = _newest_run_generator(path)
+        else:
+            source, _ = load_generator(path)
+    except (InputError, TrainingError) as error:
         raise ConfigError(f"--init-from: {error}") from None
     sources = {block.name: block for block in source.conv_blocks()}
     targets = generator.conv_blocks()
@@ -78,3 +85,14 @@ def load_generator_weights(generator, path) -> None:
     for block in generator.decoder_blocks:
         if block.conv_2 in missing:
             block.conv_2.bn.gamma.assign(keras.ops.zeros_like(block.conv_2.bn.gamma))
+
+
+def _newest_run_generator(run_dir: Path):
+    import yaml
+
+    from lipmotion_tf.config import config_from_dict
+    from lipmotion_tf.generate.checkpoint import CONFIG_NAME
+    from lipmotion_tf.train.run_generator import latest_generator
+
+    config = config_from_dict(yaml.safe_load((run_dir / CONFIG_NAME).read_text()) or {})
+    return latest_generator(config, run_dir)
