@@ -67,6 +67,27 @@ def run_script(name: str, args: list[str], json_path: Path, env: dict | None = N
     return figures
 
 
+VECTOR_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
+
+
+def cpu_description() -> str:
+    """The CPU model, cores and the vector instruction sets that decide the speed figures
+    (from /proc/cpuinfo; the platform's name elsewhere)."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    except OSError:
+        pass
+    found = [flag for flag in VECTOR_FLAGS if flag in flags]
+    sets = f"; {' '.join(found) or 'no AVX2'}" if flags else ""
+    return f"{model}, {os.cpu_count()} CPU cores{sets}"
+
+
 def gpu_visible() -> bool:
     """Whether JAX (installed with the package) sees a GPU; asked in a subprocess."""
     probe = "import jax; print(any(d.platform == 'gpu' for d in jax.devices()))"
@@ -83,7 +104,7 @@ def main(argv=None) -> int:
         raise SystemExit(f"unknown parts {unknown}; choose from {', '.join(PARTS)}")
     quick = args.quick
     results: dict = {
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores",
+        "machine": cpu_description(),
         "quick": quick,
     }
     rows: list[tuple[str, str, str, str]] = []  # (figure, value, target, note)
