@@ -65,7 +65,8 @@ def draw_figure(clips, rows, path: Path, height: int = 288) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
-    parser.add_argument("--checkpoint", default=None, help="generator checkpoint (default: shipped)")
+    parser.add_argument("--checkpoint", default=None,
+                        help="generator checkpoint (default: the shipped model)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--keep", type=Path, default=None, help="folder for the dubbed videos")
     parser.add_argument("--figure", type=Path, default=None, help="before/after picture (PNG)")

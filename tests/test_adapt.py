@@ -10,21 +10,26 @@ from lipmotion_tf.testing import write_face_video
 
 
 @pytest.fixture(scope="module")
-def person_video(tmp_path_factory):
-    return write_face_video(tmp_path_factory.mktemp("adapt") / "person.mp4", frames=100, fps=25)
+def person_videos(tmp_path_factory):
+    """Two videos of the same person (60 and 40 frames), joined by adapt."""
+    folder = tmp_path_factory.mktemp("adapt")
+    return [write_face_video(folder / "one.mp4", frames=60, fps=25),
+            write_face_video(folder / "two.mp4", frames=40, fps=25)]
 
 
-def test_adapt_then_generate_and_dub_with_the_adapted_folder(tiny_checkpoint, person_video,
+def test_adapt_then_generate_and_dub_with_the_adapted_folder(tiny_checkpoint, person_videos,
                                                              tmp_path, capsys):
     import json
 
     adapted = tmp_path / "adapted"
-    assert main(["adapt", "--video", str(person_video), "-o", str(adapted), "--checkpoint",
-                 str(tiny_checkpoint), "--minutes", "3", "--max-steps", "20", "--quiet"]) == 0
+    one, two = person_videos
+    assert main(["adapt", "--video", str(one), "--video", str(two), "-o", str(adapted),
+                 "--checkpoint", str(tiny_checkpoint), "--minutes", "3", "--max-steps", "20",
+                 "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "| Base model |" in out and "| Adapted |" in out and "20 steps" in out
     report = json.loads((adapted / "report" / "report.json").read_text())
-    assert report["held_out"] == "last 20%"
+    assert report["held_out"] == "last 20%" and len(report["adapted_on"]) == 2
     assert report["clips"] and all(c["num_frames"] == 20 for c in report["clips"])
     assert (adapted / "config.yaml").is_file()
     from lipmotion_tf.generate.checkpoint import load_generator
@@ -35,12 +40,12 @@ def test_adapt_then_generate_and_dub_with_the_adapted_folder(tiny_checkpoint, pe
     assert any(not np.array_equal(a, b) for a, b in zip(generator.get_weights(),
                                                        base.get_weights()))
     for command in (["generate", "-o", str(tmp_path / "g.mp4")],
-                    ["dub", "--video", str(person_video), "--audio", str(person_video),
+                    ["dub", "--video", str(one), "--audio", str(two),
                      "-o", str(tmp_path / "d.mp4")]):
         assert main(command + ["--checkpoint", str(adapted)]) == 0
 
 
-def test_adapt_bad_inputs_give_one_line_and_leave_nothing(tiny_checkpoint, person_video,
+def test_adapt_bad_inputs_give_one_line_and_leave_nothing(tiny_checkpoint, person_videos,
                                                           tmp_path, capsys):
     short = write_face_video(tmp_path / "short.mp4", frames=25, fps=25)
     silent = write_face_video(tmp_path / "silent.mp4", frames=100, fps=25, sound=False)
@@ -48,6 +53,7 @@ def test_adapt_bad_inputs_give_one_line_and_leave_nothing(tiny_checkpoint, perso
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "keep.txt").write_text("mine")
+    person_video = person_videos[0]
     cases = [
         (short, tmp_path / "a", "adapt needs at least 3.2 s"),
         (silent, tmp_path / "b", "adapt needs the person's own speech"),

@@ -52,8 +52,9 @@ def test_composite_differs_from_the_frame_only_inside_the_feathered_mask():
         allowed = np.zeros(frame.shape[:2], bool)
         mask = feather_mask(side, 0.1) > 0
         ys, xs = np.nonzero(mask)
-        keep = (ys + y0 >= 0) & (ys + y0 < frame.shape[0]) & (xs + x0 >= 0) & (xs + x0 < frame.shape[1])
-        allowed[ys[keep] + y0, xs[keep] + x0] = True
+        ys, xs = ys + y0, xs + x0
+        keep = (ys >= 0) & (ys < frame.shape[0]) & (xs >= 0) & (xs < frame.shape[1])
+        allowed[ys[keep], xs[keep]] = True
         changed = (out != frame).any(axis=-1)
         assert changed.any() and not (changed & ~allowed).any()
         assert out.shape == frame.shape and out.dtype == np.uint8

@@ -53,6 +53,20 @@ def test_blender_returns_every_frame_once_in_order(frames):
     assert covering_window_starts(frames, 16, 8)[-1] + 16 >= frames
 
 
+@pytest.mark.parametrize("samples, length, context", [(1000, 1200, 100), (1000, 800, 100),
+                                                      (50, 60, 100), (500, 500, 882)])
+def test_padded_segment_equals_a_slice_of_the_padded_signal(samples, length, context):
+    from lipmotion_tf.generate.pipeline import padded_segment
+
+    waveform = np.random.default_rng(0).normal(size=samples).astype(np.float32)
+    signal = np.zeros(length, np.float32)
+    signal[:min(samples, length)] = waveform[:length]
+    padded = np.pad(signal, context, mode="reflect" if length > context else "constant")
+    for start, stop in ((0, len(padded)), (5, 77), (len(padded) - 30, len(padded))):
+        np.testing.assert_array_equal(padded_segment(waveform, length, context, start, stop),
+                                      padded[start:stop])
+
+
 def test_chunked_log_mel_equals_whole_signal_log_mel(pipeline):
     # Chunking bounds memory; it must not change a single window's features.
     waveform = _speech(5.0)

@@ -59,7 +59,8 @@ def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
         import soxr
 
         samples = soxr.resample(samples, rate, sample_rate, quality="HQ")
-    return np.clip(samples, -1.0, 1.0).astype(np.float32, copy=False)
+    samples = np.require(samples, np.float32, "W")  # a float32 array of our own, clipped in place
+    return np.clip(samples, -1.0, 1.0, out=samples)
 
 
 def audio_duration(path: str | Path) -> float:

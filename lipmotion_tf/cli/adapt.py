@@ -11,8 +11,9 @@ HELP = "fine-tune the generator on one person's talking video"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--video", required=True,
-                        help="a video of the person talking, with its sound (30 s or more is best)")
+    parser.add_argument("--video", required=True, action="append",
+                        help="a video of the person talking, with its sound (30 s or more is "
+                        "best); repeat it to join several videos of the same person")
     parser.add_argument("-o", "--output", required=True, help="new folder for the adapted model")
     parser.add_argument("--minutes", type=float, default=10.0,
                         help="time for the whole adaptation, measurement included")

@@ -3,8 +3,8 @@
 The first ``1 - holdout`` of the video (in time) is for training, the rest for measuring what
 the training gave: the split is in time, not by random windows, so no held-out frame is next
 to a trained one. Each part is written as H.264 + AAC segments of at most ``segment_seconds``
-at the model's frame rate, then prepared like any other clips (``lipmotion prepare``; the training part as two segments at
-least, since training draws mismatched speech from another clip): the
+at the model's frame rate (the training part as two segments at least: training draws
+mismatched speech from another clip), then prepared like any other clips: the
 preparation holds one segment in memory at a time, so the video's length does not matter.
 """
 
@@ -48,36 +48,66 @@ def _segments(first: int, last: int, longest: int, fewest: int = 1) -> list[tupl
     return list(zip(bounds[:-1], bounds[1:]))
 
 
-def split_person_video(video, out_dir, audio_config, window: int = 16, holdout: float = 0.2,
+def _joined_frames(videos, counts, fps):
+    """The frames of ``videos`` one after the other, exactly ``counts[i]`` from video ``i``
+    (its last frame repeated if it decodes fewer), so the sound stays in step."""
+    from lipmotion_tf.video.reader import iter_video
+
+    for video, count in zip(videos, counts):
+        frame = None
+        for index, frame in enumerate(iter_video(video, fps)):
+            if index == count:
+                break
+            yield frame
+        else:
+            for _ in range(count - (index + 1 if frame is not None else 0)):
+                yield frame
+
+
+def split_person_video(videos, out_dir, audio_config, window: int = 16, holdout: float = 0.2,
                        segment_seconds: float = 10.0, progress: bool = True) -> VideoParts:
-    """Writes ``out_dir/train`` and ``out_dir/heldout`` segments of ``video``.
+    """Writes ``out_dir/train`` and ``out_dir/heldout`` segments of one video, or of several
+    videos of the same person joined in the given order.
 
     Raises:
-        InputError: unreadable video, no sound, or too short for both parts.
+        InputError: unreadable video, no sound, videos of different frame sizes, or too short
+            for both parts.
     """
+    import numpy as np
     from tqdm import tqdm
 
     from lipmotion_tf.audio.loader import load_audio
     from lipmotion_tf.generate.mp4_writer import Mp4Writer
-    from lipmotion_tf.video.reader import iter_video, video_info
+    from lipmotion_tf.video.reader import video_info
 
     if not 0.0 < holdout < 1.0:
         raise InputError(f"the held-out share must be between 0 and 1, got {holdout}")
-    info = video_info(video)
-    fps = audio_config.fps
-    try:
-        audio = load_audio(video, audio_config.sample_rate)
-    except InputError as error:
-        raise InputError(f"adapt needs the person's own speech: {error}") from None
-    total = max(1, round(info.duration * fps))
+    videos = [videos] if isinstance(videos, (str, Path)) else list(videos)
+    if not videos:
+        raise InputError("no video given")
+    fps, spf = audio_config.fps, audio_config.samples_per_frame
+    infos = [video_info(video) for video in videos]
+    if len({(info.width, info.height) for info in infos}) > 1:
+        raise InputError("the videos to join differ in frame size: "
+                         + ", ".join(f"{v} {i.width}x{i.height}" for v, i in zip(videos, infos)))
+    counts = [max(1, round(info.duration * fps)) for info in infos]
+    sounds = []
+    for video, count in zip(videos, counts):
+        try:
+            audio = load_audio(video, audio_config.sample_rate)[:count * spf]
+        except InputError as error:
+            raise InputError(f"adapt needs the person's own speech: {error}") from None
+        sounds.append(np.pad(audio, (0, count * spf - len(audio))))
+    audio = np.concatenate(sounds)
+    total = sum(counts)
     needed = minimum_frames(window, holdout)
     if total < needed:
+        name = videos[0] if len(videos) == 1 else f"the {len(videos)} videos"
         raise InputError(
-            f"{video} lasts {total / fps:.2f} s; adapt needs at least {needed / fps:.1f} s "
+            f"{name} last {total / fps:.2f} s; adapt needs at least {needed / fps:.1f} s "
             f"(a {window}-frame window in the {holdout:.0%} it keeps out, two in the part "
             "it trains on)")
     boundary = round(total * (1.0 - holdout))
-    spf = audio_config.samples_per_frame
     longest = max(window, int(segment_seconds * fps))
     plan = [("train", a, b) for a, b in _segments(0, boundary, longest, fewest=2)]
     plan += [("heldout", a, b) for a, b in _segments(boundary, total, longest)]
@@ -85,23 +115,14 @@ def split_person_video(video, out_dir, audio_config, window: int = 16, holdout: 
     for part in ("train", "heldout"):
         (out_dir / part).mkdir(parents=True, exist_ok=True)
 
-    frames = iter_video(video, fps)
-    written = 0
+    frames = _joined_frames(videos, counts, fps)
     with tqdm(total=total, unit="frame", desc="cutting", disable=not progress) as bar:
         for index, (part, first, last) in enumerate(plan):
-            frame = next(frames, None)
-            if frame is None:
-                break  # the container announced more frames than it holds
-            height, width = frame.shape[:2]
-            with Mp4Writer(out_dir / part / f"segment{index:03d}.mp4", fps, width, height,
-                           audio[first * spf:last * spf], audio_config.sample_rate) as writer:
+            with Mp4Writer(out_dir / part / f"segment{index:03d}.mp4", fps, infos[0].width,
+                           infos[0].height, audio[first * spf:last * spf],
+                           audio_config.sample_rate) as writer:
                 for _ in range(first, last):
-                    writer.write(frame)
+                    writer.write(next(frames))
                     bar.update(1)
-                    written += 1
-                    frame = next(frames, None) if written < last else None
-                    if frame is None:
-                        break
-    heldout = sum(b - a for part, a, b in plan if part == "heldout")
     return VideoParts(train=out_dir / "train", heldout=out_dir / "heldout",
-                      train_frames=boundary, heldout_frames=min(heldout, written - boundary))
+                      train_frames=boundary, heldout_frames=total - boundary)

@@ -92,7 +92,8 @@ class MouthCompositor:
         inside = np.s_[top - y0:bottom - y0, left - x0:right - x0]
         resized = _resize(np.asarray(crop, np.uint8), (side, side))[inside]
         if self._transfer is None:
-            reference = target if self.reference is None else _resize(self.reference, (side, side))[inside]
+            reference = (target if self.reference is None
+                         else _resize(self.reference, (side, side))[inside])
             self._transfer = colour_transfer(resized, reference)
         resized = apply_colour_transfer(resized, *self._transfer)
         mask = self.mask(side)[inside]

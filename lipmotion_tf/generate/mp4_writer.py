@@ -98,11 +98,11 @@ class Mp4Writer:
     def _write_audio(self) -> None:
         import av
 
-        samples = np.clip(np.asarray(self.audio, np.float32), -1.0, 1.0)
+        samples = self.audio
         chunk = 1024 * 16
         pts = 0
-        for begin in range(0, len(samples), chunk):
-            piece = samples[begin:begin + chunk][None, :]
+        for begin in range(0, len(samples), chunk):  # clipped chunk by chunk: no second copy
+            piece = np.clip(samples[begin:begin + chunk], -1.0, 1.0)[None, :]
             audio_frame = av.AudioFrame.from_ndarray(piece, format="flt", layout="mono")
             audio_frame.sample_rate = self.sample_rate
             audio_frame.pts = pts

@@ -98,8 +98,9 @@ class LipMotionPipeline:
         """Yields each window's ``(4 * window, n_mels)`` log-mel, computed chunk by chunk.
 
         Each chunk is cut from the waveform with two hops of real context on each side (the
-        whole signal reflect-padded once), so the result equals the log-mel of the whole
-        continuous signal sliced per window.
+        signal reflect-padded at its ends), so the result equals the log-mel of the whole
+        continuous signal sliced per window. Only the chunk is copied: memory does not grow
+        with the length of the speech.
         """
         audio = self.config.audio
         window = self.config.data.window
@@ -110,15 +111,11 @@ class LipMotionPipeline:
         if context < audio.n_fft // 2:
             context = -(-(audio.n_fft // 2) // hop) * hop
         needed = (starts[-1] + window) * spf
-        signal = np.zeros(needed, np.float32)
-        signal[: min(needed, len(waveform))] = waveform[:needed]
-        mode = "reflect" if len(signal) > context else "constant"
-        padded = np.pad(signal, (context, context), mode=mode)
         skip = context // hop
         for first in range(0, len(starts), self.windows_per_chunk):
             chunk_starts = starts[first:first + self.windows_per_chunk]
             a, b = chunk_starts[0], chunk_starts[-1] + window
-            segment = padded[a * spf: b * spf + 2 * context]
+            segment = padded_segment(waveform, needed, context, a * spf, b * spf + 2 * context)
             mel = np.asarray(self.log_mel(segment[None])[0])[skip:]
             for start in chunk_starts:
                 offset = (start - a) * mpf
@@ -171,10 +168,29 @@ class LipMotionPipeline:
             import soxr
 
             waveform = soxr.resample(waveform, sample_rate, self.config.audio.sample_rate)
-        return waveform.astype(np.float32)
+        return waveform.astype(np.float32, copy=False)
 
     def generate(self, waveform: np.ndarray, sample_rate: int, image: np.ndarray,
                  is_lip_crop: bool | None = None) -> np.ndarray:
         """All generated frames at once: ``(N, 64, 64, 3)`` uint8, N = 25 x duration."""
         crop, _ = self.identity_from_image(image, is_lip_crop)
         return np.stack(list(self.iter_frames(waveform, sample_rate, crop)))
+
+
+def padded_segment(waveform: np.ndarray, length: int, context: int, start: int,
+                   stop: int) -> np.ndarray:
+    """``padded[start:stop]`` of ``padded = np.pad(signal, context, "reflect")``, where
+    ``signal`` is ``waveform`` cut or zero-extended to ``length`` samples (``"constant"``
+    padding when ``length <= context``, where reflection is undefined), without building
+    either array."""
+    index = np.arange(start, stop) - context
+    if length > context:
+        index = np.abs(index)  # reflection at the start: signal[-i]
+        index = np.where(index >= length, 2 * (length - 1) - index, index)
+        inside = np.ones(index.shape, bool)
+    else:
+        inside = (index >= 0) & (index < length)
+    inside &= index < len(waveform)
+    values = np.zeros(index.shape, np.float32)
+    values[inside] = waveform[index[inside]]
+    return values

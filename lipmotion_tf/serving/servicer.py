@@ -110,9 +110,14 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         try:
             return self.predict(request, context)
         except RequestError as error:
-            if error.code == grpc.StatusCode.CANCELLED:
+            code = error.code
+            if code == grpc.StatusCode.CANCELLED:
                 LOGGER.info("Predict: %s", error.message)
-            context.abort(error.code, error.message)
+                remaining = context.time_remaining()
+                if remaining is not None and remaining <= 0:
+                    # Stopped by its deadline: say so, whichever side noticed it first.
+                    code = grpc.StatusCode.DEADLINE_EXCEEDED
+            context.abort(code, error.message)
         except Exception:  # noqa: BLE001  (one broken request must not stop the server)
             LOGGER.exception("Predict failed")
             context.abort(grpc.StatusCode.INTERNAL, "internal error while running the model")

@@ -78,14 +78,15 @@ def evaluation_reserve(heldout_frames: int) -> float:
     return 20.0 + 0.15 * heldout_frames
 
 
-def adapt_to_video(video, out_dir, minutes: float = 10.0, checkpoint=None,
+def adapt_to_video(videos, out_dir, minutes: float = 10.0, checkpoint=None,
                    holdout: float = 0.2, learning_rate: float = 1e-4, batch_size: int = 8,
                    max_steps: int | None = None, progress: bool = True,
                    log=print) -> AdaptResult:
-    """Fine-tunes ``checkpoint`` (default: the shipped model) on one person's ``video``.
+    """Fine-tunes ``checkpoint`` (default: the shipped model) on one person's video.
 
     Args:
-        video: a talking-face video with its sound, at least a few seconds long.
+        videos: a talking-face video with its sound, at least a few seconds long, or a list
+            of videos of the same person (joined in order).
         out_dir: a new (or empty) folder for the adapted checkpoint.
         minutes: the whole adaptation's time budget: cutting, preparing, training and
             measuring.
@@ -127,7 +128,7 @@ def adapt_to_video(video, out_dir, minutes: float = 10.0, checkpoint=None,
     existed = out_dir.exists()
     ensure_writable_folder(out_dir)
     try:
-        parts = split_person_video(video, work / "video", config.audio, config.data.window,
+        parts = split_person_video(videos, work / "video", config.audio, config.data.window,
                                    holdout, progress=progress)
         settings = PrepareSettings.from_configs(config.audio, config.data)
         for part in ("train", "heldout"):
@@ -140,7 +141,7 @@ def adapt_to_video(video, out_dir, minutes: float = 10.0, checkpoint=None,
                     raise
                 # "<segment>: <reason>": the segments are gone with the folder, the reason
                 # is about the user's video.
-                raise InputError(f"{video}: {failures[0].split(': ', 1)[-1]}") from None
+                raise InputError(failures[0].split(": ", 1)[-1]) from None
             for failure in failures:
                 log(f"warning: a segment of the video was left out: {failure}")
         budget = minutes * 60.0 - (time.monotonic() - started) - evaluation_reserve(
@@ -168,7 +169,8 @@ def adapt_to_video(video, out_dir, minutes: float = 10.0, checkpoint=None,
         pipelines, work / "data" / "heldout", split="all", video_dirs=[parts.heldout],
         progress=progress, info={"checkpoints": {BASE_LABEL: str(checkpoint),
                                                  ADAPTED_LABEL: str(out_dir)},
-                                 "adapted_on": str(video), "held_out": f"last {holdout:.0%}"})
+                                 "adapted_on": [str(v) for v in _as_list(videos)],
+                                 "held_out": f"last {holdout:.0%}"})
     write_report(report, out_dir / "report")
     return AdaptResult(checkpoint=out_dir, report=report, fps=config.audio.fps,
                        train_frames=parts.train_frames,
@@ -190,3 +192,7 @@ def _clear(folder: Path, remove: bool) -> None:
         return
     for path in folder.iterdir():
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink()
+
+
+def _as_list(videos) -> list:
+    return [videos] if isinstance(videos, (str, Path)) else list(videos)

@@ -46,9 +46,10 @@ def load_generator_weights(generator, path) -> None:
     """Copies the weights of the checkpoint at ``path`` into ``generator``.
 
     ``path`` may also be a training run stopped before it saved a generator: the newest
-    epoch checkpoint is read. ``generator`` may have more residual blocks than the checkpoint: each extra block's
-    last batch-norm scale starts at zero, so the block adds nothing and the grown generator
-    computes what the checkpoint did until training uses the new capacity.
+    epoch checkpoint is read. ``generator`` may have more residual blocks than the
+    checkpoint: each extra block's last batch-norm scale starts at zero, so the block adds
+    nothing and the grown generator computes what the checkpoint did until training uses the
+    new capacity.
 
     Raises:
         ConfigError: the checkpoint cannot be loaded or its weights do not fit.
@@ -59,7 +60,8 @@ def load_generator_weights(generator, path) -> None:
 
     path = Path(path)
     try:
-        if path.is_dir() and not any((path / name).is_file() for name in (KERAS_NAME, WEIGHTS_NAME)):
+        saved = (path / KERAS_NAME).is_file() or (path / WEIGHTS_NAME).is_file()
+        if path.is_dir() and not saved:
             source = _newest_run_generator(path)
         else:
             source, _ = load_generator(path)

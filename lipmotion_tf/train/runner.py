@@ -353,7 +353,7 @@ class _Run:
                 self.log(
                     f"warning: {path} not found: the perceptual loss uses an untrained encoder"
                 )
-            elif name == "flownet" and (loss_config.correlation > 0 or loss_config.adversarial > 0):
+            elif name == "flownet" and max(loss_config.correlation, loss_config.adversarial) > 0:
                 self.log(f"warning: {path} not found: FlowNet starts from random weights")
         opt = self.config.optimizer
         with self.scope():
