@@ -25,7 +25,7 @@ def test_adapt_then_generate_and_dub_with_the_adapted_folder(tiny_checkpoint, pe
     one, two = person_videos
     assert main(["adapt", "--video", str(one), "--video", str(two), "-o", str(adapted),
                  "--checkpoint", str(tiny_checkpoint), "--minutes", "3", "--max-steps", "20",
-                 "--quiet"]) == 0
+                 "--batch-size", "2", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "| Base model |" in out and "| Adapted |" in out and "20 steps" in out
     report = json.loads((adapted / "report" / "report.json").read_text())

@@ -3,8 +3,9 @@
 The first ``1 - holdout`` of the video (in time) is for training, the rest for measuring what
 the training gave: the split is in time, not by random windows, so no held-out frame is next
 to a trained one. Each part is written as H.264 + AAC segments of at most ``segment_seconds``
-at the model's frame rate (the training part as two segments at least: training draws
-mismatched speech from another clip), then prepared like any other clips: the
+at the model's frame rate, never across two joined videos (the training part as two
+segments at least: training draws mismatched speech from another clip), then prepared like
+any other clips: the
 preparation holds one segment in memory at a time, so the video's length does not matter.
 """
 
@@ -46,6 +47,27 @@ def _segments(first: int, last: int, longest: int, fewest: int = 1) -> list[tupl
     count = max(fewest, math.ceil((last - first) / longest))
     bounds = [first + round(i * (last - first) / count) for i in range(count + 1)]
     return list(zip(bounds[:-1], bounds[1:]))
+
+
+def _plan(counts, boundary: int, window: int, longest: int) -> list[tuple[str, int, int]]:
+    """``(part, first, last)`` segments of the joined frames: never across the border of two
+    videos (their light and framing differ, and a segment's identity frame must look like
+    its other frames), at most ``longest`` frames, pieces shorter than ``window`` left out,
+    and the training part in two segments at least."""
+    plan, start = [], 0
+    for count in counts:
+        end = start + count
+        for part, low, high in (("train", start, min(end, boundary)),
+                                ("heldout", max(start, boundary), end)):
+            if high - low >= window:
+                plan += [(part, a, b) for a, b in _segments(low, high, longest)]
+        start = end
+    train = [piece for piece in plan if piece[0] == "train"]
+    if len(train) == 1 and train[0][2] - train[0][1] >= 2 * window:
+        _, low, high = train[0]
+        index = plan.index(train[0])
+        plan[index:index + 1] = [("train", a, b) for a, b in _segments(low, high, longest, 2)]
+    return plan
 
 
 def _joined_frames(videos, counts, fps):
@@ -108,16 +130,21 @@ def split_person_video(videos, out_dir, audio_config, window: int = 16, holdout:
             f"(a {window}-frame window in the {holdout:.0%} it keeps out, two in the part "
             "it trains on)")
     boundary = round(total * (1.0 - holdout))
-    longest = max(window, int(segment_seconds * fps))
-    plan = [("train", a, b) for a, b in _segments(0, boundary, longest, fewest=2)]
-    plan += [("heldout", a, b) for a, b in _segments(boundary, total, longest)]
+    plan = _plan(counts, boundary, window, max(window, int(segment_seconds * fps)))
+    if sum(part == "train" for part, _, _ in plan) < 2 or plan[-1][0] != "heldout":
+        raise InputError(f"the videos are too short to keep {holdout:.0%} out: each part needs "
+                         f"{window}-frame pieces within one video")
     out_dir = Path(out_dir)
     for part in ("train", "heldout"):
         (out_dir / part).mkdir(parents=True, exist_ok=True)
 
     frames = _joined_frames(videos, counts, fps)
+    position = 0
     with tqdm(total=total, unit="frame", desc="cutting", disable=not progress) as bar:
         for index, (part, first, last) in enumerate(plan):
+            for _ in range(position, first):  # a piece too short to use
+                next(frames)
+            position = last
             with Mp4Writer(out_dir / part / f"segment{index:03d}.mp4", fps, infos[0].width,
                            infos[0].height, audio[first * spf:last * spf],
                            audio_config.sample_rate) as writer:
@@ -125,4 +152,5 @@ def split_person_video(videos, out_dir, audio_config, window: int = 16, holdout:
                     writer.write(next(frames))
                     bar.update(1)
     return VideoParts(train=out_dir / "train", heldout=out_dir / "heldout",
-                      train_frames=boundary, heldout_frames=total - boundary)
+                      train_frames=sum(b - a for part, a, b in plan if part == "train"),
+                      heldout_frames=sum(b - a for part, a, b in plan if part == "heldout"))
