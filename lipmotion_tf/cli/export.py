@@ -3,6 +3,7 @@
   lipmotion export saved-model --output MODEL_BASE [--version N] [--checkpoint CKPT]
   lipmotion export tflite -o model.tflite [--quantize none|float16|dynamic|int8]
                           [--calibration-data PREPARED_DIR] [--model generator|log_mel]
+  lipmotion export checkpoint --checkpoint RUN_OR_CKPT -o FOLDER [--dtype float16|float32]
 
 Without --checkpoint the shipped demonstration model is exported. See docs/deployment.md for
 the signatures and how to serve them.
@@ -60,6 +61,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="keep CONV_3D operators (slow, GBs of memory: no XNNPACK kernel)")
     lite.add_argument("--overwrite", action="store_true", help="replace an existing file")
 
+    compact = formats.add_parser(
+        "checkpoint", help="a compact generator checkpoint folder (config.yaml + weights) "
+        "from a checkpoint or a training run, finished or stopped by its time budget",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    compact.add_argument("--checkpoint", required=True,
+                         help="a generator checkpoint folder or a training run folder")
+    compact.add_argument("--output", "-o", required=True, help="the folder to write")
+    compact.add_argument("--dtype", choices=("float16", "float32"), default="float16",
+                         help="how the weights are stored")
+    compact.add_argument("--overwrite", action="store_true",
+                         help="replace the checkpoint files of an existing folder")
+
 
 def _add_checkpoint(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", default=None,
@@ -87,6 +101,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.version is not None and args.version < 1:
             raise InputError(f"--version must be a positive whole number, got {args.version}")
         return _saved_model(args)
+    if args.format == "checkpoint":
+        return _compact_checkpoint(args)
     if args.quantize == "int8" and not args.calibration_data:
         raise InputError("--quantize int8 needs --calibration-data PREPARED_DIR (real windows)")
     if args.calibration_windows < 1:
@@ -108,6 +124,23 @@ def _saved_model(args: argparse.Namespace) -> int:
         model_name=args.model_name, batch_size=args.batch_size, conv2d=args.conv2d,
     )
     print(f"wrote {target} (signatures serving_default, generate_window, log_mel)")
+    return 0
+
+
+def _compact_checkpoint(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lipmotion_tf.errors import InputError
+    from lipmotion_tf.generate.checkpoint import save_generator_npz
+    from lipmotion_tf.train.run_generator import load_checkpoint_or_run
+
+    output = Path(args.output)
+    if output.exists() and (not output.is_dir() or (any(output.iterdir()) and not args.overwrite)):
+        raise InputError(f"{output} exists and is not empty (--overwrite replaces its files)")
+    generator, config = load_checkpoint_or_run(args.checkpoint)
+    files = save_generator_npz(generator, config, output, dtype=args.dtype)
+    print(f"wrote {output} ({', '.join(p.name for p in files)} and config.yaml; "
+          f"{generator.count_params():,} parameters as {args.dtype})")
     return 0
 
 

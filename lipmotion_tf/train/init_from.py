@@ -56,15 +56,10 @@ def load_generator_weights(generator, path) -> None:
     """
     import keras
 
-    from lipmotion_tf.generate.checkpoint import KERAS_NAME, WEIGHTS_NAME, load_generator
+    from lipmotion_tf.train.run_generator import load_checkpoint_or_run
 
-    path = Path(path)
     try:
-        saved = (path / KERAS_NAME).is_file() or (path / WEIGHTS_NAME).is_file()
-        if path.is_dir() and not saved:
-            source = _newest_run_generator(path)
-        else:
-            source, _ = load_generator(path)
+        source, _ = load_checkpoint_or_run(path)
     except (InputError, TrainingError) as error:
         raise ConfigError(f"--init-from: {error}") from None
     sources = {block.name: block for block in source.conv_blocks()}
@@ -88,13 +83,3 @@ def load_generator_weights(generator, path) -> None:
         if block.conv_2 in missing:
             block.conv_2.bn.gamma.assign(keras.ops.zeros_like(block.conv_2.bn.gamma))
 
-
-def _newest_run_generator(run_dir: Path):
-    import yaml
-
-    from lipmotion_tf.config import config_from_dict
-    from lipmotion_tf.generate.checkpoint import CONFIG_NAME
-    from lipmotion_tf.train.run_generator import latest_generator
-
-    config = config_from_dict(yaml.safe_load((run_dir / CONFIG_NAME).read_text()) or {})
-    return latest_generator(config, run_dir)

@@ -32,3 +32,33 @@ def latest_generator(config, run_dir):
             return networks["generator"]
     raise TrainingError(f"{run_dir}: no generator weights yet (the time ran out before the "
                         "first epoch ended)")
+
+
+def load_checkpoint_or_run(path):
+    """``(generator, config)`` of a generator checkpoint folder, or of a training run folder
+    that holds no saved generator yet (its newest epoch checkpoint).
+
+    Raises:
+        InputError: a missing or unusable checkpoint.
+        TrainingError: a run without any generator weights yet.
+    """
+    import yaml
+
+    from lipmotion_tf.config import config_from_dict
+    from lipmotion_tf.errors import ConfigError, InputError
+    from lipmotion_tf.generate.checkpoint import (
+        CONFIG_NAME,
+        KERAS_NAME,
+        WEIGHTS_NAME,
+        load_generator,
+    )
+
+    path = Path(path)
+    saved = (path / KERAS_NAME).is_file() or (path / WEIGHTS_NAME).is_file()
+    if not path.is_dir() or saved or not (path / "checkpoints").is_dir():
+        return load_generator(path)
+    try:
+        config = config_from_dict(yaml.safe_load((path / CONFIG_NAME).read_text()) or {})
+    except (OSError, ConfigError, yaml.YAMLError) as error:
+        raise InputError(f"run {path}: unusable {CONFIG_NAME} ({error})") from None
+    return latest_generator(config, path), config
