@@ -8,7 +8,7 @@ is cut. Frames without a face pass through unchanged.
 
 from __future__ import annotations
 
-import os
+from lipmotion_tf.cli.generation_options import add_generation_options, apply_device
 
 HELP = "put new speech into the mouth of a person's video"
 
@@ -21,19 +21,15 @@ def add_arguments(parser) -> None:
     parser.add_argument("--checkpoint", default=None,
                         help="generator checkpoint folder (default: the shipped demo model)")
     parser.add_argument("--identity-frame", type=int, default=None, metavar="N",
-                        help="take the identity from frame N (default: the most closed mouth)")
+                        help="take the identity from frame N (none: the frame with the most "
+                        "closed mouth)")
     parser.add_argument("--still", action="store_true",
                         help="paste the identity crop unchanged (a baseline, no generator)")
-    parser.add_argument("--batch-size", type=int, default=8, help="windows per generator call")
-    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
-                        help="where the generator runs")
-    parser.add_argument("--max-duration", type=float, default=900.0,
-                        help="refuse speech longer than this many seconds (inf: no limit)")
+    add_generation_options(parser)
 
 
 def run(args) -> int:
-    if args.device == "cpu":
-        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+    apply_device(args)
     from lipmotion_tf.cli.interrupts import terminate_as_interrupt
     from lipmotion_tf.generate.dub import dub_video
 

@@ -6,7 +6,7 @@ demonstration model, and writes lipmotion.mp4.
 
 from __future__ import annotations
 
-import os
+from lipmotion_tf.cli.generation_options import add_generation_options, apply_device
 from pathlib import Path
 
 HELP = "generate a lip video from speech and one face or lip image"
@@ -34,16 +34,11 @@ def add_arguments(parser) -> None:
     crop.add_argument("--face-image", dest="is_lip_crop", action="store_const", const=False,
                       help="the image must contain a face")
     parser.add_argument("--size", type=int, default=256, help="output height in pixels (lips layouts)")
-    parser.add_argument("--batch-size", type=int, default=8, help="windows per generator call")
-    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
-                        help="where the generator runs")
-    parser.add_argument("--max-duration", type=float, default=900.0,
-                        help="refuse speech longer than this many seconds (inf: no limit)")
+    add_generation_options(parser)
 
 
 def run(args) -> int:
-    if args.device == "cpu":
-        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+    apply_device(args)
     from lipmotion_tf.cli.interrupts import terminate_as_interrupt
     from lipmotion_tf.generate.render import render_video
     from lipmotion_tf.video.image_io import read_image

@@ -1,0 +1,20 @@
+"""The options every command that runs the generator on speech shares (generate, dub)."""
+
+from __future__ import annotations
+
+import os
+
+
+def add_generation_options(parser) -> None:
+    """``--batch-size``, ``--device`` and ``--max-duration``."""
+    parser.add_argument("--batch-size", type=int, default=8, help="windows per generator call")
+    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+                        help="where the generator runs")
+    parser.add_argument("--max-duration", type=float, default=900.0,
+                        help="refuse speech longer than this many seconds (inf: no limit)")
+
+
+def apply_device(args) -> None:
+    """Hides the GPUs for ``--device cpu``; must run before TensorFlow is imported."""
+    if args.device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
