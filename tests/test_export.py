@@ -107,6 +107,7 @@ def test_deployment_copy_has_no_3d_convolution_or_batch_norm_left(upsampling):
 
     from lipmotion_tf.models.generator import LipGenerator
 
+    keras.utils.set_random_seed(0)  # a random network magnifies rounding: one fixed draw
     generator = LipGenerator(8, 2, output_mode="attention", upsampling=upsampling)
     inputs = _random_inputs()
     generator(inputs, training=True)  # moving statistics away from their initial values
