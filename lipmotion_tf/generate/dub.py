@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lipmotion_tf.audio.validation import DEFAULT_MAX_DURATION
 from lipmotion_tf.errors import InputError, NoFaceError
 
 DUB_FEATHER = 0.1  # narrower than a photo's: the source's own lips must stay covered
@@ -183,7 +184,7 @@ def dub_video(
     checkpoint=None,
     identity_frame: int | None = None,
     batch_size: int = 8,
-    max_duration: float = 900.0,
+    max_duration: float = DEFAULT_MAX_DURATION,
     feather: float = DUB_FEATHER,
     still: bool = False,
     require_gpu: bool = False,
