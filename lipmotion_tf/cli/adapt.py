@@ -21,8 +21,8 @@ def add_arguments(parser) -> None:
                         help="generator to start from (default: the shipped demo model)")
     parser.add_argument("--holdout", type=float, default=0.2,
                         help="share of the video, at its end, kept out of training and measured")
-    parser.add_argument("--learning-rate", type=float, default=1e-4)
-    parser.add_argument("--batch-size", type=int, default=8, help="windows per training step")
+    parser.add_argument("--learning-rate", type=float, default=2e-4)
+    parser.add_argument("--batch-size", type=int, default=4, help="windows per training step")
     parser.add_argument("--max-steps", type=int, default=None,
                         help="stop after about this many training steps even with time left")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
