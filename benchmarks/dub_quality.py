@@ -50,7 +50,7 @@ def draw_figure(clips, rows, path: Path, height: int = 288) -> None:
         seen.add(kind)
         source, dubbed = read_video(video), read_video(row["dubbed"])
         middle = min(len(source), len(dubbed)) // 2
-        track, _ = track_face(iter(source), LipCropper())
+        track = track_face(iter(source), LipCropper())
         box = track.boxes[middle] * np.array([1, 1, 1.6], np.float32)  # some face around
         scale = height / source.shape[1]
         tiles = [cv2.resize(frame[middle], None, fx=scale, fy=scale) for frame in (source, dubbed)]

@@ -35,6 +35,11 @@ class VideoParts:
     heldout_frames: int
 
 
+def video_list(videos) -> list:
+    """One video path or a sequence of them, as a list."""
+    return [videos] if isinstance(videos, (str, Path)) else list(videos)
+
+
 def minimum_frames(window: int, holdout: float) -> int:
     """Shortest video (frames) whose held-out part holds one window and whose training part
     two segments of one window (training draws mismatched speech from another clip)."""
@@ -104,7 +109,7 @@ def split_person_video(videos, out_dir, audio_config, window: int = 16, holdout:
 
     if not 0.0 < holdout < 1.0:
         raise InputError(f"the held-out share must be between 0 and 1, got {holdout}")
-    videos = [videos] if isinstance(videos, (str, Path)) else list(videos)
+    videos = video_list(videos)
     if not videos:
         raise InputError("no video given")
     fps, spf = audio_config.fps, audio_config.samples_per_frame

@@ -34,21 +34,22 @@ class DubMeasures:
 
 def measure_dub(source_video, dubbed_video, max_lag: int = 5) -> DubMeasures:
     """Compares the mouth of ``dubbed_video`` with that of ``source_video`` frame by frame
-    (both at 25 fps; the shorter length is used)."""
+    (both at 25 fps, held in memory: short clips; the shorter length is used)."""
     from lipmotion_tf.evaluation.clip_measures import best_lag
     from lipmotion_tf.generate.dub import track_face
     from lipmotion_tf.metrics.lip_sync import lagged_correlations, mouth_opening_series
     from lipmotion_tf.metrics.lmd import landmark_distances, lip_landmarks_from_crops
     from lipmotion_tf.video.face_mesh import FaceMeshDetector
     from lipmotion_tf.video.lip_crop import LipCropper
-    from lipmotion_tf.video.reader import iter_video, read_video
+    from lipmotion_tf.video.reader import read_video
 
     cropper = LipCropper()
-    track, still = track_face(iter_video(source_video), cropper)
-    count = track.num_frames
-    real = cropper.crop_frames(iter_video(source_video), track.boxes)
-    dubbed = read_video(dubbed_video)[:count]
-    count = min(count, len(dubbed))
+    source = read_video(source_video)  # a clip of seconds: decoded once, held
+    track = track_face(source, cropper)
+    still = source[track.identity_index]
+    real = cropper.crop_frames(source, track.boxes)
+    dubbed = read_video(dubbed_video)[:len(source)]
+    count = len(dubbed)
     fake = cropper.crop_frames(dubbed, track.boxes[:count])
     boxes = np.repeat(track.boxes[track.identity_index][None], count, axis=0)
     with FaceMeshDetector(static_image_mode=True) as detector:

@@ -44,6 +44,23 @@ def _config_path(path: Path) -> Path:
     return config
 
 
+def checkpoint_config(path: Path):
+    """The experiment configuration saved beside a checkpoint (or in a run folder).
+
+    Raises:
+        InputError: no ``config.yaml`` there, or one that cannot be used.
+    """
+    import yaml
+
+    from lipmotion_tf.config import config_from_dict
+    from lipmotion_tf.errors import ConfigError
+
+    try:
+        return config_from_dict(yaml.safe_load(_config_path(path).read_text()) or {})
+    except (ConfigError, yaml.YAMLError) as error:
+        raise InputError(f"checkpoint {path}: unusable {CONFIG_NAME} ({error})") from None
+
+
 def load_generator(path: str | Path | None = None):
     """Loads ``(generator, config)`` from a checkpoint (default: the demonstration model).
 
@@ -51,18 +68,10 @@ def load_generator(path: str | Path | None = None):
         InputError: the path is missing or is not a generator checkpoint, or its weights do
             not match its configuration.
     """
-    import yaml
-
-    from lipmotion_tf.config import config_from_dict
-    from lipmotion_tf.errors import ConfigError
-
     path = Path(path) if path is not None else demo_checkpoint()
     if not path.exists():
         raise InputError(f"checkpoint not found: {path}")
-    try:
-        config = config_from_dict(yaml.safe_load(_config_path(path).read_text()) or {})
-    except (ConfigError, yaml.YAMLError) as error:
-        raise InputError(f"checkpoint {path}: unusable {CONFIG_NAME} ({error})") from None
+    config = checkpoint_config(path)
 
     keras_file = path if path.suffix == ".keras" else path / KERAS_NAME
     weights_file = path if path.suffix == ".npz" else path / WEIGHTS_NAME

@@ -40,23 +40,16 @@ class FaceTrack:
         boxes: ``(T, 3)`` float32 smoothed crop squares ``cx, cy, side`` (filled from the
             nearest frame with a face where none was found).
         face_found: ``(T,)`` bool.
-        openings: ``(T,)`` float32 mouth opening (inner-lip gap over mouth width; NaN
-            without a face).
         identity_index: the frame the identity image is cut from.
     """
 
     boxes: np.ndarray
     face_found: np.ndarray
-    openings: np.ndarray
     identity_index: int
 
     @property
     def num_frames(self) -> int:
         return len(self.face_found)
-
-    @property
-    def faceless_frames(self) -> int:
-        return int((~self.face_found).sum())
 
 
 def pingpong_index(output_index: int, num_frames: int) -> int:
@@ -103,8 +96,8 @@ class FrameStore:
 
 
 def track_face(frames, cropper, identity_frame: int | None = None, store: FrameStore | None = None,
-               progress=None) -> tuple[FaceTrack, np.ndarray]:
-    """Tracks the lips through ``frames`` and keeps the identity frame.
+               progress=None) -> FaceTrack:
+    """Tracks the lips through ``frames`` and chooses the identity frame.
 
     Args:
         frames: RGB uint8 frames of one video, in order (any iterable).
@@ -114,49 +107,30 @@ def track_face(frames, cropper, identity_frame: int | None = None, store: FrameS
         store: where to keep every frame for a second, out-of-order pass (optional).
         progress: called with no arguments after each frame.
 
-    Returns:
-        ``(track, frame)``: the track and the identity frame (RGB uint8).
-
     Raises:
         NoFaceError: no frame has a face, or the named identity frame has none.
         InputError: no frames, or ``identity_frame`` outside the video.
     """
-    from lipmotion_tf.video.face_mesh import LIP_INDICES, FaceMeshDetector, mouth_opening
+    from lipmotion_tf.video.face_mesh import mouth_opening
 
-    found, points, openings = [], [], []
-    best, best_opening, chosen = None, np.inf, None
-    with FaceMeshDetector(static_image_mode=False,
-                          min_detection_confidence=cropper.min_detection_confidence) as detector:
-        for index, frame in enumerate(frames):
-            landmarks = detector.detect(frame)
-            lips = (landmarks[list(LIP_INDICES)] if landmarks is not None
-                    else np.full((len(LIP_INDICES), 2), np.nan, np.float32))
-            opening = mouth_opening(lips) if landmarks is not None else np.nan
-            found.append(landmarks is not None)
-            points.append(lips)
-            openings.append(opening)
-            if identity_frame is None and landmarks is not None and opening < best_opening:
-                best, best_opening, chosen = index, opening, frame
-            elif identity_frame == index:
-                best, chosen = index, frame
+    def seen():
+        for frame in frames:
             if store is not None:
                 store.append(frame)
             if progress is not None:
                 progress()
-    if not found:
-        raise InputError("the video holds no frames")
-    if identity_frame is not None and not 0 <= identity_frame < len(found):
-        raise InputError(f"--identity-frame {identity_frame}: the video has {len(found)} "
-                         f"frames (0 to {len(found) - 1})")
-    face_found = np.asarray(found, bool)
-    if not face_found.any():
-        raise NoFaceError("no face found in any frame of the video")
-    if not face_found[best]:
-        raise NoFaceError(f"--identity-frame {best}: no face found in that frame")
-    boxes, _ = cropper.smooth_boxes(np.stack(points), face_found)
-    track = FaceTrack(boxes=boxes, face_found=face_found,
-                      openings=np.asarray(openings, np.float32), identity_index=int(best))
-    return track, chosen
+            yield frame
+
+    landmarks, face_found = cropper.track_lips(seen())
+    if identity_frame is not None and not 0 <= identity_frame < len(face_found):
+        raise InputError(f"--identity-frame {identity_frame}: the video has {len(face_found)} "
+                         f"frames (0 to {len(face_found) - 1})")
+    boxes, _ = cropper.smooth_boxes(landmarks, face_found)  # NoFaceError without any face
+    if identity_frame is None:
+        identity_frame = int(np.nanargmin(mouth_opening(landmarks)))  # NaN: no face
+    elif not face_found[identity_frame]:
+        raise NoFaceError(f"--identity-frame {identity_frame}: no face found in that frame")
+    return FaceTrack(boxes=boxes, face_found=face_found, identity_index=identity_frame)
 
 
 @dataclasses.dataclass
@@ -218,7 +192,7 @@ def dub_video(
     from lipmotion_tf.generate.pipeline import LipMotionPipeline
     from lipmotion_tf.generate.render import check_gpu_visible, check_output
     from lipmotion_tf.video.lip_crop import LipCropper, crop_box
-    from lipmotion_tf.video.reader import iter_video, video_info
+    from lipmotion_tf.video.reader import iter_video, video_frame, video_info
 
     output = Path(output)
     check_output(output)
@@ -242,8 +216,10 @@ def dub_video(
         store = FrameStore(Path(folder)) if needs_store else None
         with tqdm(total=info.num_frames, unit="frame", desc="tracking",
                   disable=not progress) as bar:
-            track, frame = track_face(iter_video(video_path, fps), cropper, identity_frame,
-                                      store, bar.update)
+            track = track_face(iter_video(video_path, fps), cropper, identity_frame, store,
+                               bar.update)
+        frame = (store[track.identity_index] if store is not None
+                 else video_frame(video_path, track.identity_index, fps))
         identity = crop_box(frame, track.boxes[track.identity_index], config.data.image_size,
                             cropper.border)
         num_generated = pipeline.num_frames(len(waveform))

@@ -103,7 +103,7 @@ def adapt_to_video(videos, out_dir, minutes: float = 10.0, checkpoint=None,
         InputError: a bad video (no sound, no face, too short), an output folder that is not
             empty or not writable, or a budget too short to train.
     """
-    from lipmotion_tf.data.person_video import split_person_video
+    from lipmotion_tf.data.person_video import split_person_video, video_list
     from lipmotion_tf.data.prepare import PrepareSettings, prepare
     from lipmotion_tf.evaluation.evaluator import evaluate_generators
     from lipmotion_tf.evaluation.report import write_report
@@ -111,7 +111,7 @@ def adapt_to_video(videos, out_dir, minutes: float = 10.0, checkpoint=None,
     from lipmotion_tf.generate.pipeline import LipMotionPipeline
     from lipmotion_tf.output_files import ensure_writable_folder
     from lipmotion_tf.train.run_generator import latest_generator
-    from lipmotion_tf.train.runner import train
+    from lipmotion_tf.train.runner import epochs_logged, train
 
     started = time.monotonic()
     if not minutes > 0:
@@ -157,7 +157,7 @@ def adapt_to_video(videos, out_dir, minutes: float = 10.0, checkpoint=None,
               time_budget=budget, init_from=checkpoint, verbose="auto" if progress else 0,
               log=log)
         train_seconds = time.monotonic() - train_started
-        steps = _epochs_in_log(work / "run" / "warmup_log.csv") * STEPS_PER_EPOCH
+        steps = (epochs_logged(work / "run" / "warmup_log.csv") or 0) * STEPS_PER_EPOCH
         save_generator_npz(latest_generator(config, work / "run"), config, out_dir)
     except BaseException:  # nothing half-made is left, interrupted or refused
         _clear(out_dir, remove=not existed)
@@ -170,19 +170,13 @@ def adapt_to_video(videos, out_dir, minutes: float = 10.0, checkpoint=None,
         pipelines, work / "data" / "heldout", split="all", video_dirs=[parts.heldout],
         progress=progress, info={"checkpoints": {BASE_LABEL: str(checkpoint),
                                                  ADAPTED_LABEL: str(out_dir)},
-                                 "adapted_on": [str(v) for v in _as_list(videos)],
+                                 "adapted_on": [str(v) for v in video_list(videos)],
                                  "held_out": f"last {holdout:.0%}"})
     write_report(report, out_dir / "report")
     return AdaptResult(checkpoint=out_dir, report=report, fps=config.audio.fps,
                        train_frames=parts.train_frames,
                        heldout_frames=parts.heldout_frames, steps=steps,
                        train_seconds=train_seconds, total_seconds=time.monotonic() - started)
-
-
-def _epochs_in_log(path: Path) -> int:
-    if not path.is_file():
-        return 0
-    return max(0, len(path.read_text().strip().splitlines()) - 1)
 
 
 def _clear(folder: Path, remove: bool) -> None:
@@ -192,8 +186,7 @@ def _clear(folder: Path, remove: bool) -> None:
         shutil.rmtree(folder, ignore_errors=True)
         return
     for path in folder.iterdir():
-        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink()
-
-
-def _as_list(videos) -> list:
-    return [videos] if isinstance(videos, (str, Path)) else list(videos)
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink()

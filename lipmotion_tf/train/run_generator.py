@@ -42,14 +42,10 @@ def load_checkpoint_or_run(path):
         InputError: a missing or unusable checkpoint.
         TrainingError: a run without any generator weights yet.
     """
-    import yaml
-
-    from lipmotion_tf.config import config_from_dict
-    from lipmotion_tf.errors import ConfigError, InputError
     from lipmotion_tf.generate.checkpoint import (
-        CONFIG_NAME,
         KERAS_NAME,
         WEIGHTS_NAME,
+        checkpoint_config,
         load_generator,
     )
 
@@ -57,8 +53,5 @@ def load_checkpoint_or_run(path):
     saved = (path / KERAS_NAME).is_file() or (path / WEIGHTS_NAME).is_file()
     if not path.is_dir() or saved or not (path / "checkpoints").is_dir():
         return load_generator(path)
-    try:
-        config = config_from_dict(yaml.safe_load((path / CONFIG_NAME).read_text()) or {})
-    except (OSError, ConfigError, yaml.YAMLError) as error:
-        raise InputError(f"run {path}: unusable {CONFIG_NAME} ({error})") from None
+    config = checkpoint_config(path)
     return latest_generator(config, path), config

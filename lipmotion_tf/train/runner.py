@@ -130,7 +130,7 @@ def _backup_epoch(backup_dir: Path) -> int:
         return 0
 
 
-def _epochs_logged(log_csv: Path) -> int | None:
+def epochs_logged(log_csv: Path) -> int | None:
     """Epochs a finished stage ran, from its CSV log (``None`` when there is no log)."""
     if not log_csv.is_file():
         return None
@@ -459,7 +459,7 @@ def train(
         for stage in stages:
             finished = output_dir / STAGE_OUTPUTS[stage]
             if finished.exists():
-                done = _epochs_logged(output_dir / f"{stage}_log.csv")
+                done = epochs_logged(output_dir / f"{stage}_log.csv")
                 if done is None or done >= epochs[stage] or not (
                         output_dir / STAGE_STATE[stage]).is_file():
                     log(f"stage {stage}: already finished ({finished} exists), skipped")

@@ -178,6 +178,20 @@ def _round_half_up(value: float) -> int:
     return int(np.floor(value + 0.5 + 1e-6))
 
 
+def video_frame(path: str | Path, index: int, fps: float = 25.0) -> np.ndarray:
+    """Frame ``index`` of a video at ``fps``, decoded up to it (see :func:`iter_video`).
+
+    Raises:
+        InputError: as :func:`iter_video`, or the video has no frame ``index``.
+    """
+    import itertools
+
+    frame = next(itertools.islice(iter_video(path, fps=fps), index, None), None)
+    if frame is None:
+        raise InputError(f"{path} has no frame {index}")
+    return frame
+
+
 def read_video(path: str | Path, fps: float = 25.0) -> np.ndarray:
     """Decodes a whole video into a ``(T, H, W, 3)`` RGB uint8 array at ``fps``.
 
