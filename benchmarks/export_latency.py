@@ -106,6 +106,9 @@ def generator_flops(generator) -> int:
 
 
 def main(argv=None) -> int:
+    from lipmotion_tf.cpu_kernels import prefer_onednn
+
+    prefer_onednn()  # as `lipmotion` does, before TensorFlow loads
     import numpy as np
     import tensorflow as tf
 

@@ -34,6 +34,9 @@ def random_checkpoint(config_path: str, folder: Path) -> Path:
 
 
 def main() -> None:
+    from lipmotion_tf.cpu_kernels import prefer_onednn
+
+    prefer_onednn()  # as `lipmotion` does, before TensorFlow loads
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=None, help="generator checkpoint (default: demo)")
     parser.add_argument("--config", default=None,

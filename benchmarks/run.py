@@ -73,16 +73,18 @@ VECTOR_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_til
 def cpu_description() -> str:
     """The CPU model, cores and the vector instruction sets that decide the speed figures
     (from /proc/cpuinfo; the platform's name elsewhere)."""
-    model, flags = platform.processor() or platform.machine(), set()
+    from lipmotion_tf.cpu_kernels import cpu_flags
+
+    model = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
             if key.strip() == "model name":
                 model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
+                break
     except OSError:
         pass
+    flags = cpu_flags()
     found = [flag for flag in VECTOR_FLAGS if flag in flags]
     sets = f"; {' '.join(found) or 'no AVX2'}" if flags else ""
     return f"{model}, {os.cpu_count()} CPU cores{sets}"
@@ -97,7 +99,10 @@ def gpu_visible() -> bool:
 
 
 def main(argv=None) -> int:
+    from lipmotion_tf.cpu_kernels import prefer_onednn
+
     args = parse_args(argv)
+    prefer_onednn()  # the benchmark processes inherit the kernels `lipmotion` runs with
     parts = [p for p in args.only.split(",") if p]
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:
@@ -117,7 +122,8 @@ def main(argv=None) -> int:
                                  folder / "ceiling.json")
             results["ceiling"] = ceiling
             rows.append(("CPU float32 matmul ceiling", f"{ceiling['gflop_per_s']:.0f} GFLOP/s",
-                         "", f"{ceiling['size']}x{ceiling['size']} matrix product"))
+                         "", f"{ceiling['size']}x{ceiling['size']} matrix product, TensorFlow "
+                         f"kernels: {'oneDNN' if ceiling.get('onednn') else 'Eigen'}"))
 
         if "latency" in parts:
             runs = [("full-size, random weights", [])]

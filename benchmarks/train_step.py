@@ -92,6 +92,9 @@ def _gan_model(networks, config):
 
 
 def main(argv=None) -> int:
+    from lipmotion_tf.cpu_kernels import prefer_onednn
+
+    prefer_onednn()  # as `lipmotion` does, before TensorFlow loads
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default=None, help="experiment YAML (default: full size)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],

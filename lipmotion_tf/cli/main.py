@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from lipmotion_tf import __version__
+from lipmotion_tf.cpu_kernels import prefer_onednn
 from lipmotion_tf.errors import LipMotionError
 
 # name -> module in lipmotion_tf.cli; each module defines add_arguments(parser) and run(args).
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    prefer_onednn()  # before any subcommand imports TensorFlow
     try:
         result = args._module.run(args)
     except LipMotionError as error:
