@@ -7,6 +7,8 @@ The output folder is a checkpoint for generate, dub, export and serve (--checkpo
 
 from __future__ import annotations
 
+from lipmotion_tf.train.adapt import BATCH_SIZE, LEARNING_RATE
+
 HELP = "fine-tune the generator on one person's talking video"
 
 
@@ -21,8 +23,10 @@ def add_arguments(parser) -> None:
                         help="generator to start from (default: the shipped demo model)")
     parser.add_argument("--holdout", type=float, default=0.2,
                         help="share of the video, at its end, kept out of training and measured")
-    parser.add_argument("--learning-rate", type=float, default=2e-4)
-    parser.add_argument("--batch-size", type=int, default=4, help="windows per training step")
+    parser.add_argument("--learning-rate", type=float, default=LEARNING_RATE,
+                        help="fine-tuning learning rate")
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE,
+                        help="windows per training step")
     parser.add_argument("--max-steps", type=int, default=None,
                         help="stop after about this many training steps even with time left")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
