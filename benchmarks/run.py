@@ -73,17 +73,9 @@ VECTOR_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_til
 def cpu_description() -> str:
     """The CPU model, cores and the vector instruction sets that decide the speed figures
     (from /proc/cpuinfo; the platform's name elsewhere)."""
-    from lipmotion_tf.cpu_kernels import cpu_flags
+    from lipmotion_tf.cpu_kernels import cpu_flags, cpuinfo_field
 
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-                break
-    except OSError:
-        pass
+    model = cpuinfo_field("model name") or platform.processor() or platform.machine()
     flags = cpu_flags()
     found = [flag for flag in VECTOR_FLAGS if flag in flags]
     sets = f"; {' '.join(found) or 'no AVX2'}" if flags else ""

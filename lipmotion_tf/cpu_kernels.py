@@ -20,17 +20,22 @@ ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
 ONEDNN_FLAGS = frozenset({"avx2", "fma"})
 
 
-def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> frozenset[str]:
-    """The CPU's feature flags (``avx2``, ``avx512f``, ...); empty where ``cpuinfo`` cannot
-    be read (not Linux)."""
+def cpuinfo_field(name: str, cpuinfo: str | Path = "/proc/cpuinfo") -> str | None:
+    """The first value of ``name`` (``"model name"``, ``"flags"``) in ``cpuinfo``; None where
+    it is absent or the file cannot be read (not Linux)."""
     try:
         for line in Path(cpuinfo).read_text().splitlines():
             key, _, value = line.partition(":")
-            if key.strip() == "flags":
-                return frozenset(value.split())
+            if key.strip() == name:
+                return value.strip()
     except OSError:
         pass
-    return frozenset()
+    return None
+
+
+def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> frozenset[str]:
+    """The CPU's feature flags (``avx2``, ``avx512f``, ...); empty where they cannot be read."""
+    return frozenset((cpuinfo_field("flags", cpuinfo) or "").split())
 
 
 def prefer_onednn(environ: MutableMapping[str, str] | None = None,

@@ -254,7 +254,7 @@ def test_report_on_real_clips(evaluated):
             assert row[key] is not None and math.isfinite(row[key]), (row["method"], key)
         assert row["landmark_frames"] > 140  # the face mesh finds the lips in (nearly) every frame
     # The first frame of a static clip is the real first frame; a random generator is far off.
-    # The tiny generator is an unseeded random draw: one clean-clone run measured SSIM 0.52.
+    # A margin, not a fixed level: an unseeded draw of the tiny generator once measured 0.52.
     assert static["ssim"] > 0.5 and model["ssim"] < static["ssim"] - 0.1
     assert static["lmd"] < model["lmd"]
     assert static["sync_corr"] is None  # a still mouth pasted into a still face never moves

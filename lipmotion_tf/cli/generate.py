@@ -6,8 +6,9 @@ demonstration model, and writes lipmotion.mp4.
 
 from __future__ import annotations
 
-from lipmotion_tf.cli.generation_options import add_generation_options, apply_device
 from pathlib import Path
+
+from lipmotion_tf.cli.generation_options import add_generation_options, apply_device
 
 HELP = "generate a lip video from speech and one face or lip image"
 LAYOUT_CHOICES = ("lips", "side-by-side", "face")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 
+from lipmotion_tf.audio.validation import DEFAULT_MAX_DURATION
+
 
 def add_generation_options(parser) -> None:
     """``--batch-size``, ``--device`` and ``--max-duration``."""
     parser.add_argument("--batch-size", type=int, default=8, help="windows per generator call")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
                         help="where the generator runs")
-    parser.add_argument("--max-duration", type=float, default=900.0,
+    parser.add_argument("--max-duration", type=float, default=DEFAULT_MAX_DURATION,
                         help="refuse speech longer than this many seconds (inf: no limit)")
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 
+from lipmotion_tf.audio.validation import DEFAULT_MAX_DURATION
+
 HELP = "serve an exported model over gRPC (TensorFlow Serving's PredictionService)"
 
 
@@ -31,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(RESOURCE_EXHAUSTED)")
     parser.add_argument("--max-request-mb", type=float, default=64.0,
                         help="refuse larger Predict requests (INVALID_ARGUMENT)")
-    parser.add_argument("--max-duration", type=float, default=900.0,
+    parser.add_argument("--max-duration", type=float, default=DEFAULT_MAX_DURATION,
                         help="refuse speech longer than this many seconds (INVALID_ARGUMENT; "
                         "inf: no limit)")
     parser.add_argument("--grace-period", type=float, default=5.0,

@@ -5,8 +5,8 @@ the training gave: the split is in time, not by random windows, so no held-out f
 to a trained one. Each part is written as H.264 + AAC segments of at most ``segment_seconds``
 at the model's frame rate, never across two joined videos (the training part as two
 segments at least: training draws mismatched speech from another clip), then prepared like
-any other clips: the
-preparation holds one segment in memory at a time, so the video's length does not matter.
+any other clips: the preparation holds one segment in memory at a time, so the video's
+length does not matter.
 """
 
 from __future__ import annotations
