@@ -253,6 +253,11 @@ class OptimizerConfig:
         flownet_pretrain_learning_rate: FlowNet learning rate in its own stage.
         flownet_weight_decay: FlowNet weight decay.
         autoencoder_learning_rate: perceptual autoencoder learning rate.
+        generator_ema: momentum of an exponential moving average of the generator's
+            weights (Keras' optimizer EMA), written over the weights at the end of every
+            epoch, so that each checkpoint and the exported generator hold the average:
+            GAN generators jitter from step to step and the average is steadier
+            (0 = off; 0.99 averages over about 100 steps). Needs ``train.steps_per_epoch``.
     """
 
     learning_rate: float = 2e-4
@@ -264,6 +269,11 @@ class OptimizerConfig:
     flownet_pretrain_learning_rate: float = 2e-4
     flownet_weight_decay: float = 4e-4
     autoencoder_learning_rate: float = 2e-4
+    generator_ema: float = 0.0
+
+    def validate(self) -> None:
+        if not 0.0 <= self.generator_ema < 1.0:
+            raise ConfigError(f"optimizer.generator_ema must be in [0, 1), got {self.generator_ema}")
 
 
 @dataclasses.dataclass
@@ -344,6 +354,9 @@ class ExperimentConfig:
             value = getattr(self, field.name)
             if dataclasses.is_dataclass(value) and hasattr(value, "validate"):
                 value.validate()
+        if self.optimizer.generator_ema and self.train.steps_per_epoch <= 0:
+            raise ConfigError("optimizer.generator_ema writes the average at epoch ends: "
+                              "it needs train.steps_per_epoch > 0")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -401,6 +401,32 @@ def test_extra_data_folders_join_training(prepared, tmp_path):
         make_batches(config, prepared, tmp_path / "run", "tensorflow", [tmp_path / "none"])
 
 
+def test_generator_ema_writes_the_average_over_the_weights_at_epoch_ends(prepared, tmp_path):
+    """With ``optimizer.generator_ema`` the generator's weights become the optimizer's moving
+    average at the epoch end (so checkpoints hold it), and only there."""
+    seen = []
+
+    class Track(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            average = self.model.optimizer.member("generator")._model_variables_moving_average
+            seen.append([(np.array(w), np.array(a))
+                         for w, a in zip(self.model.generator.trainable_weights, average)])
+
+    config = tiny_config("train.warmup_epochs=1", "train.steps_per_epoch=3",
+                         "optimizer.generator_ema=0.5")
+    runner.train(config, prepared, tmp_path / "run", ("warmup",), callbacks=[Track()],
+                 verbose=0, log=lambda line: None)
+    assert len(seen) == 3
+    middle, end = seen[1], seen[2]
+    assert any(not np.allclose(w, a) for w, a in middle)  # mid-epoch: raw weights
+    for weight, average in end:  # epoch end: the average
+        np.testing.assert_array_equal(weight, average)
+    with pytest.raises(ConfigError, match="steps_per_epoch"):
+        tiny_config("optimizer.generator_ema=0.9", "train.steps_per_epoch=0").validate()
+    with pytest.raises(ConfigError, match="generator_ema must be"):
+        tiny_config("optimizer.generator_ema=1").validate()
+
+
 def test_init_from_copies_the_generator_and_refuses_another_architecture(
         prepared, tmp_path, tiny_checkpoint, capsys):
     config = tiny_config("train.autoencoder_epochs=1")

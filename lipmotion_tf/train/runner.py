@@ -175,12 +175,23 @@ def zero_batch(config: ExperimentConfig) -> dict:
 
 
 def _adam(config: ExperimentConfig, learning_rate: float, beta_1: float | None = None,
-          weight_decay: float | None = None, name: str | None = None):
-    kwargs = dict(learning_rate=learning_rate, beta_2=config.optimizer.beta_2, name=name)
+          weight_decay: float | None = None, name: str | None = None, **extra):
+    kwargs = dict(learning_rate=learning_rate, beta_2=config.optimizer.beta_2, name=name,
+                  **extra)
     kwargs["beta_1"] = config.optimizer.beta_1 if beta_1 is None else beta_1
     if weight_decay:
         return keras.optimizers.AdamW(weight_decay=weight_decay, **kwargs)
     return keras.optimizers.Adam(**kwargs)
+
+
+def _ema(config: ExperimentConfig) -> dict:
+    """Optimizer arguments of the generator's weight average (none when it is off): the
+    average overwrites the weights at each epoch end, before the epoch's checkpoint."""
+    momentum = config.optimizer.generator_ema
+    if not momentum:
+        return {}
+    return dict(use_ema=True, ema_momentum=momentum,
+                ema_overwrite_frequency=config.train.steps_per_epoch)
 
 
 def _save_weights_atomically(model, path: Path) -> None:
@@ -364,7 +375,8 @@ class _Run:
                 name="lip_motion_gan",
             )
             gan.compile(
-                g_optimizer=_adam(self.config, opt.learning_rate, name="generator_adam"),
+                g_optimizer=_adam(self.config, opt.learning_rate, name="generator_adam",
+                                  **_ema(self.config)),
                 d_optimizer=_adam(self.config, opt.learning_rate, name="discriminator_adam"),
                 corr_optimizer=_adam(
                     self.config, opt.correlation_learning_rate, beta_1=0.9,
