@@ -13,7 +13,8 @@ serving_default     ``waveform`` float32 ``(N,)`` mono    ``frames`` uint8 ``(T,
                     ``(H, W, 3)`` RGB lip image, any size
 generate_window     ``log_mel`` float32 ``(B, 64, 128)``  ``frames`` float32
                     dB; ``image`` float32                 ``(B, 16, 64, 64, 3)`` in [-1, 1]
-                    ``(B, 64, 64, 3)`` in [-1, 1]
+                    ``(B, 64, 64, 3)`` in [-1, 1]; B = 1
+                    in TFLite (static shapes)
 log_mel             ``waveform`` float32 ``(N,)``         ``log_mel`` float32
                                                           ``(1 + N // 441, 128)`` dB
 ==================  ====================================  ======================================
@@ -43,9 +44,13 @@ class ServingFunctions:
         generator: a built :class:`~lipmotion_tf.models.generator.LipGenerator`.
         config: the experiment it was trained with (audio front end, window, hop).
         batch_size: windows per generator call inside ``serving_default``.
+        window_batch: a fixed number of windows for ``generate_window`` (``None``: any).
+            With a fixed number every tensor shape is static, which TFLite needs for XNNPACK
+            to run the transposed convolutions (their output shape is otherwise computed at
+            run time, and the graph splits around them).
     """
 
-    def __init__(self, generator, config, batch_size: int = 8):
+    def __init__(self, generator, config, batch_size: int = 8, window_batch: int | None = None):
         from lipmotion_tf.audio.log_mel import LogMelSpectrogram
 
         if batch_size < 1:
@@ -53,6 +58,9 @@ class ServingFunctions:
         self.generator = generator
         self.config = config
         self.batch_size = int(batch_size)
+        if window_batch is not None and window_batch < 1:
+            raise ValueError(f"window_batch must be >= 1 or None, got {window_batch}")
+        self.window_batch = window_batch
         self.log_mel_layer = LogMelSpectrogram.from_audio_config(config.audio, name="log_mel")
 
     # -- shapes -----------------------------------------------------------------------------
@@ -80,9 +88,11 @@ class ServingFunctions:
             },
             "generate_window": {
                 "log_mel": tf.TensorSpec(
-                    [None, self.window_mel_frames, n_mels], tf.float32, name="log_mel"
+                    [self.window_batch, self.window_mel_frames, n_mels], tf.float32,
+                    name="log_mel",
                 ),
-                "image": tf.TensorSpec([None, size, size, 3], tf.float32, name="image"),
+                "image": tf.TensorSpec([self.window_batch, size, size, 3], tf.float32,
+                                       name="image"),
             },
             "log_mel": {
                 "waveform": tf.TensorSpec([None], tf.float32, name="waveform"),

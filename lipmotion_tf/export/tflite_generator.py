@@ -50,11 +50,20 @@ class TFLiteLipGenerator:
         )
 
     def generate_window(self, log_mel: np.ndarray, image: np.ndarray) -> np.ndarray:
-        """``(B, 64, 128)`` dB + ``(B, 64, 64, 3)`` in [-1, 1] -> ``(B, 16, 64, 64, 3)`` in [-1, 1]."""
-        outputs = self._generator(log_mel=np.asarray(log_mel, np.float32),
-                                  image=np.asarray(image, np.float32))
+        """``(B, 64, 128)`` dB + ``(B, 64, 64, 3)`` in [-1, 1] -> ``(B, 16, 64, 64, 3)`` in [-1, 1].
+
+        The exported model takes one window per call (static shapes); a batch runs window
+        by window.
+        """
+        log_mel = np.asarray(log_mel, np.float32)
+        image = np.asarray(image, np.float32)
+        if log_mel.ndim != 3 or image.ndim != 4 or len(log_mel) != len(image):
+            raise InputError(f"generate_window needs (B, 64, 128) log-mels and (B, 64, 64, 3) "
+                             f"images, got {log_mel.shape} and {image.shape}")
+        frames = [self._generator(log_mel=log_mel[i:i + 1], image=image[i:i + 1])["frames"]
+                  for i in range(len(log_mel))]
         # An int8 output's dequantized levels can step just past +-1.
-        return np.clip(outputs["frames"], -1.0, 1.0)
+        return np.clip(np.concatenate(frames), -1.0, 1.0)
 
     def log_mel(self, waveform: np.ndarray) -> np.ndarray:
         """Mono speech at :attr:`sample_rate` ``(N,)`` -> ``(1 + N // hop_length, n_mels)`` dB."""
@@ -69,7 +78,7 @@ class TFLiteLipGenerator:
         Args:
             waveform: mono float32 speech at :attr:`sample_rate`.
             identity: the 64x64 RGB uint8 lip image.
-            batch_size: windows per interpreter call.
+            batch_size: windows cut and handed to :meth:`generate_window` at a time.
         """
         waveform = np.asarray(waveform, np.float32)
         if waveform.ndim != 1 or waveform.size == 0:
