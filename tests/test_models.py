@@ -623,3 +623,11 @@ def test_jax_backend_matches_tensorflow(tmp_path):
     # padding or weight-order mismatch gives errors ~0.1 and more.
     assert max(report["training"].values()) < 2e-4, report
     assert max(report["inference"].values()) < 2e-3, report
+
+
+def test_nearest_upsampling_copies_each_pixel_to_a_2x2_block():
+    from lipmotion_tf.models.layers.upsample_conv_block import upsample_nearest_2x
+
+    x = np.random.default_rng(0).normal(size=(2, 3, 4, 5, 6)).astype("float32")
+    expected = np.repeat(np.repeat(x, 2, axis=2), 2, axis=3)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(upsample_nearest_2x(x)), expected)

@@ -11,13 +11,18 @@ from lipmotion_tf.models.layers.conv_block import ConvBlock
 def upsample_nearest_2x(x):
     """``(B, T, H, W, C) -> (B, T, 2H, 2W, C)``, every pixel copied to a 2x2 block.
 
-    Written as a broadcast and reshapes (no gather, no resize kernel) so that it is exact and
-    converts to builtin TFLite operators.
+    Written as concatenations and reshapes (no gather, no resize kernel) so that it is exact
+    and converts to builtin TFLite operators that XNNPACK runs (a broadcast, the first form,
+    left the graph in pieces around two BROADCAST_TO nodes): each pixel next to a copy of
+    itself along the channels becomes two pixels along the width, each row next to a copy of
+    itself becomes two rows.
     """
     shape = ops.shape(x)
-    frames = ops.reshape(x, (-1, shape[2], 1, shape[3], 1, shape[4]))
-    frames = ops.broadcast_to(frames, (ops.shape(frames)[0], shape[2], 2, shape[3], 2, shape[4]))
-    return ops.reshape(frames, (-1, shape[1], 2 * shape[2], 2 * shape[3], shape[4]))
+    frames, height, width, channels = shape[1], shape[2], shape[3], shape[4]
+    wide = ops.reshape(ops.concatenate([x, x], axis=-1),
+                       (-1, frames, height, 2 * width, channels))
+    return ops.reshape(ops.concatenate([wide, wide], axis=3),
+                       (-1, frames, 2 * height, 2 * width, channels))
 
 
 @keras.saving.register_keras_serializable(package="lipmotion")
