@@ -273,7 +273,9 @@ class OptimizerConfig:
 
     def validate(self) -> None:
         if not 0.0 <= self.generator_ema < 1.0:
-            raise ConfigError(f"optimizer.generator_ema must be in [0, 1), got {self.generator_ema}")
+            raise ConfigError(
+                f"optimizer.generator_ema must be in [0, 1), got {self.generator_ema}"
+            )
 
 
 @dataclasses.dataclass
