@@ -296,6 +296,8 @@ class TrainConfig:
         jit_compile: compile train steps with XLA.
         distribute: ``none``, ``mirrored`` (all local devices) or ``multi_worker``.
         preview_every: epochs between TensorBoard video previews; 0 disables them.
+        checkpoints_kept: newest epoch checkpoints kept per stage (older ones are deleted);
+            ``lipmotion export checkpoint --average N`` averages up to this many.
     """
 
     flow_epochs: int = 5
@@ -309,8 +311,11 @@ class TrainConfig:
     jit_compile: bool = False
     distribute: str = "none"
     preview_every: int = 1
+    checkpoints_kept: int = 2
 
     def validate(self) -> None:
+        if self.checkpoints_kept < 1:
+            raise ConfigError(f"train.checkpoints_kept must be >= 1, got {self.checkpoints_kept}")
         if min(self.flow_epochs, self.autoencoder_epochs, self.warmup_epochs,
                self.gan_epochs) < 0:
             raise ConfigError("train.*_epochs must be >= 0")

@@ -427,6 +427,42 @@ def test_generator_ema_writes_the_average_over_the_weights_at_epoch_ends(prepare
         tiny_config("optimizer.generator_ema=1").validate()
 
 
+def test_export_averages_the_newest_epoch_checkpoints(prepared, tmp_path, tiny_checkpoint, capsys):
+    from lipmotion_tf.generate.checkpoint import load_generator
+    from lipmotion_tf.train.run_generator import latest_generator
+
+    config = tiny_config("train.warmup_epochs=3", "train.checkpoints_kept=3")
+    run = tmp_path / "run"
+    runner.train(config, prepared, run, ("warmup",), verbose=0, log=lambda line: None)
+    epochs = sorted((run / "checkpoints").glob("warmup-epoch*.weights.h5"))
+    assert [p.name for p in epochs] == [f"warmup-epoch00{i}.weights.h5" for i in (1, 2, 3)]
+    per_epoch = []
+    for keep in range(3):  # each epoch's generator alone: hide the newer checkpoints
+        alone = tmp_path / f"alone{keep}"
+        (alone / "checkpoints").mkdir(parents=True)
+        (alone / "config.yaml").write_text((run / "config.yaml").read_text())
+        (alone / "checkpoints" / epochs[keep].name).write_bytes(epochs[keep].read_bytes())
+        per_epoch.append(latest_generator(config, alone).get_weights())
+    out = tmp_path / "averaged"
+    assert main(["export", "checkpoint", "--checkpoint", str(run), "-o", str(out),
+                 "--dtype", "float32", "--average", "3"]) == 0
+    assert "the mean of 3 epoch checkpoints" in capsys.readouterr().out
+    averaged, _ = load_generator(out)
+    for got, *values in zip(averaged.get_weights(), *per_epoch):
+        np.testing.assert_allclose(got, np.mean(values, axis=0), rtol=1e-6, atol=1e-7)
+    assert any(not np.allclose(a, b) for a, b in zip(*per_epoch[:2]))  # epochs do differ
+    for checkpoint, average, message in (
+        (run, 4, "3 warmup epoch checkpoint(s) kept, 4 to average"),
+        (tiny_checkpoint, 2, "averaging needs a training run folder"),
+        (run, 0, "--average must be at least 1"),
+    ):
+        assert main(["export", "checkpoint", "--checkpoint", str(checkpoint), "-o",
+                     str(tmp_path / f"bad{average}"), "--average", str(average)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+        assert not (tmp_path / f"bad{average}").exists()
+
+
 def test_init_from_copies_the_generator_and_refuses_another_architecture(
         prepared, tmp_path, tiny_checkpoint, capsys):
     config = tiny_config("train.autoencoder_epochs=1")

@@ -4,6 +4,7 @@
   lipmotion export tflite -o model.tflite [--quantize none|float16|dynamic|int8]
                           [--calibration-data PREPARED_DIR] [--model generator|log_mel]
   lipmotion export checkpoint --checkpoint RUN_OR_CKPT -o FOLDER [--dtype float16|float32]
+                             [--average N]
 
 Without --checkpoint the shipped demonstration model is exported. See docs/deployment.md for
 the signatures and how to serve them.
@@ -71,6 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     compact.add_argument("--output", "-o", required=True, help="the folder to write")
     compact.add_argument("--dtype", choices=("float16", "float32"), default="float16",
                          help="how the weights are stored")
+    compact.add_argument("--average", type=int, default=1, metavar="N",
+                         help="a training run's generator as the mean of its newest N epoch "
+                         "checkpoints (a run keeps train.checkpoints_kept of them)")
     compact.add_argument("--overwrite", action="store_true",
                          help="replace the checkpoint files of an existing folder")
 
@@ -137,10 +141,13 @@ def _compact_checkpoint(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.exists() and (not output.is_dir() or (any(output.iterdir()) and not args.overwrite)):
         raise InputError(f"{output} exists and is not empty (--overwrite replaces its files)")
-    generator, config = load_checkpoint_or_run(args.checkpoint)
+    if args.average < 1:
+        raise InputError(f"--average must be at least 1, got {args.average}")
+    generator, config = load_checkpoint_or_run(args.checkpoint, average=args.average)
     files = save_generator_npz(generator, config, output, dtype=args.dtype)
+    averaged = f", the mean of {args.average} epoch checkpoints" if args.average > 1 else ""
     print(f"wrote {output} ({', '.join(p.name for p in files)} and config.yaml; "
-          f"{generator.count_params():,} parameters as {args.dtype})")
+          f"{generator.count_params():,} parameters as {args.dtype}{averaged})")
     return 0
 
 

@@ -4,42 +4,67 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lipmotion_tf.errors import TrainingError
+from lipmotion_tf.errors import InputError, TrainingError
 
 
-def latest_generator(config, run_dir):
+def latest_generator(config, run_dir, average: int = 1):
     """The generator of the newest GAN or warm-up weights in ``run_dir`` (a finished stage's
     or the last epoch checkpoint of one a time budget stopped).
 
+    Args:
+        average: with more than 1, the mean of the generator weights (batch-norm statistics
+            included) of the newest ``average`` epoch checkpoints of that stage: checkpoint
+            averaging, steadier than any one of them (keep them with
+            ``train.checkpoints_kept``).
+
     Raises:
         TrainingError: the run holds no generator weights yet.
+        InputError: fewer epoch checkpoints than ``average``.
     """
+    import numpy as np
+
     from lipmotion_tf.models.factory import build_networks
     from lipmotion_tf.train.gan import LipMotionGAN
     from lipmotion_tf.train.runner import zero_batch
 
     run_dir = Path(run_dir)
     for stage in ("gan", "warmup"):
-        candidates = [*(run_dir / "checkpoints").glob(f"{stage}-epoch*.weights.h5"),
-                      run_dir / f"{stage}.weights.h5"]
-        candidates = sorted((p for p in candidates if p.is_file()),
+        epochs = sorted((run_dir / "checkpoints").glob(f"{stage}-epoch*.weights.h5"))
+        candidates = sorted((p for p in [*epochs, run_dir / f"{stage}.weights.h5"] if p.is_file()),
                             key=lambda p: p.stat().st_mtime)  # the newest last
-        if candidates:
-            networks = build_networks(config)
-            gan = LipMotionGAN(**networks, discriminator_streams=config.model.discriminator_streams)
-            gan.build_from_batch(zero_batch(config))
+        if not candidates:
+            continue
+        if average > 1 and len(epochs) < average:
+            raise InputError(
+                f"{run_dir}: {len(epochs)} {stage} epoch checkpoint(s) kept, {average} to "
+                "average (train.checkpoints_kept sets how many a run keeps)"
+            )
+        networks = build_networks(config)
+        gan = LipMotionGAN(**networks, discriminator_streams=config.model.discriminator_streams)
+        gan.build_from_batch(zero_batch(config))
+        generator = networks["generator"]
+        if average <= 1:
             gan.load_weights(str(candidates[-1]))
-            return networks["generator"]
+            return generator
+        weights = []
+        for path in epochs[-average:]:  # epoch numbers are zero-padded: name order is time order
+            gan.load_weights(str(path))
+            weights.append(generator.get_weights())
+        generator.set_weights([np.mean(values, axis=0).astype(values[0].dtype)
+                               for values in zip(*weights)])
+        return generator
     raise TrainingError(f"{run_dir}: no generator weights yet (the time ran out before the "
                         "first epoch ended)")
 
 
-def load_checkpoint_or_run(path):
+def load_checkpoint_or_run(path, average: int = 1):
     """``(generator, config)`` of a generator checkpoint folder, or of a training run folder
-    that holds no saved generator yet (its newest epoch checkpoint).
+    that holds no saved generator yet (its newest epoch checkpoint; with ``average`` > 1,
+    the mean of its newest ``average`` epoch checkpoints, see :func:`latest_generator`).
 
     Raises:
-        InputError: a missing or unusable checkpoint.
+        InputError: a missing or unusable checkpoint, ``average`` > 1 on a checkpoint
+            folder (one set of weights, nothing to average), or too few to average.
         TrainingError: a run without any generator weights yet.
     """
     from lipmotion_tf.generate.checkpoint import (
@@ -50,8 +75,10 @@ def load_checkpoint_or_run(path):
     )
 
     path = Path(path)
+    if average > 1 and not (path / "checkpoints").is_dir():
+        raise InputError(f"{path}: averaging needs a training run folder (with checkpoints/)")
     saved = (path / KERAS_NAME).is_file() or (path / WEIGHTS_NAME).is_file()
-    if not path.is_dir() or saved or not (path / "checkpoints").is_dir():
+    if average <= 1 and (not path.is_dir() or saved or not (path / "checkpoints").is_dir()):
         return load_generator(path)
     config = checkpoint_config(path)
-    return latest_generator(config, path), config
+    return latest_generator(config, path, average), config

@@ -9,7 +9,8 @@ Output folder layout::
                                     without its adversarial term; skipped at 0 epochs)
     OUTPUT/generator.keras          the trained generator (whole model, loadable alone)
     OUTPUT/gan.weights.h5           every GAN network and optimizer state at the end
-    OUTPUT/checkpoints/<stage>-epochNNN.weights.h5   the newest two epochs of each stage
+    OUTPUT/checkpoints/<stage>-epochNNN.weights.h5   the newest epochs of each stage
+                                                     (train.checkpoints_kept, 2)
     OUTPUT/backup/<stage>/          BackupAndRestore state while a stage runs
     OUTPUT/<stage>_log.csv          per-epoch logs
     OUTPUT/logs/<stage>/            TensorBoard scalars (and generated-vs-real previews)
@@ -73,7 +74,6 @@ STAGE_STATE = {
     "warmup": "warmup.weights.h5",
     "gan": "gan.weights.h5",
 }
-CHECKPOINTS_KEPT = 2
 
 
 @dataclasses.dataclass
@@ -256,7 +256,7 @@ class _Run:
                 str(checkpoints / f"{stage}-epoch{{epoch:03d}}.weights.h5"),
                 save_weights_only=True,
             ),
-            PruneCheckpoints(checkpoints, pattern, keep=CHECKPOINTS_KEPT),
+            PruneCheckpoints(checkpoints, pattern, keep=self.config.train.checkpoints_kept),
             keras.callbacks.CSVLogger(str(self.output_dir / f"{stage}_log.csv"), append=True),
         ]
         if self.backend == "tensorflow" and not _has_module("tensorboard"):
