@@ -427,8 +427,9 @@ def test_generator_ema_writes_the_average_over_the_weights_at_epoch_ends(prepare
         tiny_config("optimizer.generator_ema=1").validate()
 
 
-def test_export_averages_the_newest_epoch_checkpoints(prepared, tmp_path, tiny_checkpoint, capsys):
-    from lipmotion_tf.generate.checkpoint import load_generator
+def test_export_averages_epoch_checkpoints_and_mixes_generators(prepared, tmp_path, tiny_checkpoint, capsys):
+    from lipmotion_tf.generate.checkpoint import load_generator, save_generator_npz
+    from lipmotion_tf.models.factory import build_generator
     from lipmotion_tf.train.run_generator import latest_generator
 
     config = tiny_config("train.warmup_epochs=3", "train.checkpoints_kept=3")
@@ -451,16 +452,32 @@ def test_export_averages_the_newest_epoch_checkpoints(prepared, tmp_path, tiny_c
     for got, *values in zip(averaged.get_weights(), *per_epoch):
         np.testing.assert_allclose(got, np.mean(values, axis=0), rtol=1e-6, atol=1e-7)
     assert any(not np.allclose(a, b) for a, b in zip(*per_epoch[:2]))  # epochs do differ
-    for checkpoint, average, message in (
-        (run, 4, "3 warmup epoch checkpoint(s) kept, 4 to average"),
-        (tiny_checkpoint, 2, "averaging needs a training run folder"),
-        (run, 0, "--average must be at least 1"),
-    ):
-        assert main(["export", "checkpoint", "--checkpoint", str(checkpoint), "-o",
-                     str(tmp_path / f"bad{average}"), "--average", str(average)]) == 2
+
+    mixed = tmp_path / "mixed"
+    assert main(["export", "checkpoint", "--checkpoint", str(out), "-o", str(mixed), "--dtype",
+                 "float32", "--mix-with", str(tiny_checkpoint), "--mix-weight", "0.25"]) == 0
+    other, _ = load_generator(tiny_checkpoint)
+    for got, ours, theirs in zip(load_generator(mixed)[0].get_weights(), averaged.get_weights(),
+                                 other.get_weights()):
+        np.testing.assert_allclose(got, 0.25 * ours + 0.75 * theirs, rtol=1e-5, atol=1e-6)
+
+    wider = tmp_path / "wider"
+    save_generator_npz(build_generator(tiny_config("model.generator_channels=12")),
+                       tiny_config("model.generator_channels=12"), wider)
+    for index, (checkpoint, extra, message) in enumerate((
+        (run, ["--average", "4"], "3 warmup epoch checkpoint(s) kept, 4 to average"),
+        (tiny_checkpoint, ["--average", "2"], "averaging needs a training run folder"),
+        (run, ["--average", "0"], "--average must be at least 1"),
+        (out, ["--mix-with", str(wider)], "its generator has another architecture"),
+        (out, ["--mix-with", str(tmp_path / "none")], "--mix-with: checkpoint not found"),
+        (out, ["--mix-with", str(out), "--mix-weight", "1.5"], "--mix-weight must be between"),
+    )):
+        bad = tmp_path / f"bad{index}"
+        assert main(["export", "checkpoint", "--checkpoint", str(checkpoint), "-o", str(bad),
+                     *extra]) == 2
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, err
-        assert not (tmp_path / f"bad{average}").exists()
+        assert not bad.exists()
 
 
 def test_init_from_copies_the_generator_and_refuses_another_architecture(

@@ -4,7 +4,7 @@
   lipmotion export tflite -o model.tflite [--quantize none|float16|dynamic|int8]
                           [--calibration-data PREPARED_DIR] [--model generator|log_mel]
   lipmotion export checkpoint --checkpoint RUN_OR_CKPT -o FOLDER [--dtype float16|float32]
-                             [--average N]
+                             [--average N] [--mix-with CKPT [--mix-weight W]]
 
 Without --checkpoint the shipped demonstration model is exported. See docs/deployment.md for
 the signatures and how to serve them.
@@ -75,6 +75,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     compact.add_argument("--average", type=int, default=1, metavar="N",
                          help="a training run's generator as the mean of its newest N epoch "
                          "checkpoints (a run keeps train.checkpoints_kept of them)")
+    compact.add_argument("--mix-with", default=None, metavar="CHECKPOINT",
+                         help="interpolate the weights with this generator of the same "
+                         "architecture (a checkpoint or run folder): weight-space ensembling "
+                         "of a fine-tuned model and the one it started from")
+    compact.add_argument("--mix-weight", type=float, default=0.5,
+                         help="share of --checkpoint's weights when mixing (the rest: "
+                         "--mix-with's)")
     compact.add_argument("--overwrite", action="store_true",
                          help="replace the checkpoint files of an existing folder")
 
@@ -136,18 +143,28 @@ def _compact_checkpoint(args: argparse.Namespace) -> int:
 
     from lipmotion_tf.errors import InputError
     from lipmotion_tf.generate.checkpoint import save_generator_npz
-    from lipmotion_tf.train.run_generator import load_checkpoint_or_run
+    from lipmotion_tf.train.run_generator import load_checkpoint_or_run, mixed_weights
 
     output = Path(args.output)
     if output.exists() and (not output.is_dir() or (any(output.iterdir()) and not args.overwrite)):
         raise InputError(f"{output} exists and is not empty (--overwrite replaces its files)")
     if args.average < 1:
         raise InputError(f"--average must be at least 1, got {args.average}")
+    if args.mix_with is not None and not 0.0 <= args.mix_weight <= 1.0:
+        raise InputError(f"--mix-weight must be between 0 and 1, got {args.mix_weight}")
     generator, config = load_checkpoint_or_run(args.checkpoint, average=args.average)
+    how = [f"the mean of {args.average} epoch checkpoints"] if args.average > 1 else []
+    if args.mix_with is not None:
+        if not Path(args.mix_with).exists():
+            raise InputError(f"--mix-with: checkpoint not found: {args.mix_with}")
+        other, _ = load_checkpoint_or_run(args.mix_with)
+        generator.set_weights(mixed_weights(generator, other, args.mix_weight,
+                                            f"--mix-with {args.mix_with}"))
+        how.append(f"mixed {args.mix_weight:g} : {1 - args.mix_weight:g} with {args.mix_with}")
     files = save_generator_npz(generator, config, output, dtype=args.dtype)
-    averaged = f", the mean of {args.average} epoch checkpoints" if args.average > 1 else ""
     print(f"wrote {output} ({', '.join(p.name for p in files)} and config.yaml; "
-          f"{generator.count_params():,} parameters as {args.dtype}{averaged})")
+          f"{generator.count_params():,} parameters as {args.dtype}"
+          f"{''.join(', ' + part for part in how)})")
     return 0
 
 

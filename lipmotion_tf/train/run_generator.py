@@ -1,4 +1,5 @@
-"""The newest generator of a training run, wherever the run stopped."""
+"""The newest generator of a training run, wherever the run stopped, and weight combinations
+of generators (checkpoint averaging, mixing two generators)."""
 
 from __future__ import annotations
 
@@ -82,3 +83,17 @@ def load_checkpoint_or_run(path, average: int = 1):
         return load_generator(path)
     config = checkpoint_config(path)
     return latest_generator(config, path, average), config
+
+
+def mixed_weights(generator, other, weight: float, name: str) -> list:
+    """``weight * generator + (1 - weight) * other``, weight by weight (batch-norm statistics
+    included): weight-space ensembling of a fine-tuned generator and the one it started from.
+
+    Raises:
+        InputError: ``other`` (called ``name`` in the message) has weights of other shapes.
+    """
+    ours, theirs = generator.get_weights(), other.get_weights()
+    if len(ours) != len(theirs) or any(a.shape != b.shape for a, b in zip(ours, theirs)):
+        raise InputError(f"{name}: its generator has another architecture")
+    return [(weight * a + (1.0 - weight) * b.astype(a.dtype)).astype(a.dtype)
+            for a, b in zip(ours, theirs)]
