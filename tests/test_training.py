@@ -427,7 +427,8 @@ def test_generator_ema_writes_the_average_over_the_weights_at_epoch_ends(prepare
         tiny_config("optimizer.generator_ema=1").validate()
 
 
-def test_export_averages_epoch_checkpoints_and_mixes_generators(prepared, tmp_path, tiny_checkpoint, capsys):
+def test_export_averages_epoch_checkpoints_and_mixes_generators(prepared, tmp_path,
+                                                                tiny_checkpoint, capsys):
     from lipmotion_tf.generate.checkpoint import load_generator, save_generator_npz
     from lipmotion_tf.models.factory import build_generator
     from lipmotion_tf.train.run_generator import latest_generator

@@ -8,8 +8,9 @@ Two models, each a ``.tflite`` file with one named signature (see
   ``(B, 16, 64, 64, 3)`` in [-1, 1] with B = 1: one window per call, every shape static
   (with a free batch axis the transposed convolutions' output shapes are computed at run
   time, XNNPACK leaves them to TFLite's own kernels and the graph splits around them: the
-  full-size float32 generator took 0.62 s per window instead of 0.30). Quantization: ``none`` (float32), ``float16`` (half-size weights),
-  ``dynamic`` (int8 weights, float activations) or ``int8`` (int8 weights and activations,
+  full-size float32 generator took 0.62 s per window instead of 0.30). Quantization:
+  ``none`` (float32), ``float16`` (half-size weights), ``dynamic`` (int8 weights, float
+  activations) or ``int8`` (int8 weights and activations,
   calibrated on real prepared windows; operators without an int8 kernel, such as
   CONV_3D, stay float).
 * ``log_mel`` -> signature ``log_mel``: ``waveform`` float32 ``(N,)`` at 44.1 kHz ->
