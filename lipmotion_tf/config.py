@@ -245,6 +245,8 @@ class OptimizerConfig:
 
     Attributes:
         learning_rate: generator and discriminator learning rate.
+        discriminator_learning_rate: the discriminator's own learning rate (``None``: the
+            generator's); a slower discriminator takes longer to overpower a small generator.
         beta_1: generator and discriminator Adam beta 1.
         beta_2: generator and discriminator Adam beta 2.
         correlation_learning_rate: correlation encoders' learning rate.
@@ -261,6 +263,7 @@ class OptimizerConfig:
     """
 
     learning_rate: float = 2e-4
+    discriminator_learning_rate: typing.Optional[float] = None
     beta_1: float = 0.5
     beta_2: float = 0.999
     correlation_learning_rate: float = 1e-4
@@ -272,6 +275,9 @@ class OptimizerConfig:
     generator_ema: float = 0.0
 
     def validate(self) -> None:
+        if self.discriminator_learning_rate is not None and self.discriminator_learning_rate <= 0:
+            raise ConfigError("optimizer.discriminator_learning_rate must be positive, got "
+                              f"{self.discriminator_learning_rate}")
         if not 0.0 <= self.generator_ema < 1.0:
             raise ConfigError(
                 f"optimizer.generator_ema must be in [0, 1), got {self.generator_ema}"

@@ -427,6 +427,25 @@ def test_generator_ema_writes_the_average_over_the_weights_at_epoch_ends(prepare
         tiny_config("optimizer.generator_ema=1").validate()
 
 
+def test_discriminator_learning_rate_is_its_own(prepared, tmp_path):
+    rates = {}
+
+    class Read(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            for name in ("generator", "discriminator"):
+                member = self.model.optimizer.member(name)
+                rates[name] = float(keras.ops.convert_to_numpy(member.learning_rate))
+
+    config = tiny_config("train.flow_epochs=0", "train.autoencoder_epochs=0",
+                         "optimizer.learning_rate=2e-4",
+                         "optimizer.discriminator_learning_rate=5e-5")
+    runner.train(config, prepared, tmp_path / "run", ("gan",), callbacks=[Read()], verbose=0,
+                 log=lambda line: None)
+    assert rates == pytest.approx({"generator": 2e-4, "discriminator": 5e-5})
+    with pytest.raises(ConfigError, match="discriminator_learning_rate must be positive"):
+        tiny_config("optimizer.discriminator_learning_rate=0").validate()
+
+
 def test_export_averages_epoch_checkpoints_and_mixes_generators(prepared, tmp_path,
                                                                 tiny_checkpoint, capsys):
     from lipmotion_tf.generate.checkpoint import load_generator, save_generator_npz

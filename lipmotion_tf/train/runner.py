@@ -377,7 +377,10 @@ class _Run:
             gan.compile(
                 g_optimizer=_adam(self.config, opt.learning_rate, name="generator_adam",
                                   **_ema(self.config)),
-                d_optimizer=_adam(self.config, opt.learning_rate, name="discriminator_adam"),
+                d_optimizer=_adam(
+                    self.config, opt.discriminator_learning_rate or opt.learning_rate,
+                    name="discriminator_adam",
+                ),
                 corr_optimizer=_adam(
                     self.config, opt.correlation_learning_rate, beta_1=0.9,
                     weight_decay=opt.correlation_weight_decay, name="correlation_adam",
