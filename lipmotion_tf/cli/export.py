@@ -105,6 +105,9 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.checkpoint is not None and not Path(args.checkpoint).exists():
         raise InputError(f"checkpoint not found: {args.checkpoint}")
+    mix_with = getattr(args, "mix_with", None)  # export checkpoint only
+    if mix_with is not None and not Path(mix_with).exists():
+        raise InputError(f"--mix-with: checkpoint not found: {mix_with}")
 
     if args.format == "saved-model":
         if args.batch_size < 1:
@@ -155,8 +158,6 @@ def _compact_checkpoint(args: argparse.Namespace) -> int:
     generator, config = load_checkpoint_or_run(args.checkpoint, average=args.average)
     how = [f"the mean of {args.average} epoch checkpoints"] if args.average > 1 else []
     if args.mix_with is not None:
-        if not Path(args.mix_with).exists():
-            raise InputError(f"--mix-with: checkpoint not found: {args.mix_with}")
         other, _ = load_checkpoint_or_run(args.mix_with)
         generator.set_weights(mixed_weights(generator, other, args.mix_weight,
                                             f"--mix-with {args.mix_with}"))
