@@ -132,7 +132,6 @@ def measure_generation(args, config, rows, figures):
                  "value": f"{frames_per_s:,.0f} frames/s", "target": ">= 10,000 frames/s",
                  "note": f"{flops_per_s / 1e12:.1f} TFLOP/s = {100 * share:.0f}% of "
                          f"{args.peak_tflops:.0f} TFLOP/s peak"})
-    del generator
     keras.backend.clear_session()
 
 

@@ -149,6 +149,9 @@ class ModelConfig:
         generator_attention_region: ``full`` (the mask may open anywhere) or ``mouth``
             (the mask is held at zero above the upper lip, where speech changes nothing;
             attention output only; changes no weight).
+        generator_warp_range: 0 (no warp) or the largest vertical shift, in pixels, by which
+            the generator may move each pixel of the identity image before blending it
+            (attention output only; a small extra head of weights).
     """
 
     generator_channels: int = 64
@@ -163,6 +166,7 @@ class ModelConfig:
     generator_output: str = "direct"
     generator_upsampling: str = "transpose"
     generator_attention_region: str = "full"
+    generator_warp_range: int = 0
 
     def validate(self) -> None:
         for name in ("generator_channels", "discriminator_channels", "flownet_channels",
@@ -190,6 +194,13 @@ class ModelConfig:
             raise ConfigError(
                 "model.generator_attention_region must be full or mouth, "
                 f"got {self.generator_attention_region!r}"
+            )
+        if self.generator_warp_range < 0 or (
+            self.generator_warp_range and self.generator_output != "attention"
+        ):
+            raise ConfigError(
+                "model.generator_warp_range must be 0, or positive with "
+                f"model.generator_output: attention, got {self.generator_warp_range}"
             )
 
 

@@ -262,6 +262,57 @@ def test_mouth_region_keeps_the_identity_above_the_lips_and_changes_no_weight():
         LipGenerator(8, 1, attention_region="chin")
 
 
+def test_vertical_warp_moves_rows_and_interpolates_between_them():
+    import tensorflow as tf
+
+    from lipmotion_tf.models.layers import vertical_warp
+
+    image = _rand(2, 1, 64, 64, 3)
+    up = np.asarray(vertical_warp(image, np.full((2, 3, 64, 64, 1), 2.0, np.float32), 4))
+    np.testing.assert_allclose(up[:, :, :62], np.repeat(image[:, :, 2:], 3, axis=1), atol=1e-6)
+    np.testing.assert_allclose(up[:, :, 62:], np.repeat(image[:, :, 63:], 3, axis=1)[:, :, [0, 0]],
+                               atol=1e-6)  # the edge row repeated below the image
+    down = np.asarray(vertical_warp(image, np.full((2, 1, 64, 64, 1), -0.25, np.float32), 4))
+    np.testing.assert_allclose(down[:, 0, 1:], 0.75 * image[:, 0, 1:] + 0.25 * image[:, 0, :-1],
+                               atol=1e-6)
+    # The gradient with respect to the shift is the image's vertical difference.
+    shift = tf.Variable(np.full((2, 1, 64, 64, 1), 0.5, np.float32))
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(vertical_warp(image, shift, 4))
+    expected = (image[:, 0, 1:] - image[:, 0, :-1]).sum(-1)
+    np.testing.assert_allclose(tape.gradient(total, shift).numpy()[:, 0, :-1, :, 0], expected,
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="max_shift"):
+        vertical_warp(image, image[..., :1], 0)
+
+
+def test_warp_head_moves_the_identity_within_its_range():
+    generator = LipGenerator(8, 1, output_mode="attention", upsampling="resize", warp_range=3)
+    inputs = _generator_inputs()
+    generator(inputs)
+    assert LipGenerator.from_config(generator.get_config()).warp_range == 3
+    assert "decoder_motion" in [b.name for b in generator.conv_blocks()]
+    # Mask held at 0 and the shift head saturated upwards: the identity moved up 3 pixels.
+    generator.decoder_output.conv.bias.assign(np.array([0, 0, 0, -1e4], np.float32))
+    generator.decoder_motion.conv.bias.assign(np.array([50.0], np.float32))
+    video = np.asarray(generator(inputs)["video"])
+    np.testing.assert_allclose(video[:, :, :61],
+                               np.repeat(inputs["identity"][:, None, 3:], 16, axis=1), atol=1e-5)
+    # With the mouth region the rows above the upper lip stay where they are.
+    mouth = np.asarray(generator.rebuilt(attention_region="mouth")(inputs)["video"])
+    top = int(LipGenerator.MOUTH_REGION_TOP[0] * 64)
+    np.testing.assert_allclose(mouth[:, :, :top],
+                               np.repeat(inputs["identity"][:, None, :top], 16, axis=1), atol=1e-6)
+    below = int(LipGenerator.MOUTH_REGION_TOP[1] * 64) + 1
+    np.testing.assert_allclose(mouth[:, :, below:61], video[:, :, below:61], atol=1e-6)
+    with pytest.raises(ValueError, match="warp_range"):
+        LipGenerator(8, 1, warp_range=3)  # direct output has no identity image to move
+    config = ExperimentConfig()
+    config.model.generator_warp_range = 2
+    with pytest.raises(ConfigError, match="generator_warp_range"):
+        config.model.validate()
+
+
 def test_resize_upsampling_has_no_checkerboard():
     # A constant feature map must stay constant away from the borders: a stride-2 transposed
     # 3x3 convolution makes even and odd pixels differ (the checkerboard), a nearest copy

@@ -137,6 +137,35 @@ def test_paper_decoder_runs_its_transposed_convolutions_on_static_shapes(generat
     assert np.abs(got - expected).max() <= 1e-4
 
 
+def test_warp_head_exports_as_builtin_operators(generator_and_config):
+    """The warp is slices, multiplies and adds: static shapes, matching Keras."""
+    import keras
+    from ai_edge_litert.interpreter import Interpreter
+
+    from lipmotion_tf.export.tflite import convert_to_tflite
+    from lipmotion_tf.export.tflite_ops import tflite_op_names
+    from lipmotion_tf.models.generator import LipGenerator
+
+    _, config = generator_and_config
+    keras.utils.set_random_seed(0)
+    generator = LipGenerator(8, 1, output_mode="attention", upsampling="resize", warp_range=4)
+    log_mel = RNG.normal(-30, 15, (1, 64, 128)).astype(np.float32)
+    image = RNG.uniform(-1, 1, (1, 64, 64, 3)).astype(np.float32)
+    generator({"audio": log_mel, "identity": image})
+    generator.decoder_motion.conv.kernel.assign(  # shifts of a few pixels, not ~0
+        RNG.normal(0, 0.05, generator.decoder_motion.conv.kernel.shape).astype(np.float32))
+    expected = generator({"audio": log_mel, "identity": image})["video"].numpy()
+    content, _ = convert_to_tflite(generator, config)
+    names = set(tflite_op_names(content))
+    assert not [n for n in names if n.startswith("CUSTOM")] and not {
+        "SHAPE", "BROADCAST_TO", "GATHER", "GATHER_ND", "CONV_3D"} & names, names
+    runner = Interpreter(model_content=content).get_signature_runner("generate_window")
+    got = runner(log_mel=log_mel, image=image)["frames"]
+    # A shift's rounding error is multiplied by the image's vertical difference (up to 2 on
+    # this noise image): 1e-3 instead of the plain generator's 1e-4.
+    assert np.abs(got - expected).max() <= 1e-3
+
+
 def test_signatures_have_named_inputs_and_outputs(exported):
     from ai_edge_litert.interpreter import Interpreter
 

@@ -544,6 +544,34 @@ def test_init_from_a_shallower_generator_keeps_its_output(tiny_checkpoint):
     check_init_checkpoint(tiny_checkpoint, tiny_config("model.generator_attention_region=mouth"))
 
 
+def test_init_from_adds_a_warp_head_that_starts_near_the_checkpoint_output(tiny_checkpoint):
+    from lipmotion_tf.generate.checkpoint import load_generator
+    from lipmotion_tf.models.factory import build_networks
+    from lipmotion_tf.train.init_from import check_init_checkpoint, load_generator_weights
+
+    source, stored = load_generator(tiny_checkpoint)
+    assert stored.model.generator_output == "attention" and not stored.model.generator_warp_range
+    warped = tiny_config("model.generator_warp_range=4")
+    check_init_checkpoint(tiny_checkpoint, warped)
+    generator = build_networks(warped)["generator"]
+    load_generator_weights(generator, tiny_checkpoint)
+    rng = np.random.default_rng(0)
+    inputs = {"audio": rng.normal(size=(2, 32, 128)).astype("float32"),
+              "identity": rng.uniform(-1, 1, (2, 64, 64, 3)).astype("float32")}
+    difference = np.abs(np.asarray(generator(inputs, training=False)["video"])
+                        - np.asarray(source(inputs, training=False)["video"]))
+    assert 0 < difference.max() < 0.05  # shifts of hundredths of a pixel, not yet trained
+
+
+def test_init_from_refuses_to_drop_a_warp_head(tmp_path):
+    from lipmotion_tf.train.init_from import check_init_checkpoint
+    from lipmotion_tf.train.runner import save_config
+
+    save_config(tiny_config("model.generator_warp_range=4"), tmp_path / "config.yaml")
+    with pytest.raises(ConfigError, match="generator_warp_range=4 but this configuration has 0"):
+        check_init_checkpoint(tmp_path, tiny_config())
+
+
 def test_init_from_a_run_stopped_before_saving_a_generator(tmp_path):
     from lipmotion_tf.models.factory import build_networks
     from lipmotion_tf.train.gan import LipMotionGAN

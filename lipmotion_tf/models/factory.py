@@ -28,6 +28,7 @@ GENERATOR_CONFIG_KEYS = {
     "output_mode": "generator_output",
     "upsampling": "generator_upsampling",
     "attention_region": "generator_attention_region",
+    "warp_range": "generator_warp_range",
 }
 
 

@@ -13,6 +13,7 @@ from lipmotion_tf.models.layers import (
     ImageEncoder,
     ResidualBlock,
     UpsampleConvBlock,
+    vertical_warp,
 )
 from lipmotion_tf.models.layers.fused_map_conv import fused_map_conv3d
 
@@ -57,6 +58,16 @@ class LipGenerator(keras.Model):
                                 puts between nose and lip) and rises smoothly to 1 at 30%:
                                 a model trained on one speaker otherwise paints that speaker's
                                 shadows under the nose of other faces.
+        warp_range=R (R > 0)    (attention output only) a second head, a 3x3x3 conv + tanh on
+                                the last upsampling's features, gives every pixel a vertical
+                                shift of at most R pixels, and the identity image is moved by
+                                it before the blend (:func:`vertical_warp`):
+                                ``video = a * C + (1 - a) * warp(I)``. The crop is centred on
+                                the lips, so as the mouth opens the upper lip and the nose move
+                                up in it and the lower lip down: a warp moves the given face's
+                                own pixels there, where a colour map would have to repaint them.
+                                With the mouth region the shift is held at 0 above the upper
+                                lip as the mask is: a pasted crop must not move the nose.
 
     Differences from the authors' code: every conv kernel is He-normal initialised (the
     authors leave the transposed convolutions and the output conv at PyTorch's default);
@@ -82,6 +93,7 @@ class LipGenerator(keras.Model):
             blended with the identity image through a generated mask).
         upsampling: ``"transpose"`` (the paper's transposed convolutions) or ``"resize"``.
         attention_region: ``"full"`` or ``"mouth"`` (attention output only; no weights).
+        warp_range: largest vertical shift of the identity image in pixels; 0: no warp.
         stack_frames: compute the remaining 3-D convolutions and transposed convolutions
             (compress, 3x3x3 residual kernels, transposed upsampling) as 2-D ones over
             frames stacked along the channels (:class:`TemporalStackConv3D`); same weights.
@@ -93,6 +105,10 @@ class LipGenerator(keras.Model):
     UPSAMPLING = ("transpose", "resize")
     ATTENTION_REGIONS = ("full", "mouth")
     MOUTH_REGION_TOP = (0.18, 0.30)  # crop heights where the mouth profile leaves 0, reaches 1
+    # The warp head starts with its kernel scaled down so that the first shifts are a small
+    # fraction of a pixel: the model first computes what it did without a warp, and the
+    # triangle weights of the warp have a gradient (at a shift of exactly 0 they have none).
+    WARP_INIT_SCALE = 1e-3
 
     def __init__(
         self,
@@ -107,6 +123,7 @@ class LipGenerator(keras.Model):
         stack_frames=False,
         folded_norm=False,
         attention_region="full",
+        warp_range=0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -123,7 +140,11 @@ class LipGenerator(keras.Model):
         if attention_region not in self.ATTENTION_REGIONS:
             raise ValueError(f"attention_region must be one of {self.ATTENTION_REGIONS}, "
                              f"got {attention_region!r}")
+        if warp_range < 0 or (warp_range and output_mode != "attention"):
+            raise ValueError(f"warp_range must be 0, or positive with attention output, got "
+                             f"{warp_range} with {output_mode!r} output")
         self.attention_region = attention_region
+        self.warp_range = int(warp_range)
         self.output_mode = output_mode
         self.upsampling = upsampling
         self.channels = int(channels)
@@ -183,6 +204,17 @@ class LipGenerator(keras.Model):
             stack_frames=self.stack_frames and not self.time_shift_output,
             name="decoder_output",
         )
+        self.decoder_motion = ConvBlock(
+            1,
+            3,
+            rank=3,
+            norm=False,
+            activation="tanh",
+            use_bias=True,
+            time_shift=self.time_shift_output,
+            stack_frames=self.stack_frames and not self.time_shift_output,
+            name="decoder_motion",
+        ) if self.warp_range else None
 
     def build(self, input_shape):
         # Sub-layers create their weights when first called: one call on zeros of the given
@@ -193,6 +225,9 @@ class LipGenerator(keras.Model):
         frames = audio[1] if audio[1] is not None else 8
         self.call({"audio": ops.zeros((1, frames, audio[2])),
                    "identity": ops.zeros((1, *identity[1:]))})
+        if self.decoder_motion is not None:
+            kernel = self.decoder_motion.conv.kernel
+            kernel.assign(kernel * self.WARP_INIT_SCALE)
         self.built = True
 
     def call(self, inputs, training=None):
@@ -215,10 +250,16 @@ class LipGenerator(keras.Model):
             return {"video": video, "audio_features": audio_features}
         colour = ops.tanh(video[..., :3])
         attention = ops.sigmoid(video[..., 3:])
+        region = None
         if self.attention_region == "mouth":
-            attention = attention * ops.cast(mouth_region_profile(identity.shape[1]),
-                                             attention.dtype)
+            region = ops.cast(mouth_region_profile(identity.shape[1]), attention.dtype)
+            attention = attention * region
         still = ops.expand_dims(ops.cast(identity, colour.dtype), 1)
+        if self.decoder_motion is not None:
+            shift = self.warp_range * self.decoder_motion(x, training=training)
+            if region is not None:
+                shift = shift * region
+            still = vertical_warp(still, shift, self.warp_range)
         video = attention * colour + (1.0 - attention) * still
         return {"video": video, "audio_features": audio_features, "attention": attention}
 
@@ -265,7 +306,8 @@ class LipGenerator(keras.Model):
             blocks += block.conv_blocks()
         for block in self.decoder_upsample:
             blocks += block.conv_blocks() if isinstance(block, UpsampleConvBlock) else [block]
-        return [*blocks, self.decoder_output]
+        motion = [self.decoder_motion] if self.decoder_motion is not None else []
+        return [*blocks, self.decoder_output, *motion]
 
     def _built_copy(self, **changes):
         copy = type(self).from_config({**self.get_config(), **changes})
@@ -307,6 +349,7 @@ class LipGenerator(keras.Model):
                 "stack_frames": self.stack_frames,
                 "folded_norm": self.folded_norm,
                 "attention_region": self.attention_region,
+                "warp_range": self.warp_range,
             }
         )
         return config

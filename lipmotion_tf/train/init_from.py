@@ -35,6 +35,8 @@ def check_init_checkpoint(path, config) -> None:
             continue  # a deeper generator: the extra blocks start as the identity
         if key == "generator_attention_region":
             continue  # where the mask may open changes no weight
+        if key == "generator_warp_range" and theirs == 0:
+            continue  # a warp added: its head starts with near-zero shifts
         if theirs != ours:
             raise ConfigError(
                 f"--init-from {path}: its generator has model.{key}={theirs} but this "
@@ -49,7 +51,7 @@ def load_generator_weights(generator, path) -> None:
     epoch checkpoint is read. ``generator`` may have more residual blocks than the
     checkpoint: each extra block's last batch-norm scale starts at zero, so the block adds
     nothing and the grown generator computes what the checkpoint did until training uses the
-    new capacity.
+    new capacity. Likewise a warp head the checkpoint lacks keeps its own near-zero start.
 
     Raises:
         ConfigError: the checkpoint cannot be loaded or its weights do not fit.
@@ -66,7 +68,7 @@ def load_generator_weights(generator, path) -> None:
     targets = generator.conv_blocks()
     missing = [block for block in targets if block.name not in sources]
     if len(targets) - len(missing) != len(sources) or any(
-        not block.name.startswith("decoder_res_block_") for block in missing
+        not block.name.startswith(("decoder_res_block_", "decoder_motion")) for block in missing
     ):
         raise ConfigError(f"--init-from {path}: its weights do not fit this generator")
     for target in targets:

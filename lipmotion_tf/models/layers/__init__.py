@@ -13,6 +13,7 @@ from lipmotion_tf.models.layers.temporal_stack_conv import (
     TemporalStackConv3DTranspose,
 )
 from lipmotion_tf.models.layers.upsample_conv_block import UpsampleConvBlock
+from lipmotion_tf.models.layers.vertical_warp import vertical_warp
 
 __all__ = [
     "AudioEncoder",
@@ -26,4 +27,5 @@ __all__ = [
     "TemporalStackConv3DTranspose",
     "UpsampleConvBlock",
     "he_normal",
+    "vertical_warp",
 ]
