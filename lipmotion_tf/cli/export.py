@@ -146,7 +146,7 @@ def _compact_checkpoint(args: argparse.Namespace) -> int:
 
     from lipmotion_tf.errors import InputError
     from lipmotion_tf.generate.checkpoint import save_generator_npz
-    from lipmotion_tf.train.run_generator import load_checkpoint_or_run, mixed_weights
+    from lipmotion_tf.train.run_generator import load_checkpoint_or_run, mix_generator_weights
 
     output = Path(args.output)
     if output.exists() and (not output.is_dir() or (any(output.iterdir()) and not args.overwrite)):
@@ -159,8 +159,7 @@ def _compact_checkpoint(args: argparse.Namespace) -> int:
     how = [f"the mean of {args.average} epoch checkpoints"] if args.average > 1 else []
     if args.mix_with is not None:
         other, _ = load_checkpoint_or_run(args.mix_with)
-        generator.set_weights(mixed_weights(generator, other, args.mix_weight,
-                                            f"--mix-with {args.mix_with}"))
+        mix_generator_weights(generator, other, args.mix_weight, f"--mix-with {args.mix_with}")
         how.append(f"mixed {args.mix_weight:g} : {1 - args.mix_weight:g} with {args.mix_with}")
     files = save_generator_npz(generator, config, output, dtype=args.dtype)
     print(f"wrote {output} ({', '.join(p.name for p in files)} and config.yaml; "

@@ -85,15 +85,31 @@ def load_checkpoint_or_run(path, average: int = 1):
     return latest_generator(config, path, average), config
 
 
-def mixed_weights(generator, other, weight: float, name: str) -> list:
-    """``weight * generator + (1 - weight) * other``, weight by weight (batch-norm statistics
-    included): weight-space ensembling of a fine-tuned generator and the one it started from.
+def mix_generator_weights(generator, other, weight: float, name: str) -> None:
+    """Sets ``generator`` to ``weight * generator + (1 - weight) * other``, weight by weight
+    (batch-norm statistics included): weight-space ensembling of a fine-tuned generator and
+    the one it started from. A warp head that ``other`` lacks counts as zeros there (no
+    shift), so the mix moves the image by about ``weight`` of ``generator``'s shifts.
 
     Raises:
-        InputError: ``other`` (called ``name`` in the message) has weights of other shapes.
+        InputError: ``other`` (called ``name`` in the message) has another architecture.
     """
-    ours, theirs = generator.get_weights(), other.get_weights()
-    if len(ours) != len(theirs) or any(a.shape != b.shape for a, b in zip(ours, theirs)):
+    import numpy as np
+
+    theirs_by_block = {block.name: block.get_weights() for block in other.conv_blocks()}
+    blocks = generator.conv_blocks()
+    mixed = []
+    for block in blocks:
+        ours = block.get_weights()
+        theirs = theirs_by_block.pop(block.name, None)
+        if theirs is None and block is getattr(generator, "decoder_motion", None):
+            theirs = [np.zeros_like(w) for w in ours]
+        if theirs is None or len(theirs) != len(ours) or any(
+                a.shape != b.shape for a, b in zip(ours, theirs)):
+            raise InputError(f"{name}: its generator has another architecture")
+        mixed.append([(weight * a + (1.0 - weight) * b.astype(a.dtype)).astype(a.dtype)
+                      for a, b in zip(ours, theirs)])
+    if theirs_by_block:
         raise InputError(f"{name}: its generator has another architecture")
-    return [(weight * a + (1.0 - weight) * b.astype(a.dtype)).astype(a.dtype)
-            for a, b in zip(ours, theirs)]
+    for block, weights in zip(blocks, mixed):
+        block.set_weights(weights)
