@@ -90,6 +90,21 @@ def test_rows_pool_frames_over_clips():
     assert static["sync_corr"] is None and static["sync_lag"] is None  # a still mouth has no correlation
 
 
+def test_psnr_after_the_first_frame_leaves_out_the_identity_frame():
+    from lipmotion_tf.evaluation.clip_measures import measure_clip
+    from lipmotion_tf.metrics.ssim_psnr import PSNR_MAX_DB, psnr
+
+    rng = np.random.default_rng(3)
+    real = rng.integers(0, 256, (6, 64, 64, 3), dtype=np.uint8)
+    static = np.repeat(real[:1], 6, axis=0)  # the baseline: its first frame is exact
+    points = np.zeros((6, 40, 2), np.float32)
+    measures = measure_clip(real, static, points, points, identity=real[0])
+    rest = np.mean([psnr(static[i], real[i]) for i in range(1, 6)])
+    assert measures.psnr == pytest.approx((PSNR_MAX_DB + 5 * rest) / 6)
+    assert measures.psnr_after_first == pytest.approx(rest)
+    assert measures.to_json()["psnr_after_first"] == pytest.approx(rest)
+
+
 def test_write_report_files(tmp_path):
     report = _synthetic_report()
     paths = write_report(report, tmp_path / "nested" / "out")
@@ -106,6 +121,7 @@ def test_write_report_files(tmp_path):
     assert "| Method | LMD | SSIM | PSNR | CPBD | sync corr | best lag |" in markdown
     assert "| Static baseline | 2.526 | 0.650 | 6.50 | 0.325 | - | - |" in markdown
     assert "| M | 3.526 | 0.200 | 2.00 | 0.100 | 0.500 | -1 |" in markdown
+    assert "| Method | PSNR | PSNR after the first frame |" in markdown
     with pytest.raises(InputError, match="not a folder"):
         write_report(report, paths["json"])
 
