@@ -523,21 +523,32 @@ def test_init_from_copies_the_generator_and_refuses_another_architecture(
         assert message in err and "Traceback" not in err and len(err.splitlines()) == 1
 
 
-def test_init_from_a_shallower_generator_keeps_its_output(tiny_checkpoint):
+def _initialised_from(checkpoint, override):
+    """``(stored config, [video of the checkpoint's generator, video of a generator built from
+    the tiny config with override(stored model config) and initialised from it])`` for one
+    random window."""
     from lipmotion_tf.generate.checkpoint import load_generator
     from lipmotion_tf.models.factory import build_networks
     from lipmotion_tf.train.init_from import check_init_checkpoint, load_generator_weights
 
-    source, stored = load_generator(tiny_checkpoint)
-    deeper = tiny_config(f"model.generator_res_blocks={stored.model.generator_res_blocks + 2}")
-    check_init_checkpoint(tiny_checkpoint, deeper)
-    generator = build_networks(deeper)["generator"]
-    load_generator_weights(generator, tiny_checkpoint)
+    source, stored = load_generator(checkpoint)
+    config = tiny_config(override(stored.model))
+    check_init_checkpoint(checkpoint, config)
+    generator = build_networks(config)["generator"]
+    load_generator_weights(generator, checkpoint)
     rng = np.random.default_rng(0)
     inputs = {"audio": rng.normal(size=(2, 32, 128)).astype("float32"),
               "identity": rng.uniform(-1, 1, (2, 64, 64, 3)).astype("float32")}
-    np.testing.assert_allclose(generator(inputs, training=False)["video"],
-                               source(inputs, training=False)["video"], atol=1e-5)
+    videos = [np.asarray(g(inputs, training=False)["video"]) for g in (source, generator)]
+    return stored, videos
+
+
+def test_init_from_a_shallower_generator_keeps_its_output(tiny_checkpoint):
+    from lipmotion_tf.train.init_from import check_init_checkpoint
+
+    stored, (source, grown) = _initialised_from(
+        tiny_checkpoint, lambda model: f"model.generator_res_blocks={model.generator_res_blocks + 2}")
+    np.testing.assert_allclose(grown, source, atol=1e-5)
     shallower = tiny_config(f"model.generator_res_blocks={stored.model.generator_res_blocks - 1}")
     with pytest.raises(ConfigError, match="generator_res_blocks"):
         check_init_checkpoint(tiny_checkpoint, shallower)
@@ -545,41 +556,11 @@ def test_init_from_a_shallower_generator_keeps_its_output(tiny_checkpoint):
 
 
 def test_init_from_adds_a_warp_head_that_starts_near_the_checkpoint_output(tiny_checkpoint):
-    from lipmotion_tf.generate.checkpoint import load_generator
-    from lipmotion_tf.models.factory import build_networks
-    from lipmotion_tf.train.init_from import check_init_checkpoint, load_generator_weights
-
-    source, stored = load_generator(tiny_checkpoint)
+    stored, (source, warped) = _initialised_from(
+        tiny_checkpoint, lambda model: "model.generator_warp_range=4")
     assert stored.model.generator_output == "attention" and not stored.model.generator_warp_range
-    warped = tiny_config("model.generator_warp_range=4")
-    check_init_checkpoint(tiny_checkpoint, warped)
-    generator = build_networks(warped)["generator"]
-    load_generator_weights(generator, tiny_checkpoint)
-    rng = np.random.default_rng(0)
-    inputs = {"audio": rng.normal(size=(2, 32, 128)).astype("float32"),
-              "identity": rng.uniform(-1, 1, (2, 64, 64, 3)).astype("float32")}
-    difference = np.abs(np.asarray(generator(inputs, training=False)["video"])
-                        - np.asarray(source(inputs, training=False)["video"]))
+    difference = np.abs(warped - source)
     assert 0 < difference.max() < 0.05  # shifts of hundredths of a pixel, not yet trained
-
-
-def test_mixing_with_a_generator_without_warp_halves_the_shifts(tiny_checkpoint):
-    from lipmotion_tf.errors import InputError
-    from lipmotion_tf.generate.checkpoint import load_generator
-    from lipmotion_tf.models.factory import build_networks
-    from lipmotion_tf.train.init_from import load_generator_weights
-    from lipmotion_tf.train.run_generator import mix_generator_weights
-
-    plain, _ = load_generator(tiny_checkpoint)
-    warped = build_networks(tiny_config("model.generator_warp_range=4"))["generator"]
-    load_generator_weights(warped, tiny_checkpoint)
-    kernel = np.asarray(warped.decoder_motion.conv.kernel)
-    mix_generator_weights(warped, plain, 0.5, "plain")
-    np.testing.assert_allclose(np.asarray(warped.decoder_motion.conv.kernel), 0.5 * kernel)
-    for ours, theirs in zip(warped.decoder_output.get_weights(), plain.decoder_output.get_weights()):
-        np.testing.assert_allclose(ours, theirs)  # the shared blocks: both were the same
-    with pytest.raises(InputError, match="another architecture"):
-        mix_generator_weights(plain, warped, 0.5, "warped")  # would drop the warp head
 
 
 def test_init_from_refuses_to_drop_a_warp_head(tmp_path):
