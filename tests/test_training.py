@@ -563,6 +563,25 @@ def test_init_from_adds_a_warp_head_that_starts_near_the_checkpoint_output(tiny_
     assert 0 < difference.max() < 0.05  # shifts of hundredths of a pixel, not yet trained
 
 
+def test_mixing_with_a_generator_without_warp_halves_the_shifts(tiny_checkpoint):
+    from lipmotion_tf.errors import InputError
+    from lipmotion_tf.generate.checkpoint import load_generator
+    from lipmotion_tf.models.factory import build_networks
+    from lipmotion_tf.train.init_from import load_generator_weights
+    from lipmotion_tf.train.run_generator import mix_generator_weights
+
+    plain, _ = load_generator(tiny_checkpoint)
+    warped = build_networks(tiny_config("model.generator_warp_range=4"))["generator"]
+    load_generator_weights(warped, tiny_checkpoint)
+    kernel = np.asarray(warped.decoder_motion.conv.kernel)
+    mix_generator_weights(warped, plain, 0.5, "plain")
+    np.testing.assert_allclose(np.asarray(warped.decoder_motion.conv.kernel), 0.5 * kernel)
+    for ours, theirs in zip(warped.decoder_output.get_weights(), plain.decoder_output.get_weights()):
+        np.testing.assert_allclose(ours, theirs)  # the shared blocks: both were the same
+    with pytest.raises(InputError, match="another architecture"):
+        mix_generator_weights(plain, warped, 0.5, "warped")  # would drop the warp head
+
+
 def test_init_from_refuses_to_drop_a_warp_head(tmp_path):
     from lipmotion_tf.train.init_from import check_init_checkpoint
     from lipmotion_tf.train.runner import save_config

@@ -102,7 +102,7 @@ def mix_generator_weights(generator, other, weight: float, name: str) -> None:
     for block in blocks:
         ours = block.get_weights()
         theirs = theirs_by_block.pop(block.name, None)
-        if theirs is None and block is getattr(generator, "decoder_motion", None):
+        if theirs is None and block is generator.decoder_motion:
             theirs = [np.zeros_like(w) for w in ours]
         if theirs is None or len(theirs) != len(ours) or any(
                 a.shape != b.shape for a, b in zip(ours, theirs)):
