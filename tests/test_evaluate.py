@@ -54,7 +54,7 @@ def _synthetic_report() -> EvaluationReport:
         ClipResult("s/a", 10, "first_frame", "", 0.4, 10, {
             STATIC_BASELINE: _measures(10, 1.0, 0.8, {-1: float("nan"), 0: float("nan"), 1: float("nan")}),
             "M": _measures(10, 2.0, 0.5, {-1: 0.1, 0: 0.5, 1: 0.2}),
-        }),
+        }, real_colour_shift=2.5),
         ClipResult("s/b", 30, "face_photo", "video not found", 0.2, 30, {
             STATIC_BASELINE: _measures(30, 3.0, 0.6, {-1: float("nan"), 0: float("nan"), 1: float("nan")}),
             "M": _measures(30, 4.0, 0.1, {-1: 0.9, 0: 0.3, 1: float("nan")}),
@@ -88,6 +88,14 @@ def test_rows_pool_frames_over_clips():
     assert model["sync_curve"] == {"-1": pytest.approx(0.5), "0": pytest.approx(0.4), "1": pytest.approx(0.2)}
     assert (model["sync_corr"], model["sync_lag"]) == (pytest.approx(0.5), -1)
     assert static["sync_corr"] is None and static["sync_lag"] is None  # a still mouth has no correlation
+
+
+def test_ground_truth_row_gives_the_real_frames_colour_shift():
+    report = _synthetic_report()  # clip s/a's real frames shift 2.5 grey levels, s/b unknown
+    assert report.rows()[0]["colour_shift"] == pytest.approx(2.5)
+    lines = report.markdown().splitlines()
+    assert next(line for line in lines if line.startswith("| s/a |")).startswith("| s/a | first_frame | 2.5 |")
+    assert next(line for line in lines if line.startswith("| s/b |")).startswith("| s/b | face_photo | - |")
 
 
 def test_psnr_after_the_first_frame_leaves_out_the_identity_frame():

@@ -30,7 +30,7 @@ from typing import Iterator
 import numpy as np
 
 from lipmotion_tf.errors import DataError, InputError
-from lipmotion_tf.evaluation.clip_measures import SYNC_MAX_LAG, measure_clip
+from lipmotion_tf.evaluation.clip_measures import SYNC_MAX_LAG, colour_shift, measure_clip
 from lipmotion_tf.evaluation.report import STATIC_BASELINE, ClipExample, ClipResult, EvaluationReport
 
 DEFAULT_EXAMPLES = 3
@@ -243,6 +243,7 @@ def evaluate_generators(
                 real_cpbd=cpbd_video(real),
                 real_landmark_frames=int(np.count_nonzero(np.all(np.isfinite(real_landmarks), axis=(1, 2)))),
                 measures=measures,
+                real_colour_shift=colour_shift(real, identity),
             ))
             if len(kept) < examples:
                 kept.append(ClipExample(
