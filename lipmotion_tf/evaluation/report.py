@@ -51,9 +51,9 @@ class ClipResult:
         real_cpbd: mean CPBD of the real crops (the ground-truth row).
         real_landmark_frames: frames where the real lips' landmarks were found.
         measures: method name -> :class:`ClipMeasures`.
-        real_colour_shift: the real crops' own colour shift from the identity (the first
-            of them): a mouth that opens wide darkens the crop, so a clip's real frames move
-            too, which puts the generated frames' shift in context.
+        real_colour_shift: the real crops' own colour shift from the identity image (the
+            clip's first real crop): a mouth that opens wide darkens the crop, so the real
+            frames move too, which puts the generated frames' shift in context.
     """
 
     clip_id: str
