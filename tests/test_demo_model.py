@@ -71,6 +71,14 @@ def test_no_seam_at_window_borders(generated):
     assert border <= inside * 1.15 + 0.05, (border, inside)
 
 
+def test_last_frame_rests_like_the_silence_before_it(generated):
+    # Every clip ends in silence. A last window that ran past the speech read zeros there and
+    # moved the last frames (mouth change 6-10 against 2-4 just before).
+    for stem, (frames, identity, _) in generated.items():
+        change = _mouth_change(frames, identity)
+        assert change[-1] <= 1.5 * np.median(change[-10:-1]) + 0.5, (stem, change[-10:])
+
+
 def test_readme_run_command_writes_a_video_with_sound(tmp_path, monkeypatch):
     import av
 

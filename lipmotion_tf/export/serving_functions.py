@@ -123,7 +123,8 @@ class ServingFunctions:
         num_frames = num_output_frames_tf(num_samples, audio.samples_per_frame)
         starts = covering_window_starts_tf(num_frames, window, hop)
 
-        # As the pipeline: the speech zero-padded to whole windows, one continuous log-mel.
+        # As the pipeline: the speech cut or zero-padded to where the last window ends (the
+        # rounding of the last frame, or a speech shorter than one window), one log-mel.
         needed = (starts[-1] + window) * audio.samples_per_frame
         signal = waveform[:needed]
         signal = tf.pad(signal, [[0, needed - tf.shape(signal)[0]]])
