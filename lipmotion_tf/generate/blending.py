@@ -2,8 +2,9 @@
 
 The generator turns 0.64 s of speech (16 frames) into 16 lip frames. Longer speech is cut into
 windows that overlap by half (hop 8) and the overlapping predictions are cross-faded with
-weights ``sin^2`` across the window, which sum to exactly 1 wherever two windows overlap, so
-there is neither a seam nor a jump in brightness at window borders. The last window ends at
+weights ``sin^2`` across the window, which sum to exactly 1 where two windows overlap by half
+(elsewhere the sum is divided out), so there is neither a seam nor a jump in brightness at
+window borders. The last window ends at
 the last frame, overlapping the one before it by more than half where the length is not a
 whole number of hops: a window that ran past the speech would read digital silence there,
 which the model never saw in training, and its last frames lost 2-3 dB (GRID s1 test).
