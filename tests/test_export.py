@@ -52,6 +52,19 @@ def test_graph_window_plan_equals_numpy_plan():
                                       covering_window_starts(frames, 16, 8))
 
 
+@pytest.mark.parametrize("samples, length", [(1000, 1200), (1000, 800), (20, 70), (1, 30),
+                                             (7, 7)])
+def test_graph_speech_extension_equals_numpy(samples, length):
+    import tensorflow as tf
+
+    from lipmotion_tf.generate.blending import extend_speech, extend_speech_tf
+
+    waveform = RNG.normal(size=samples).astype(np.float32)
+    expected = np.pad(waveform, (0, max(length - samples, 0)), mode="reflect")[:length]
+    np.testing.assert_array_equal(extend_speech(waveform, length), expected)
+    np.testing.assert_array_equal(extend_speech_tf(tf.constant(waveform), length).numpy(), expected)
+
+
 @pytest.mark.parametrize("frames", [1, 8, 16, 17, 24, 75])
 def test_graph_blending_equals_window_blender(frames):
     from lipmotion_tf.generate.blending import blend_windows_tf

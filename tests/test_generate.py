@@ -55,13 +55,14 @@ def test_blender_returns_every_frame_once_in_order(frames):
 
 
 @pytest.mark.parametrize("samples, length, context", [(1000, 1200, 100), (1000, 800, 100),
-                                                      (50, 60, 100), (500, 500, 882)])
+                                                      (50, 60, 100), (500, 500, 882),
+                                                      (20, 70, 10), (1, 100, 5)])
 def test_padded_segment_equals_a_slice_of_the_padded_signal(samples, length, context):
     from lipmotion_tf.generate.pipeline import padded_segment
 
     waveform = np.random.default_rng(0).normal(size=samples).astype(np.float32)
-    signal = np.zeros(length, np.float32)
-    signal[:min(samples, length)] = waveform[:length]
+    # Past its end the speech is extended by reflection (repeated where the gap is longer).
+    signal = np.pad(waveform, (0, max(length - samples, 0)), mode="reflect")[:length]
     padded = np.pad(signal, context, mode="reflect" if length > context else "constant")
     for start, stop in ((0, len(padded)), (5, 77), (len(padded) - 30, len(padded))):
         np.testing.assert_array_equal(padded_segment(waveform, length, context, start, stop),

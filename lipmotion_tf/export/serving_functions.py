@@ -109,6 +109,7 @@ class ServingFunctions:
             blend_windows_tf,
             num_output_frames_tf,
             covering_window_starts_tf,
+            extend_speech_tf,
         )
 
         audio = self.config.audio
@@ -123,12 +124,10 @@ class ServingFunctions:
         num_frames = num_output_frames_tf(num_samples, audio.samples_per_frame)
         starts = covering_window_starts_tf(num_frames, window, hop)
 
-        # As the pipeline: the speech cut or zero-padded to where the last window ends (the
-        # rounding of the last frame, or a speech shorter than one window), one log-mel.
+        # As the pipeline: the speech cut or extended by reflection to where the last window
+        # ends (the rounding of the last frame, or a speech shorter than one window), one log-mel.
         needed = (starts[-1] + window) * audio.samples_per_frame
-        signal = waveform[:needed]
-        signal = tf.pad(signal, [[0, needed - tf.shape(signal)[0]]])
-        mel = self.log_mel_layer(signal)
+        mel = self.log_mel_layer(extend_speech_tf(waveform, needed))
         mel_index = mel_per_frame * starts[:, None] + tf.range(self.window_mel_frames)[None, :]
         log_mels = tf.gather(mel, mel_index)  # (count, 64, n_mels)
 

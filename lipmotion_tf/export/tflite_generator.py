@@ -23,6 +23,7 @@ from lipmotion_tf.video.pixels import to_uint8, to_unit_range
 from lipmotion_tf.generate.blending import (
     WindowBlender,
     covering_window_starts,
+    extend_speech,
     num_output_frames,
 )
 
@@ -92,9 +93,7 @@ class TFLiteLipGenerator:
         num_frames = num_output_frames(len(waveform), audio.samples_per_frame)
         starts = covering_window_starts(num_frames, window, hop)
         needed = (starts[-1] + window) * audio.samples_per_frame
-        signal = np.zeros(needed, np.float32)
-        signal[:min(needed, len(waveform))] = waveform[:needed]
-        mel = self.log_mel(signal)
+        mel = self.log_mel(extend_speech(waveform, needed))
         span = window * mel_per_frame
         image = to_unit_range(identity)
         blender = WindowBlender(num_frames, window, hop)

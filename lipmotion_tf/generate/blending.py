@@ -7,7 +7,10 @@ weights ``sin^2`` across the window, which sum to exactly 1 where two windows ov
 window borders. The last window ends at
 the last frame, overlapping the one before it by more than half where the length is not a
 whole number of hops: a window that ran past the speech would read digital silence there,
-which the model never saw in training, and its last frames lost 2-3 dB (GRID s1 test).
+which the model never saw in training, and its last frames lost 2-3 dB (GRID s1 test). Where
+a window must still reach past the speech (speech shorter than one window, or the rounding of
+the last frame), the speech is extended by reflection, not zeros, for the same reason: on
+12-frame cuts of GRID s1 test speech, zeros cost its last four frames 0.7 dB.
 
 Every path plans and blends windows here: the numpy pipeline and the TFLite runtime with the
 numpy functions and :class:`WindowBlender`, the exported serving graph with their
@@ -36,6 +39,23 @@ def covering_window_starts(num_frames: int, window: int, hop: int) -> list[int]:
         return [0]
     count = math.ceil((num_frames - window) / hop) + 1
     return [min(i * hop, num_frames - window) for i in range(count)]
+
+
+def speech_extension_index(positions: np.ndarray, num_samples: int) -> np.ndarray:
+    """The sample each position (>= 0) of the speech reads once the speech is extended past
+    its end by reflection, repeated as often as needed: ``np.pad(speech, (0, extra),
+    "reflect")`` (period ``2 * (num_samples - 1)``; a one-sample speech repeats)."""
+    positions = np.asarray(positions)
+    period = max(2 * (num_samples - 1), 1)
+    folded = positions % period
+    return np.where(folded < num_samples, folded, period - folded)
+
+
+def extend_speech(waveform: np.ndarray, length: int) -> np.ndarray:
+    """``waveform`` cut to ``length`` samples, or extended to it by reflection."""
+    if len(waveform) >= length:
+        return waveform[:length]
+    return waveform[speech_extension_index(np.arange(length), len(waveform))]
 
 
 def blend_weights(window: int, hop: int) -> np.ndarray:
@@ -133,6 +153,17 @@ def covering_window_starts_tf(num_frames, window: int, hop: int):
     extra = tf.maximum(num_frames - window, 0)
     count = (extra + hop - 1) // hop + 1
     return tf.minimum(tf.range(count, dtype=tf.int32) * hop, extra)
+
+
+def extend_speech_tf(waveform, length):
+    """``waveform`` cut to ``length`` samples or extended to it by reflection, as
+    :func:`extend_speech`."""
+    import tensorflow as tf
+
+    num_samples = tf.shape(waveform)[0]
+    period = tf.maximum(2 * (num_samples - 1), 1)
+    folded = tf.range(length, dtype=tf.int32) % period
+    return tf.gather(waveform, tf.where(folded < num_samples, folded, period - folded))
 
 
 def blend_windows_tf(windows, starts, num_frames, hop: int):

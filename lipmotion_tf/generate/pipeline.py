@@ -17,7 +17,7 @@ import numpy as np
 
 from lipmotion_tf.audio.validation import DEFAULT_MAX_DURATION, check_max_duration, check_waveform
 from lipmotion_tf.errors import InputError, NoFaceError
-from lipmotion_tf.generate.blending import WindowBlender, num_output_frames
+from lipmotion_tf.generate.blending import WindowBlender, num_output_frames, speech_extension_index
 from lipmotion_tf.video.image_io import check_image
 from lipmotion_tf.video.pixels import to_uint8, to_unit_range
 
@@ -180,9 +180,9 @@ class LipMotionPipeline:
 def padded_segment(waveform: np.ndarray, length: int, context: int, start: int,
                    stop: int) -> np.ndarray:
     """``padded[start:stop]`` of ``padded = np.pad(signal, context, "reflect")``, where
-    ``signal`` is ``waveform`` cut or zero-extended to ``length`` samples (``"constant"``
-    padding when ``length <= context``, where reflection is undefined), without building
-    either array."""
+    ``signal`` is ``waveform`` cut or extended to ``length`` samples
+    (:func:`~lipmotion_tf.generate.blending.extend_speech`; ``"constant"`` padding when
+    ``length <= context``, where reflection is undefined), without building either array."""
     index = np.arange(start, stop) - context
     if length > context:
         index = np.abs(index)  # reflection at the start: signal[-i]
@@ -190,7 +190,6 @@ def padded_segment(waveform: np.ndarray, length: int, context: int, start: int,
         inside = np.ones(index.shape, bool)
     else:
         inside = (index >= 0) & (index < length)
-    inside &= index < len(waveform)
     values = np.zeros(index.shape, np.float32)
-    values[inside] = waveform[index[inside]]
+    values[inside] = waveform[speech_extension_index(index[inside], len(waveform))]
     return values
