@@ -4,13 +4,13 @@ The generator turns 0.64 s of speech (16 frames) into 16 lip frames. Longer spee
 windows that overlap by half (hop 8) and the overlapping predictions are cross-faded with
 weights ``sin^2`` across the window, which sum to exactly 1 where two windows overlap by half
 (elsewhere the sum is divided out), so there is neither a seam nor a jump in brightness at
-window borders. The last window ends at
-the last frame, overlapping the one before it by more than half where the length is not a
-whole number of hops: a window that ran past the speech would read digital silence there,
-which the model never saw in training, and its last frames lost 2-3 dB (GRID s1 test). Where
-a window must still reach past the speech (speech shorter than one window, or the rounding of
-the last frame), the speech is extended by reflection, not zeros, for the same reason: on
-12-frame cuts of GRID s1 test speech, zeros cost its last four frames 0.7 dB.
+window borders. The last window ends at the last frame, overlapping the one before it by
+more than half where the length is not a whole number of hops: a window that ran past the
+speech would read digital silence there, which the model never saw in training, and its last
+frames lost 2-3 dB (GRID s1 test). Where a window must still reach past the speech (speech
+shorter than one window, or the rounding of the last frame), the speech is extended by
+reflection, not zeros, for the same reason: on 12-frame cuts of GRID s1 test speech, zeros
+cost its last four frames 0.7 dB.
 
 Every path plans and blends windows here: the numpy pipeline and the TFLite runtime with the
 numpy functions and :class:`WindowBlender`, the exported serving graph with their
@@ -42,9 +42,10 @@ def covering_window_starts(num_frames: int, window: int, hop: int) -> list[int]:
 
 
 def speech_extension_index(positions: np.ndarray, num_samples: int) -> np.ndarray:
-    """The sample each position (>= 0) of the speech reads once the speech is extended past
-    its end by reflection, repeated as often as needed: ``np.pad(speech, (0, extra),
-    "reflect")`` (period ``2 * (num_samples - 1)``; a one-sample speech repeats)."""
+    """The sample each position of the speech reads once the speech is extended past its
+    ends by reflection, repeated as often as needed: ``np.pad(speech, (0, extra), "reflect")``
+    past the end, ``speech[-i]`` before the start (period ``2 * (num_samples - 1)``; a
+    one-sample speech repeats)."""
     positions = np.asarray(positions)
     period = max(2 * (num_samples - 1), 1)
     folded = positions % period

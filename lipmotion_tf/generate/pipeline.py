@@ -185,8 +185,8 @@ def padded_segment(waveform: np.ndarray, length: int, context: int, start: int,
     ``length <= context``, where reflection is undefined), without building either array."""
     index = np.arange(start, stop) - context
     if length > context:
-        index = np.abs(index)  # reflection at the start: signal[-i]
-        index = np.where(index >= length, 2 * (length - 1) - index, index)
+        # The context reflects the signal at both ends: the same fold as the extension.
+        index = speech_extension_index(index, length)
         inside = np.ones(index.shape, bool)
     else:
         inside = (index >= 0) & (index < length)
