@@ -152,6 +152,9 @@ class ModelConfig:
         generator_warp_range: 0 (no warp) or the largest vertical shift, in pixels, by which
             the generator may move each pixel of the identity image before blending it
             (attention output only; a small extra head of weights).
+        generator_dead_zone: 0 or a soft threshold in (0, 0.5) on the mask and the
+            normalised shift: what the generator would change by less comes back as the given
+            image exactly (attention output only; changes no weight).
     """
 
     generator_channels: int = 64
@@ -167,6 +170,7 @@ class ModelConfig:
     generator_upsampling: str = "transpose"
     generator_attention_region: str = "full"
     generator_warp_range: int = 0
+    generator_dead_zone: float = 0.0
 
     def validate(self) -> None:
         for name in ("generator_channels", "discriminator_channels", "flownet_channels",
@@ -201,6 +205,13 @@ class ModelConfig:
             raise ConfigError(
                 "model.generator_warp_range must be 0, or positive with "
                 f"model.generator_output: attention, got {self.generator_warp_range}"
+            )
+        if not 0.0 <= self.generator_dead_zone < 0.5 or (
+            self.generator_dead_zone and self.generator_output != "attention"
+        ):
+            raise ConfigError(
+                "model.generator_dead_zone must be 0, or in (0, 0.5) with "
+                f"model.generator_output: attention, got {self.generator_dead_zone}"
             )
 
 

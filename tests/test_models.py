@@ -313,6 +313,35 @@ def test_warp_head_moves_the_identity_within_its_range():
         config.model.validate()
 
 
+def test_dead_zone_returns_the_identity_exactly_where_the_heads_barely_move():
+    generator = LipGenerator(8, 1, output_mode="attention", upsampling="resize", warp_range=4)
+    inputs = _generator_inputs()
+    generator(inputs)
+    # Both heads a little above 0 everywhere: a mask of 0.02 and shifts of 0.08 pixels.
+    for conv in (generator.decoder_output.conv, generator.decoder_motion.conv):
+        conv.kernel.assign(np.zeros(conv.kernel.shape, np.float32))
+    generator.decoder_output.conv.bias.assign(np.array([1, 1, 1, np.log(0.02 / 0.98)], np.float32))
+    generator.decoder_motion.conv.bias.assign(np.array([np.arctanh(0.02)], np.float32))
+    still = np.repeat(inputs["identity"][:, None], 16, axis=1)
+    assert np.abs(np.asarray(generator(inputs)["video"]) - still).max() > 1e-3
+    gated = generator.rebuilt(dead_zone=0.05)
+    assert LipGenerator.from_config(gated.get_config()).dead_zone == 0.05
+    outputs = gated(inputs)
+    np.testing.assert_array_equal(np.asarray(outputs["video"]), still)
+    assert not np.asarray(outputs["attention"]).any()
+    # Beyond the zone the values shrink towards it, continuously: 0.05 -> 0, 1 -> 1.
+    values = np.array([-1.0, -0.3, -0.05, 0.0, 0.04, 0.05, 0.3, 1.0], np.float32)
+    np.testing.assert_allclose(np.asarray(gated._dead_zone(values)),
+                               [-1.0, -0.25 / 0.95, 0, 0, 0, 0, 0.25 / 0.95, 1.0], atol=1e-6)
+    with pytest.raises(ValueError, match="dead_zone"):
+        LipGenerator(8, 1, dead_zone=0.05)  # direct output has no identity image to return
+    config = ExperimentConfig()
+    config.model.generator_output = "attention"
+    config.model.generator_dead_zone = 0.5
+    with pytest.raises(ConfigError, match="generator_dead_zone"):
+        config.model.validate()
+
+
 def test_resize_upsampling_has_no_checkerboard():
     # A constant feature map must stay constant away from the borders: a stride-2 transposed
     # 3x3 convolution makes even and odd pixels differ (the checkerboard), a nearest copy

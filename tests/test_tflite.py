@@ -137,8 +137,9 @@ def test_paper_decoder_runs_its_transposed_convolutions_on_static_shapes(generat
     assert np.abs(got - expected).max() <= 1e-4
 
 
-def test_warp_head_exports_as_builtin_operators(generator_and_config):
-    """The warp is slices, multiplies and adds: static shapes, matching Keras."""
+def test_warp_head_and_dead_zone_export_as_builtin_operators(generator_and_config):
+    """The warp is slices, multiplies and adds, the dead zone abs, relu and sign: static
+    shapes, matching Keras."""
     import keras
     from ai_edge_litert.interpreter import Interpreter
 
@@ -148,7 +149,8 @@ def test_warp_head_exports_as_builtin_operators(generator_and_config):
 
     _, config = generator_and_config
     keras.utils.set_random_seed(0)
-    generator = LipGenerator(8, 1, output_mode="attention", upsampling="resize", warp_range=4)
+    generator = LipGenerator(8, 1, output_mode="attention", upsampling="resize", warp_range=4,
+                             dead_zone=0.05)
     log_mel = RNG.normal(-30, 15, (1, 64, 128)).astype(np.float32)
     image = RNG.uniform(-1, 1, (1, 64, 64, 3)).astype(np.float32)
     generator({"audio": log_mel, "identity": image})

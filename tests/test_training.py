@@ -591,6 +591,15 @@ def test_init_from_refuses_to_drop_a_warp_head(tmp_path):
         check_init_checkpoint(tmp_path, tiny_config())
 
 
+def test_init_from_takes_a_generator_with_another_dead_zone(tmp_path):
+    from lipmotion_tf.train.init_from import check_init_checkpoint
+    from lipmotion_tf.train.runner import save_config
+
+    attention = "model.generator_output=attention"
+    save_config(tiny_config(attention), tmp_path / "config.yaml")
+    check_init_checkpoint(tmp_path, tiny_config(attention, "model.generator_dead_zone=0.05"))
+
+
 def test_init_from_a_run_stopped_before_saving_a_generator(tmp_path):
     from lipmotion_tf.models.factory import build_networks
     from lipmotion_tf.train.gan import LipMotionGAN

@@ -29,6 +29,7 @@ GENERATOR_CONFIG_KEYS = {
     "upsampling": "generator_upsampling",
     "attention_region": "generator_attention_region",
     "warp_range": "generator_warp_range",
+    "dead_zone": "generator_dead_zone",
 }
 
 

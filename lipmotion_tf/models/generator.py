@@ -68,6 +68,13 @@ class LipGenerator(keras.Model):
                                 own pixels there, where a colour map would have to repaint them.
                                 With the mouth region the shift is held at 0 above the upper
                                 lip as the mask is: a pasted crop must not move the nose.
+        dead_zone=z (z > 0)     (attention output only) mask values and shifts (as a fraction
+                                of ``R``) below ``z`` count as 0 and the rest are moved down
+                                by ``z`` and rescaled to the full range (a soft threshold,
+                                continuous in the head's output): where the speech changes
+                                almost nothing, the given image comes back exactly, not with
+                                the faint mask and sub-pixel shifts a sigmoid and a tanh never
+                                take to 0 (which shimmer in silence). No weights.
 
     Differences from the authors' code: every conv kernel is He-normal initialised (the
     authors leave the transposed convolutions and the output conv at PyTorch's default);
@@ -94,6 +101,7 @@ class LipGenerator(keras.Model):
         upsampling: ``"transpose"`` (the paper's transposed convolutions) or ``"resize"``.
         attention_region: ``"full"`` or ``"mouth"`` (attention output only; no weights).
         warp_range: largest vertical shift of the identity image in pixels; 0: no warp.
+        dead_zone: soft threshold on the mask and the normalised shift, in [0, 0.5); 0: none.
         stack_frames: compute the remaining 3-D convolutions and transposed convolutions
             (compress, 3x3x3 residual kernels, transposed upsampling) as 2-D ones over
             frames stacked along the channels (:class:`TemporalStackConv3D`); same weights.
@@ -124,6 +132,7 @@ class LipGenerator(keras.Model):
         folded_norm=False,
         attention_region="full",
         warp_range=0,
+        dead_zone=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -143,6 +152,10 @@ class LipGenerator(keras.Model):
         if warp_range < 0 or (warp_range and output_mode != "attention"):
             raise ValueError(f"warp_range must be 0, or positive with attention output, got "
                              f"{warp_range} with {output_mode!r} output")
+        if not 0.0 <= dead_zone < 0.5 or (dead_zone and output_mode != "attention"):
+            raise ValueError(f"dead_zone must be 0, or in (0, 0.5) with attention output, got "
+                             f"{dead_zone} with {output_mode!r} output")
+        self.dead_zone = float(dead_zone)
         self.attention_region = attention_region
         self.warp_range = int(warp_range)
         self.output_mode = output_mode
@@ -249,19 +262,27 @@ class LipGenerator(keras.Model):
         if self.output_mode == "direct":
             return {"video": video, "audio_features": audio_features}
         colour = ops.tanh(video[..., :3])
-        attention = ops.sigmoid(video[..., 3:])
+        attention = self._dead_zone(ops.sigmoid(video[..., 3:]))
         region = None
         if self.attention_region == "mouth":
             region = ops.cast(mouth_region_profile(identity.shape[1]), attention.dtype)
             attention = attention * region
         still = ops.expand_dims(ops.cast(identity, colour.dtype), 1)
         if self.decoder_motion is not None:
-            shift = self.warp_range * self.decoder_motion(x, training=training)
+            shift = self.warp_range * self._dead_zone(self.decoder_motion(x, training=training))
             if region is not None:
                 shift = shift * region
             still = vertical_warp(still, shift, self.warp_range)
         video = attention * colour + (1.0 - attention) * still
         return {"video": video, "audio_features": audio_features, "attention": attention}
+
+    def _dead_zone(self, values):
+        """``sign(v) * max(|v| - z, 0) / (1 - z)``: values within ``z`` of 0 become exactly 0,
+        1 stays 1, and nothing jumps in between."""
+        if not self.dead_zone:
+            return values
+        kept = ops.relu(ops.abs(values) - self.dead_zone) / (1.0 - self.dead_zone)
+        return ops.sign(values) * kept
 
     def rebuilt(self, **changes):
         """A built copy with the constructor arguments ``changes`` and this model's weights
@@ -350,6 +371,7 @@ class LipGenerator(keras.Model):
                 "folded_norm": self.folded_norm,
                 "attention_region": self.attention_region,
                 "warp_range": self.warp_range,
+                "dead_zone": self.dead_zone,
             }
         )
         return config

@@ -33,8 +33,8 @@ def check_init_checkpoint(path, config) -> None:
         ours = getattr(config.model, key)
         if key == "generator_res_blocks" and theirs <= ours:
             continue  # a deeper generator: the extra blocks start as the identity
-        if key == "generator_attention_region":
-            continue  # where the mask may open changes no weight
+        if key in ("generator_attention_region", "generator_dead_zone"):
+            continue  # where the mask may open, and its threshold, change no weight
         if key == "generator_warp_range" and theirs == 0:
             continue  # a warp added: its head starts with near-zero shifts
         if theirs != ours:
