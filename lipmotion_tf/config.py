@@ -236,6 +236,9 @@ class LossConfig:
         attention: weight of the attention-mask penalty (``model.generator_output:
             attention`` only): the mean mask, so that unchanged pixels are copied.
         attention_smoothness: weight of the mask's total variation.
+        warp: weight of the warp penalty (``model.generator_warp_range`` > 0 only): the mean
+            absolute shift as a fraction of the range, so that the given image is moved only
+            where the speech asks for it.
         motion_weighting: extra weight of the L1 term on pixels where the real frame
             differs from the identity image (0: the paper's plain L1; see
             :func:`~lipmotion_tf.train.losses.motion_weighted_reconstruction_loss`).
@@ -252,6 +255,7 @@ class LossConfig:
     mismatch: float = 0.5
     attention: float = 0.05
     attention_smoothness: float = 0.1
+    warp: float = 0.0
     motion_weighting: float = 0.0
 
     def validate(self) -> None:

@@ -153,6 +153,22 @@ def test_ablation_switches(overrides, check):
         assert logs["correlation_fake"] == 0.0 and logs["correlation_real"] > 0
 
 
+def test_warp_penalty_is_the_mean_absolute_shift_in_the_objective():
+    warped = [("model.generator_output", "attention"), ("model.generator_upsampling", "resize"),
+              ("model.generator_warp_range", 4), ("loss.adversarial", 0.0)]
+    gan, networks = _make_gan(warped)
+    batch = _batch()
+    shift = networks["generator"]({"audio": batch["audio"], "identity": batch["identity"]})["shift"]
+    plain = gan.generator_losses(batch, training=False)
+    assert float(plain["warp"]) == pytest.approx(float(np.mean(np.abs(shift))), rel=1e-5)
+    assert float(plain["warp"]) > 0
+    penalised, _ = _make_gan([*warped, ("loss.warp", 2.0)])
+    values = penalised.generator_losses(batch, training=False)
+    assert float(values["g_loss"] - plain["g_loss"]) == pytest.approx(
+        2.0 * float(plain["warp"]), rel=1e-4)
+    assert float(_make_gan()[0].generator_losses(batch, training=False)["warp"]) == 0.0  # no warp head
+
+
 def test_test_step_reports_losses_without_updating():
     gan, networks = _make_gan()
     before = _snapshot(networks)

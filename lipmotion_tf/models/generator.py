@@ -32,6 +32,8 @@ class LipGenerator(keras.Model):
             audio-derivative encoder of the correlation loss reads.
         ``attention``: ``(B, T, 64, 64, 1)`` in [0, 1], only with ``output_mode="attention"``:
             how much of each pixel is generated rather than copied from the identity.
+        ``shift``: ``(B, T, 64, 64, 1)`` in [-1, 1], only with a warp head: each pixel's
+            vertical shift as a fraction of ``warp_range``.
 
     Structure (``c = channels``; the authors' ``model_corr.Generator``, 16.70 M parameters
     at ``c = 64``: audio 0.98 M, identity 0.38 M, compress 3.54 M, decoder 11.80 M)::
@@ -269,12 +271,15 @@ class LipGenerator(keras.Model):
             attention = attention * region
         still = ops.expand_dims(ops.cast(identity, colour.dtype), 1)
         if self.decoder_motion is not None:
-            shift = self.warp_range * self._dead_zone(self.decoder_motion(x, training=training))
+            shift = self._dead_zone(self.decoder_motion(x, training=training))
             if region is not None:
                 shift = shift * region
-            still = vertical_warp(still, shift, self.warp_range)
+            still = vertical_warp(still, self.warp_range * shift, self.warp_range)
         video = attention * colour + (1.0 - attention) * still
-        return {"video": video, "audio_features": audio_features, "attention": attention}
+        outputs = {"video": video, "audio_features": audio_features, "attention": attention}
+        if self.decoder_motion is not None:
+            outputs["shift"] = shift
+        return outputs
 
     def _dead_zone(self, values):
         """``sign(v) * max(|v| - z, 0) / (1 - z)``: values within ``z`` of 0 become exactly 0,

@@ -30,6 +30,7 @@ TRACKER_NAMES = (
     "correlation_real",
     "correlation_fake",
     "attention",
+    "warp",
     "d_real",
     "d_fake",
 )
@@ -64,13 +65,14 @@ class LipMotionGAN(keras.Model):
     ``mismatch_audio`` the batch's own audio is rotated by a random non-zero offset, so each
     clip is paired with another clip's audio.
 
-    With an attention generator the objective adds ``w_att * mean(mask) + w_tv * TV(mask)``.
+    With an attention generator the objective adds ``w_att * mean(mask) + w_tv * TV(mask)``,
+    and with a warp head ``w_warp * mean(|shift| / R)``.
     With ``adversarial = 0`` (the warm-up stage) the discriminator is neither run nor
     updated: its losses are logged as 0.
 
     Logged: ``d_loss``, ``g_loss`` (the total generator objective), its terms
     ``adversarial``, ``reconstruction``, ``perceptual``, ``correlation_real``,
-    ``correlation_fake``, ``attention`` (unweighted), and ``d_real`` / ``d_fake``: the share of real
+    ``correlation_fake``, ``attention`` and ``warp`` (unweighted), and ``d_real`` / ``d_fake``: the share of real
     (generated) clips the discriminator classifies correctly.
 
     Args:
@@ -338,6 +340,7 @@ class LipMotionGAN(keras.Model):
         if "attention" in outputs:
             attention = L.attention_loss(outputs["attention"])
             smoothness = L.smoothness_loss(outputs["attention"])
+        warp = L.shift_loss(outputs["shift"]) if "shift" in outputs else zero
         if config.motion_weighting > 0:
             reconstruction = L.motion_weighted_reconstruction_loss(
                 fake, real, data["identity"], config.motion_weighting
@@ -373,6 +376,7 @@ class LipMotionGAN(keras.Model):
             + correlation_objective
             + config.attention * attention
             + config.attention_smoothness * smoothness
+            + config.warp * warp
         )
         return {
             "g_loss": g_loss,
@@ -383,6 +387,7 @@ class LipMotionGAN(keras.Model):
             "correlation_real": corr_real,
             "correlation_fake": corr_fake,
             "attention": attention,
+            "warp": warp,
         }
 
     def compute_losses(self, data, training=False):
