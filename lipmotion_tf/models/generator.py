@@ -75,8 +75,8 @@ class LipGenerator(keras.Model):
                                 by ``z`` and rescaled to the full range (a soft threshold,
                                 continuous in the head's output): where the speech changes
                                 almost nothing, the given image comes back exactly, not with
-                                the faint mask and sub-pixel shifts a sigmoid and a tanh never
-                                take to 0 (which shimmer in silence). No weights.
+                                the faint mask and sub-pixel shifts of a sigmoid and a tanh,
+                                which never reach 0. No weights.
 
     Differences from the authors' code: every conv kernel is He-normal initialised (the
     authors leave the transposed convolutions and the output conv at PyTorch's default);
