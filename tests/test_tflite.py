@@ -134,7 +134,9 @@ def test_paper_decoder_runs_its_transposed_convolutions_on_static_shapes(generat
     assert "TRANSPOSE_CONV" in names and not {"SHAPE", "PACK", "BROADCAST_TO"} & names, names
     runner = Interpreter(model_content=content).get_signature_runner("generate_window")
     got = runner(log_mel=log_mel, image=image)["frames"]
-    assert np.abs(got - expected).max() <= 1e-4
+    # Float rounding: the transposed convolutions sum in another order on some CPUs (1.05e-4 on
+    # an Intel Xeon with AVX-512 FP16, under 1e-4 on the AMD EPYCs).
+    assert np.abs(got - expected).max() <= 2e-4
 
 
 def test_warp_head_and_dead_zone_export_as_builtin_operators(generator_and_config):
