@@ -270,15 +270,14 @@ class LipGenerator(keras.Model):
             region = ops.cast(mouth_region_profile(identity.shape[1]), attention.dtype)
             attention = attention * region
         still = ops.expand_dims(ops.cast(identity, colour.dtype), 1)
+        outputs = {"audio_features": audio_features, "attention": attention}
         if self.decoder_motion is not None:
             shift = self._dead_zone(self.decoder_motion(x, training=training))
             if region is not None:
                 shift = shift * region
             still = vertical_warp(still, self.warp_range * shift, self.warp_range)
-        video = attention * colour + (1.0 - attention) * still
-        outputs = {"video": video, "audio_features": audio_features, "attention": attention}
-        if self.decoder_motion is not None:
             outputs["shift"] = shift
+        outputs["video"] = attention * colour + (1.0 - attention) * still
         return outputs
 
     def _dead_zone(self, values):
