@@ -93,6 +93,10 @@ class DataConfig:
         still_fraction: share of training windows replaced by quiet audio and the
             identity image held still, so that silence keeps the given mouth
             (:mod:`lipmotion_tf.data.still_windows`).
+        ease_in: generation only: a generated video opens on the identity image itself
+            (its first frame) and eases into the generated frames over this many frames
+            (:func:`~lipmotion_tf.generate.blending.ease_in_weights`); 0: it opens on the
+            first generated frame.
     """
 
     image_size: int = 64
@@ -107,6 +111,7 @@ class DataConfig:
     augment: bool = False
     source_weights: list[float] = dataclasses.field(default_factory=list)
     still_fraction: float = 0.0
+    ease_in: int = 0
 
     def validate(self) -> None:
         if self.image_size % 4 or self.image_size < 16:
@@ -122,6 +127,8 @@ class DataConfig:
             raise ConfigError("data.source_weights must be >= 0 with a positive sum")
         if not 0 <= self.still_fraction < 1:
             raise ConfigError("data.still_fraction must be in [0, 1)")
+        if self.ease_in < 0:
+            raise ConfigError("data.ease_in must be >= 0 (frames)")
 
 
 @dataclasses.dataclass

@@ -78,6 +78,36 @@ def test_graph_blending_equals_window_blender(frames):
     assert blend_weights(16, 8).shape == (16,)
 
 
+@pytest.mark.parametrize("frames", [1, 2, 16, 40])
+def test_graph_ease_in_equals_window_blender(frames):
+    from lipmotion_tf.generate.blending import blend_windows_tf
+
+    starts = covering_window_starts(frames, 16, 8)
+    windows = RNG.uniform(-1, 1, (len(starts), 16, 2, 2, 3)).astype(np.float32)
+    identity = RNG.uniform(-1, 1, (2, 2, 3)).astype(np.float32)
+    blender = WindowBlender(frames, 16, 8, identity, ease_in=3)
+    expected = np.stack([f for w in windows for f in blender.add(w)])
+    got = blend_windows_tf(windows, np.array(starts, np.int32), frames, 8, identity, 3).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def test_serving_graph_eases_in_as_the_pipeline_does(generator_and_config):
+    import dataclasses
+
+    from lipmotion_tf.export.serving_functions import ServingFunctions
+    from lipmotion_tf.generate.pipeline import LipMotionPipeline
+
+    generator, config = generator_and_config
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data, ease_in=5))
+    waveform = _speech(0.8)
+    image = RNG.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    expected = np.stack(list(LipMotionPipeline(generator, config).iter_frames(waveform, 44100,
+                                                                              image)))
+    got = ServingFunctions(generator, config).generate(waveform, image)["frames"].numpy()
+    np.testing.assert_array_equal(got[0], image)
+    assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
+
+
 def _random_inputs(batch=2):
     return {"audio": RNG.normal(-40, 20, (batch, 64, 128)).astype(np.float32),
             "identity": RNG.uniform(-1, 1, (batch, 64, 64, 3)).astype(np.float32)}

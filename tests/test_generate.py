@@ -8,10 +8,18 @@ import numpy as np
 import pytest
 
 from lipmotion_tf.cli.main import main
-from lipmotion_tf.errors import InputError, NoFaceError
-from lipmotion_tf.generate.blending import WindowBlender, blend_weights, covering_window_starts
+from lipmotion_tf.config import load_config
+from lipmotion_tf.errors import ConfigError, InputError, NoFaceError
+from lipmotion_tf.generate.blending import (
+    WindowBlender,
+    blend_weights,
+    covering_window_starts,
+    ease_in_weights,
+)
 
-SAMPLES = Path(__file__).resolve().parents[1] / "lipmotion_tf" / "assets" / "samples"
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "lipmotion_tf" / "assets" / "samples"
+RNG_WINDOWS = np.random.default_rng(7)
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +60,30 @@ def test_blender_returns_every_frame_once_in_order(frames):
     np.testing.assert_allclose(np.ravel(out), np.arange(frames), atol=1e-4)
     # The last window ends at the last frame: none reads padding past the speech.
     assert covering_window_starts(frames, 16, 8)[-1] + 16 == max(frames, 16)
+
+
+def test_ease_in_weights_start_at_the_identity_and_fall():
+    np.testing.assert_allclose(ease_in_weights(3), [1.0, 0.75, 0.25], atol=1e-6)
+    np.testing.assert_allclose(ease_in_weights(1), [1.0])
+    assert ease_in_weights(0).shape == (0,)
+    assert np.all(np.diff(ease_in_weights(8)) < 0)
+
+
+@pytest.mark.parametrize("frames", [1, 2, 20])
+def test_blender_eases_in_from_the_identity(frames):
+    identity = np.full((1, 1, 3), 0.5, np.float32)
+    plain, eased = WindowBlender(frames, 16, 8), WindowBlender(frames, 16, 8, identity, ease_in=3)
+    windows = [RNG_WINDOWS.uniform(-1, 1, (16, 1, 1, 3)).astype(np.float32)
+               for _ in plain.starts]
+    before = np.stack([f for w in windows for f in plain.add(w)])
+    after = np.stack([f for w in windows for f in eased.add(w)])
+    weights = ease_in_weights(3)[:frames, None, None, None]
+    np.testing.assert_array_equal(after[0], identity)
+    np.testing.assert_allclose(after[:3], weights * identity + (1 - weights) * before[:3],
+                               atol=1e-6)
+    np.testing.assert_array_equal(after[3:], before[3:])
+    with pytest.raises(ValueError, match="identity"):
+        WindowBlender(frames, 16, 8, ease_in=2)
 
 
 @pytest.mark.parametrize("samples, length, context", [(1000, 1200, 100), (1000, 800, 100),
@@ -144,6 +176,7 @@ def test_bad_inputs_give_one_line_and_no_file(tiny_checkpoint, tmp_path, capsys)
         (["--audio", str(empty)], str(empty)),
         (["--audio", str(tmp_path / "missing.wav")], "missing.wav"),
         (["--audio", str(long_audio), "--max-duration", "2"], "limit"),
+        (["--ease-in", "-2"], "ease-in"),
         (["--image", str(blank), "--layout", "face"], "face"),
         (["-o", str(tmp_path / "no" / "such" / "dir" / "out.mp4")], "does not exist"),
     ]
@@ -157,6 +190,23 @@ def test_bad_inputs_give_one_line_and_no_file(tiny_checkpoint, tmp_path, capsys)
         assert not output.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["notes.jpg", "empty.wav", "long.wav", "blank.png"])
+
+
+def test_pipeline_opens_on_the_given_lips_when_asked(pipeline, face_image):
+    from lipmotion_tf.generate.pipeline import LipMotionPipeline
+
+    crop, _ = pipeline.identity_from_image(face_image)
+    speech = _speech(1.0)
+    plain = np.stack(list(pipeline.iter_frames(speech, 44100, crop)))
+    eased_pipeline = LipMotionPipeline(pipeline.generator, pipeline.config, ease_in=4)
+    eased = np.stack(list(eased_pipeline.iter_frames(speech, 44100, crop)))
+    np.testing.assert_array_equal(eased[0], crop)  # the given image, to the last bit
+    np.testing.assert_array_equal(eased[4:], plain[4:])
+    assert pipeline.ease_in == pipeline.config.data.ease_in == 0
+    with pytest.raises(InputError, match="ease-in"):
+        LipMotionPipeline(pipeline.generator, pipeline.config, ease_in=-1)
+    with pytest.raises(ConfigError, match="ease_in"):
+        load_config(REPO / "training" / "tiny.yaml", ["data.ease_in=-1"])
 
 
 def test_silent_speech_is_allowed(pipeline, face_image):

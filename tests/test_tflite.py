@@ -224,12 +224,16 @@ def test_front_end_matches_the_training_log_mel(exported, generator_and_config):
         np.testing.assert_allclose(runner.log_mel(waveform), layer(waveform).numpy(), atol=2e-3)
 
 
-def test_any_length_runner_gives_the_pipeline_frames(exported, generator_and_config):
+@pytest.mark.parametrize("ease_in", [0, 3])
+def test_any_length_runner_gives_the_pipeline_frames(exported, generator_and_config, ease_in):
+    import dataclasses
+
     from lipmotion_tf.export.tflite_generator import TFLiteLipGenerator
     from lipmotion_tf.generate.pipeline import LipMotionPipeline
 
     generator, config = generator_and_config
-    runner = TFLiteLipGenerator(exported["none"], exported["log_mel"])
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data, ease_in=ease_in))
+    runner = TFLiteLipGenerator(exported["none"], exported["log_mel"], config=config)
     waveform = (0.1 * RNG.standard_normal(int(1.3 * 44100))).astype(np.float32)
     identity = RNG.integers(0, 256, (64, 64, 3), dtype=np.uint8)
     expected = np.stack(list(LipMotionPipeline(generator, config).iter_frames(waveform, 44100,
@@ -237,6 +241,8 @@ def test_any_length_runner_gives_the_pipeline_frames(exported, generator_and_con
     got = runner.generate(waveform, identity, batch_size=2)
     assert got.shape == expected.shape == (32, 64, 64, 3)
     assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
+    if ease_in:
+        np.testing.assert_array_equal(got[0], identity)
 
 
 @pytest.mark.parametrize("case", ["int8_without_calibration", "existing_output",

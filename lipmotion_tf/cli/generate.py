@@ -55,6 +55,7 @@ def run(args) -> int:
             size=args.size,
             batch_size=args.batch_size,
             max_duration=args.max_duration,
+            ease_in=args.ease_in,
             require_gpu=args.device == "gpu",
         )
     print(f"wrote {args.output}")

@@ -133,7 +133,8 @@ class ServingFunctions:
 
         identity = self.identity_from_uint8(image)
         windows = self._run_windows(log_mels, identity)
-        frames = blend_windows_tf(windows, starts, num_frames, hop)
+        frames = blend_windows_tf(windows, starts, num_frames, hop, identity,
+                                  self.config.data.ease_in)
         return {"frames": to_uint8_tf(frames)}
 
     def generate_window(self, log_mel, image):

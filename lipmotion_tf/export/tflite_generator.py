@@ -3,7 +3,7 @@
 What an app does with the two ``.tflite`` files of :mod:`lipmotion_tf.export.tflite`, written
 with ``ai_edge_litert`` and numpy only (no TensorFlow): the log-mel of the whole zero-padded
 speech from the front-end model, windows of ``data.window`` frames every ``data.hop``, the
-``generate_window`` signature, and the ``sin^2`` cross-fade of
+``generate_window`` signature, and the ``sin^2`` cross-fade and ease-in of
 :class:`~lipmotion_tf.generate.blending.WindowBlender`: the steps of
 :class:`~lipmotion_tf.generate.pipeline.LipMotionPipeline`, so with float32 models the frames
 match the pipeline's. The audio and window settings come from the configuration the model
@@ -96,7 +96,7 @@ class TFLiteLipGenerator:
         mel = self.log_mel(extend_speech(waveform, needed))
         span = window * mel_per_frame
         image = to_unit_range(identity)
-        blender = WindowBlender(num_frames, window, hop)
+        blender = WindowBlender(num_frames, window, hop, image, self.config.data.ease_in)
         for first in range(0, len(starts), batch_size):
             chunk = starts[first:first + batch_size]
             log_mels = np.stack([mel[mel_per_frame * s: mel_per_frame * s + span]

@@ -12,6 +12,11 @@ shorter than one window, or the rounding of the last frame), the speech is exten
 reflection, not zeros, for the same reason: on 12-frame cuts of GRID s1 test speech, zeros
 cost its last four frames 0.7 dB.
 
+With ``data.ease_in = k`` the video opens on the identity image itself and eases into the
+generated frames over ``k`` frames (:func:`ease_in_weights`): an app that shows the given
+photo and then plays the video sees no jump, and the first frame, made from the speech's
+first 40 ms with no speech before it, was the model's least exact in silence.
+
 Every path plans and blends windows here: the numpy pipeline and the TFLite runtime with the
 numpy functions and :class:`WindowBlender`, the exported serving graph with their
 TensorFlow forms (``*_tf``, TensorFlow imported when called). Tests check that both forms
@@ -70,6 +75,14 @@ def blend_weights(window: int, hop: int) -> np.ndarray:
     return weights.astype(np.float32)
 
 
+def ease_in_weights(frames: int) -> np.ndarray:
+    """Weights of the identity image over a video's first ``frames`` frames, ``(frames,)``
+    float32: 1 at the first frame, then ``cos^2`` falling towards 0 (``[1, 0.5]`` for 2,
+    ``[1, 0.75, 0.25]`` for 3); frame ``t`` is ``w * identity + (1 - w) * generated``."""
+    positions = np.arange(frames) / max(frames, 1)
+    return (np.cos(0.5 * np.pi * positions) ** 2).astype(np.float32)
+
+
 class WindowBlender:
     """Accumulates overlapping window predictions and releases frames once they are final.
 
@@ -80,12 +93,21 @@ class WindowBlender:
         num_frames: frames of the whole output.
         window: frames per window.
         hop: frames between window starts.
+        identity: the identity image the video opens on (same scale as the frames); needed
+            when ``ease_in > 0``.
+        ease_in: frames over which the output eases in from ``identity``
+            (:func:`ease_in_weights`).
     """
 
-    def __init__(self, num_frames: int, window: int, hop: int):
+    def __init__(self, num_frames: int, window: int, hop: int, identity: np.ndarray | None = None,
+                 ease_in: int = 0):
+        if ease_in and identity is None:
+            raise ValueError("ease_in needs the identity image")
         self.num_frames = num_frames
         self.window = window
         self.hop = hop
+        self._identity = None if identity is None else np.asarray(identity, np.float32)
+        self._ease_in = ease_in_weights(ease_in)
         self._weights = blend_weights(window, hop)
         self._starts = covering_window_starts(num_frames, window, hop)
         self._next_window = 0
@@ -120,7 +142,11 @@ class WindowBlender:
             weight = self._weight_sum[0]
             # Window edges carry tiny weights; where only one window covers a frame, the
             # normalisation gives that window's frame exactly.
-            yield self._accumulator[0] / max(weight, 1e-8)
+            frame = self._accumulator[0] / max(weight, 1e-8)
+            if self._released < len(self._ease_in):
+                w = self._ease_in[self._released]
+                frame = w * self._identity + (1.0 - w) * frame
+            yield frame
             self._accumulator = np.roll(self._accumulator, -1, axis=0)
             self._accumulator[-1] = 0.0
             self._weight_sum = np.roll(self._weight_sum, -1)
@@ -167,7 +193,7 @@ def extend_speech_tf(waveform, length):
     return tf.gather(waveform, tf.where(folded < num_samples, folded, period - folded))
 
 
-def blend_windows_tf(windows, starts, num_frames, hop: int):
+def blend_windows_tf(windows, starts, num_frames, hop: int, identity=None, ease_in: int = 0):
     """Cross-fades overlapping window predictions into ``(num_frames, ...)`` frames.
 
     Args:
@@ -175,10 +201,13 @@ def blend_windows_tf(windows, starts, num_frames, hop: int):
         starts: ``(count,)`` int32 first frames (from :func:`covering_window_starts_tf`).
         num_frames: frames of the result.
         hop: frames between window starts (only used to pick the weights).
+        identity: ``(H, W, C)`` image the result eases in from; needed when ``ease_in > 0``.
+        ease_in: frames of the ease-in (:func:`ease_in_weights`).
 
     Returns:
         ``(num_frames, H, W, C)`` float32: at each frame the weighted mean of the windows
-        covering it, with the ``sin^2`` weights of ``blend_weights``.
+        covering it, with the ``sin^2`` weights of ``blend_weights``, eased in from
+        ``identity`` as :class:`WindowBlender` does.
     """
     import tensorflow as tf
 
@@ -194,4 +223,10 @@ def blend_windows_tf(windows, starts, num_frames, hop: int):
     # Window edges carry tiny weights; where one window alone covers a frame, dividing by its
     # weight gives that window's frame back (as WindowBlender does).
     weight_sum = tf.maximum(weight_sum[:num_frames], 1e-8)
-    return total[:num_frames] / weight_sum[:, None, None, None]
+    frames = total[:num_frames] / weight_sum[:, None, None, None]
+    if not ease_in:
+        return frames
+    # The weights padded with zeros to the length, or cut to it for a shorter video.
+    w = tf.constant(ease_in_weights(ease_in))[:num_frames]
+    w = tf.pad(w, [[0, tf.maximum(num_frames - ease_in, 0)]])[:, None, None, None]
+    return w * tf.cast(identity, frames.dtype)[None] + (1.0 - w) * frames

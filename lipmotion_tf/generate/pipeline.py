@@ -3,9 +3,10 @@
 The paper's generator makes 16 frames (0.64 s) at a time. The pipeline cuts the speech into
 windows of 16 frames every 8 frames, computes each window's log-mel with the same
 :class:`~lipmotion_tf.audio.log_mel.LogMelSpectrogram` layer as training, runs the generator
-on batches of windows and cross-fades the overlaps (:class:`WindowBlender`). Audio is
-processed chunk by chunk and frames are handed out as soon as they are final, so memory does
-not grow with the length of the speech.
+on batches of windows and cross-fades the overlaps (:class:`WindowBlender`), easing in from
+the identity image over the first ``data.ease_in`` frames. Audio is processed chunk by chunk
+and frames are handed out as soon as they are final, so memory does not grow with the length
+of the speech.
 """
 
 from __future__ import annotations
@@ -31,10 +32,13 @@ class LipMotionPipeline:
         batch_size: windows per generator call.
         windows_per_chunk: windows whose log-mel is computed in one go; bounds memory.
         max_duration: longest speech accepted, in seconds (``math.inf``: no limit).
+        ease_in: frames over which the video eases in from the identity image
+            (:func:`~lipmotion_tf.generate.blending.ease_in_weights`); None: the
+            configuration's ``data.ease_in``.
     """
 
     def __init__(self, generator, config, batch_size: int = 8, windows_per_chunk: int = 64,
-                 max_duration: float = DEFAULT_MAX_DURATION):
+                 max_duration: float = DEFAULT_MAX_DURATION, ease_in: int | None = None):
         from lipmotion_tf.audio.log_mel import LogMelSpectrogram
 
         if batch_size < 1:
@@ -44,6 +48,9 @@ class LipMotionPipeline:
         self.config = config
         self.batch_size = int(batch_size)
         self.windows_per_chunk = max(1, int(windows_per_chunk))
+        self.ease_in = config.data.ease_in if ease_in is None else int(ease_in)
+        if self.ease_in < 0:
+            raise InputError(f"ease-in must be >= 0 frames, got {self.ease_in}")
         self.log_mel = LogMelSpectrogram.from_audio_config(config.audio)
 
     @classmethod
@@ -133,9 +140,9 @@ class LipMotionPipeline:
         waveform = self._resample(waveform, sample_rate)
         window = self.config.data.window
         num_frames = self.num_frames(len(waveform))
-        blender = WindowBlender(num_frames, window, self.config.data.hop)
-        starts = blender.starts
         identity = to_unit_range(identity_crop)
+        blender = WindowBlender(num_frames, window, self.config.data.hop, identity, self.ease_in)
+        starts = blender.starts
         batch: list[np.ndarray] = []
         for index, log_mel in enumerate(self._window_log_mels(waveform, starts)):
             batch.append(log_mel)

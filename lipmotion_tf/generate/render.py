@@ -35,6 +35,7 @@ def render_video(
     size: int = 256,
     batch_size: int = 8,
     max_duration: float = DEFAULT_MAX_DURATION,
+    ease_in: int | None = None,
     require_gpu: bool = False,
     progress: bool = True,
 ) -> int:
@@ -50,6 +51,8 @@ def render_video(
         size: output height of the ``lips`` and ``side-by-side`` layouts.
         batch_size: windows per generator call.
         max_duration: longest speech accepted, in seconds (``math.inf``: no limit).
+        ease_in: frames over which the video eases in from the identity image; None:
+            the model's ``data.ease_in``.
         require_gpu: fail unless a GPU is visible.
         progress: show a progress bar.
 
@@ -77,7 +80,7 @@ def render_video(
         check_gpu_visible()
 
     pipeline = LipMotionPipeline.from_checkpoint(checkpoint, batch_size=batch_size,
-                                                 max_duration=max_duration)
+                                                 max_duration=max_duration, ease_in=ease_in)
     sample_rate = pipeline.config.audio.sample_rate
     # Checked before the output is opened: a refused input leaves an existing video as it was.
     waveform = pipeline.check_speech(load_audio(audio_path, sample_rate), sample_rate,
