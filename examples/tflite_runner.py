@@ -12,7 +12,9 @@ then::
 
 Only ``ai_edge_litert`` and numpy run the models (see
 ``lipmotion_tf/export/tflite_generator.py``: log-mel of the whole speech, 16-frame windows every
-8 frames through ``generate_window``, sin^2 cross-fade). ``--show-signatures`` prints each
+8 frames through ``generate_window``, sin^2 cross-fade, the ease-in from the given image).
+``--checkpoint`` names the folder whose ``config.yaml`` gives the window, hop and ease-in
+(default: the shipped model's, as ``lipmotion export tflite``). ``--show-signatures`` prints each
 model's signature with the tensor shapes and dtypes an app binds to.
 """
 
@@ -32,6 +34,9 @@ def parse_args(argv):
     parser.add_argument("--image", help="64x64 (or larger, centre-cropped) lip image")
     parser.add_argument("--output", default="lips.mp4", help=".mp4 or .npy file to write")
     parser.add_argument("--threads", type=int, default=None, help="interpreter threads")
+    parser.add_argument("--checkpoint", default=None,
+                        help="folder of the exported model's config.yaml (default: the shipped "
+                             "model)")
     parser.add_argument("--show-signatures", action="store_true")
     return parser.parse_args(argv)
 
@@ -56,6 +61,7 @@ def main(argv=None) -> int:
     from lipmotion_tf.audio.loader import load_audio
     from lipmotion_tf.errors import LipMotionError
     from lipmotion_tf.export.tflite_generator import TFLiteLipGenerator
+    from lipmotion_tf.generate.checkpoint import checkpoint_config, demo_checkpoint
     from lipmotion_tf.generate.mp4_writer import write_frames
     from lipmotion_tf.video.image_io import read_image
     from lipmotion_tf.video.lip_crop import crop_box
@@ -67,7 +73,9 @@ def main(argv=None) -> int:
             show_signatures(args.log_mel)
         if not (args.audio and args.image):
             return 0
-        runner = TFLiteLipGenerator(args.generator, args.log_mel, num_threads=args.threads)
+        config = checkpoint_config(Path(args.checkpoint) if args.checkpoint else demo_checkpoint())
+        runner = TFLiteLipGenerator(args.generator, args.log_mel, num_threads=args.threads,
+                                    config=config)
         waveform = load_audio(args.audio, runner.sample_rate)
         image = read_image(args.image)
         height, width = image.shape[:2]

@@ -298,7 +298,7 @@ def test_quantized_variants_on_real_grid_windows(grid_s1, tmp_path, generator_an
         assert value >= PSNR_BOUNDS_DB[mode], f"{mode}: {value:.1f} dB"
 
 
-def test_the_tflite_runner_example_writes_a_video(exported, tmp_path):
+def test_the_tflite_runner_example_writes_a_video(exported, tiny_checkpoint, tmp_path):
     """examples/tflite_runner.py as a user runs it, on the bundled speech and face."""
     import subprocess
     import sys
@@ -311,7 +311,7 @@ def test_the_tflite_runner_example_writes_a_video(exported, tmp_path):
         [sys.executable, str(root / "examples" / "tflite_runner.py"),
          "--generator", str(exported["none"]), "--log-mel", str(exported["log_mel"]),
          "--audio", str(samples / "speech.flac"), "--image", str(samples / "face.jpg"),
-         "--output", str(output)],
+         "--output", str(output), "--checkpoint", str(tiny_checkpoint)],
         capture_output=True, text=True, timeout=300, cwd=root,
     )
     assert result.returncode == 0, result.stderr[-2000:]
