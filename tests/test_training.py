@@ -475,11 +475,14 @@ def test_export_averages_epoch_checkpoints_and_mixes_generators(prepared, tmp_pa
 
     mixed = tmp_path / "mixed"
     assert main(["export", "checkpoint", "--checkpoint", str(out), "-o", str(mixed), "--dtype",
-                 "float32", "--mix-with", str(tiny_checkpoint), "--mix-weight", "0.25"]) == 0
+                 "float32", "--mix-with", str(tiny_checkpoint), "--mix-weight", "0.25",
+                 "--ease-in", "3"]) == 0
     other, _ = load_generator(tiny_checkpoint)
-    for got, ours, theirs in zip(load_generator(mixed)[0].get_weights(), averaged.get_weights(),
+    mixed_generator, mixed_config = load_generator(mixed)
+    for got, ours, theirs in zip(mixed_generator.get_weights(), averaged.get_weights(),
                                  other.get_weights()):
         np.testing.assert_allclose(got, 0.25 * ours + 0.75 * theirs, rtol=1e-5, atol=1e-6)
+    assert mixed_config.data.ease_in == 3 and load_generator(out)[1].data.ease_in == 0
 
     wider = tmp_path / "wider"
     save_generator_npz(build_generator(tiny_config("model.generator_channels=12")),
@@ -491,6 +494,7 @@ def test_export_averages_epoch_checkpoints_and_mixes_generators(prepared, tmp_pa
         (out, ["--mix-with", str(wider)], "its generator has another architecture"),
         (out, ["--mix-with", str(tmp_path / "none")], "--mix-with: checkpoint not found"),
         (out, ["--mix-with", str(out), "--mix-weight", "1.5"], "--mix-weight must be between"),
+        (out, ["--ease-in", "-1"], "--ease-in must be >= 0"),
     )):
         bad = tmp_path / f"bad{index}"
         assert main(["export", "checkpoint", "--checkpoint", str(checkpoint), "-o", str(bad),

@@ -4,7 +4,7 @@
   lipmotion export tflite -o model.tflite [--quantize none|float16|dynamic|int8]
                           [--calibration-data PREPARED_DIR] [--model generator|log_mel]
   lipmotion export checkpoint --checkpoint RUN_OR_CKPT -o FOLDER [--dtype float16|float32]
-                             [--average N] [--mix-with CKPT [--mix-weight W]]
+                             [--average N] [--mix-with CKPT [--mix-weight W]] [--ease-in K]
 
 Without --checkpoint the shipped demonstration model is exported. See docs/deployment.md for
 the signatures and how to serve them.
@@ -82,6 +82,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     compact.add_argument("--mix-weight", type=float, default=0.5,
                          help="share of --checkpoint's weights when mixing (the rest: "
                          "--mix-with's)")
+    compact.add_argument("--ease-in", type=int, default=None, metavar="FRAMES",
+                         help="the data.ease_in written to the config: frames over which "
+                         "generated videos ease in from the given image (default: the "
+                         "checkpoint's)")
     compact.add_argument("--overwrite", action="store_true",
                          help="replace the checkpoint files of an existing folder")
 
@@ -142,6 +146,7 @@ def _saved_model(args: argparse.Namespace) -> int:
 
 
 def _compact_checkpoint(args: argparse.Namespace) -> int:
+    import dataclasses
     from pathlib import Path
 
     from lipmotion_tf.errors import InputError
@@ -155,12 +160,18 @@ def _compact_checkpoint(args: argparse.Namespace) -> int:
         raise InputError(f"--average must be at least 1, got {args.average}")
     if args.mix_with is not None and not 0.0 <= args.mix_weight <= 1.0:
         raise InputError(f"--mix-weight must be between 0 and 1, got {args.mix_weight}")
+    if args.ease_in is not None and args.ease_in < 0:
+        raise InputError(f"--ease-in must be >= 0 frames, got {args.ease_in}")
     generator, config = load_checkpoint_or_run(args.checkpoint, average=args.average)
     how = [f"the mean of {args.average} epoch checkpoints"] if args.average > 1 else []
     if args.mix_with is not None:
         other, _ = load_checkpoint_or_run(args.mix_with)
         mix_generator_weights(generator, other, args.mix_weight, f"--mix-with {args.mix_with}")
         how.append(f"mixed {args.mix_weight:g} : {1 - args.mix_weight:g} with {args.mix_with}")
+    if args.ease_in is not None:
+        config = dataclasses.replace(config, data=dataclasses.replace(config.data,
+                                                                      ease_in=args.ease_in))
+        how.append(f"ease-in {args.ease_in} frames")
     files = save_generator_npz(generator, config, output, dtype=args.dtype)
     print(f"wrote {output} ({', '.join(p.name for p in files)} and config.yaml; "
           f"{generator.count_params():,} parameters as {args.dtype}"

@@ -272,6 +272,7 @@ def evaluate_generators(
         "split": split,
         "limit": limit,
         "identity": "first frame of each clip",
+        "ease_in_frames": {name: pipeline.ease_in for name, pipeline in pipelines.items()},
         "landmarks": "mediapipe face mesh, 40 lip points, static-image mode",
         "sync_max_lag": SYNC_MAX_LAG,
         "background_mode": background,
