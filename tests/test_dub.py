@@ -89,6 +89,37 @@ def test_dub_writes_the_speech_length_and_passes_faceless_frames(
     assert not list(tmp_path.glob(".*partial*"))
 
 
+@pytest.mark.parametrize("argument, expected", [([], 0), (["--ease-in", "2"], 2)])
+def test_dub_opens_on_the_video_unless_an_ease_in_is_asked(tiny_checkpoint, face_video, tmp_path,
+                                                          monkeypatch, argument, expected):
+    """The model's data.ease_in (a photo opening) is not a dub's: it uses 0 unless asked."""
+    import soundfile as sf
+
+    from lipmotion_tf.generate.pipeline import LipMotionPipeline
+
+    eased = tmp_path / "eased"
+    eased.mkdir()
+    for path in tiny_checkpoint.iterdir():
+        (eased / path.name).write_bytes(path.read_bytes())
+    config = eased / "config.yaml"
+    config.write_text(config.read_text().replace("ease_in: 0", "ease_in: 5"))
+    assert "ease_in: 5" in config.read_text()
+    seen = []
+    original = LipMotionPipeline.from_checkpoint
+
+    def pipeline(*args, **kwargs):
+        made = original(*args, **kwargs)
+        seen.append(made.ease_in)
+        return made
+
+    monkeypatch.setattr(LipMotionPipeline, "from_checkpoint", pipeline)
+    speech = tmp_path / "speech.wav"
+    sf.write(speech, _speech(1.0), 44100)
+    assert main(["dub", "--video", str(face_video), "--audio", str(speech), "-o",
+                 str(tmp_path / "out.mp4"), "--checkpoint", str(eased), *argument]) == 0
+    assert seen == [expected]
+
+
 def test_dub_bad_inputs_give_one_line_and_no_file(tiny_checkpoint, face_video, tmp_path, capsys):
     silent = write_face_video(tmp_path / "silent.mp4", FRAMES, FPS, sound=False)
     faceless = write_face_video(tmp_path / "nobody.mp4", FRAMES, FPS, face=False)

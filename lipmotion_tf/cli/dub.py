@@ -42,7 +42,7 @@ def run(args) -> int:
             identity_frame=args.identity_frame,
             batch_size=args.batch_size,
             max_duration=args.max_duration,
-            ease_in=args.ease_in,
+            ease_in=args.ease_in or 0,  # a dub opens on the video, not on a photo
             still=args.still,
             require_gpu=args.device == "gpu",
         )

@@ -16,8 +16,8 @@ def add_generation_options(parser) -> None:
                         help="refuse speech longer than this many seconds (inf: no limit)")
     parser.add_argument("--ease-in", type=int, default=None, metavar="FRAMES",
                         help="frames over which the video eases in from the given image, "
-                             "which is its first frame (default: the model's data.ease_in; "
-                             "0: open on the first generated frame)")
+                             "which is its first frame (default: the model's data.ease_in "
+                             "for generate, 0 for dub; 0: open on the first generated frame)")
 
 
 def apply_device(args) -> None:
