@@ -61,7 +61,7 @@ def main(argv=None) -> int:
     from lipmotion_tf.audio.loader import load_audio
     from lipmotion_tf.errors import LipMotionError
     from lipmotion_tf.export.tflite_generator import TFLiteLipGenerator
-    from lipmotion_tf.generate.checkpoint import checkpoint_config, demo_checkpoint
+    from lipmotion_tf.generate.checkpoint import checkpoint_config
     from lipmotion_tf.generate.mp4_writer import write_frames
     from lipmotion_tf.video.image_io import read_image
     from lipmotion_tf.video.lip_crop import crop_box
@@ -73,9 +73,8 @@ def main(argv=None) -> int:
             show_signatures(args.log_mel)
         if not (args.audio and args.image):
             return 0
-        config = checkpoint_config(Path(args.checkpoint) if args.checkpoint else demo_checkpoint())
         runner = TFLiteLipGenerator(args.generator, args.log_mel, num_threads=args.threads,
-                                    config=config)
+                                    config=checkpoint_config(args.checkpoint))
         waveform = load_audio(args.audio, runner.sample_rate)
         image = read_image(args.image)
         height, width = image.shape[:2]

@@ -44,8 +44,9 @@ def _config_path(path: Path) -> Path:
     return config
 
 
-def checkpoint_config(path: Path):
-    """The experiment configuration saved beside a checkpoint (or in a run folder).
+def checkpoint_config(path: str | Path | None = None):
+    """The experiment configuration saved beside a checkpoint (or in a run folder; default:
+    the demonstration model's).
 
     Raises:
         InputError: no ``config.yaml`` there, or one that cannot be used.
@@ -55,6 +56,7 @@ def checkpoint_config(path: Path):
     from lipmotion_tf.config import config_from_dict
     from lipmotion_tf.errors import ConfigError
 
+    path = Path(path) if path is not None else demo_checkpoint()
     try:
         return config_from_dict(yaml.safe_load(_config_path(path).read_text()) or {})
     except (ConfigError, yaml.YAMLError) as error:
