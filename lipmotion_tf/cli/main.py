@@ -17,6 +17,7 @@ from lipmotion_tf.errors import LipMotionError
 # name -> module in lipmotion_tf.cli; each module defines add_arguments(parser) and run(args).
 SUBCOMMANDS = {
     "prepare": "prepare",
+    "prepare-motion": "prepare_motion",
     "train": "train",
     "adapt": "adapt",
     "pack": "pack",

@@ -120,15 +120,16 @@ class FaceMeshDetector:
             min_tracking_confidence=self.min_tracking_confidence,
         )
 
-    def detect(self, image_rgb_uint8: np.ndarray) -> np.ndarray | None:
+    def detect(self, image_rgb_uint8: np.ndarray, depth: bool = False) -> np.ndarray | None:
         """Finds the landmarks of the first face.
 
         Args:
             image_rgb_uint8: ``(H, W, 3)`` RGB uint8 image.
+            depth: also return mediapipe's depth coordinate, scaled like ``x`` (pixels).
 
         Returns:
-            ``(468, 2)`` float32 ``x, y`` pixel coordinates (478 with refined landmarks),
-            or ``None`` when no face is found.
+            ``(468, 2)`` float32 ``x, y`` pixel coordinates (478 with refined landmarks;
+            ``(468, 3)`` with ``depth``), or ``None`` when no face is found.
 
         Raises:
             InputError: the image is not ``(H, W, 3)`` uint8.
@@ -144,6 +145,9 @@ class FaceMeshDetector:
             return None
         height, width = image.shape[:2]
         points = result.multi_face_landmarks[0].landmark
+        if depth:
+            coords = np.array([(p.x, p.y, p.z) for p in points], dtype=np.float32)
+            return coords * np.array([width, height, width], dtype=np.float32)
         coords = np.array([(p.x, p.y) for p in points], dtype=np.float32)
         coords *= np.array([width, height], dtype=np.float32)
         return coords

@@ -1,0 +1,199 @@
+"""Configuration of the motion model's experiments (``training/motion.yaml``).
+
+Built like the paper model's configuration (defaults -> YAML -> ``--set`` overrides, checked
+before any data is read) with :func:`lipmotion_tf.config.load_config`; a YAML file with
+``kind: motion`` at its top is a motion experiment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from lipmotion_tf.config import AudioConfig
+from lipmotion_tf.errors import ConfigError
+
+MOTION_KIND = "motion"
+
+
+@dataclasses.dataclass
+class MotionModelConfig:
+    """The speech -> motion network (:class:`~lipmotion_tf.motion.motion_generator.MotionGenerator`).
+
+    Attributes:
+        channels: width of the temporal convolutions.
+        dilations: dilation of each residual block at 25 fps (kernel 3); the look-ahead in
+            frames is ``sum(dilations) + 2`` (the strided audio front adds two).
+        points: motion points predicted (59: the lip set and the jaw,
+            :data:`~lipmotion_tf.motion.representation.MOTION_INDICES`); a check against the data.
+        target_scale: targets are multiplied by this in training (displacements are a few
+            hundredths of the mouth width).
+        mel_std_floor: floor (dB) of the per-utterance log-mel deviation, so that a quiet,
+            flat recording is not blown up into loud noise.
+        silence_db: frames whose loudest mel band is this far below the utterance's loudest
+            frame count as silence for the loudness input.
+    """
+
+    channels: int = 160
+    dilations: list[int] = dataclasses.field(default_factory=lambda: [1, 2, 4, 8, 1, 2])
+    points: int = 59
+    target_scale: float = 10.0
+    mel_std_floor: float = 6.0
+    silence_db: float = 50.0
+
+    def validate(self) -> None:
+        if self.channels < 4:
+            raise ConfigError("model.channels must be >= 4")
+        if not self.dilations or any(d < 1 for d in self.dilations):
+            raise ConfigError("model.dilations must be a non-empty list of integers >= 1")
+        if self.points < 1:
+            raise ConfigError("model.points must be >= 1")
+        if not self.target_scale > 0 or not self.mel_std_floor > 0 or not self.silence_db > 0:
+            raise ConfigError("model.target_scale, mel_std_floor and silence_db must be > 0")
+
+
+@dataclasses.dataclass
+class MotionLossConfig:
+    """Loss weights (each term is a function in :mod:`lipmotion_tf.motion.losses`).
+
+    Attributes:
+        landmark: weighted squared error of the displacements.
+        closed_weight: frames are weighted ``1 + closed_weight * exp(-opening / 0.05)``, so
+            closed frames (silence) weigh up to ``1 + closed_weight`` times more.
+        velocity: squared error of the frame-to-frame motion.
+        correlation: the audio-visual derivative correlation loss (the paper's Sec. 3.2,
+            landmark velocities as the visual derivative).
+        adversarial: the (audio, motion) mismatch discriminator's loss for the generator.
+        mismatch_shift: audio shifts (frames) of the discriminator's mismatched real pairs.
+    """
+
+    landmark: float = 1.0
+    closed_weight: float = 2.0
+    velocity: float = 1.0
+    correlation: float = 0.0
+    adversarial: float = 0.0
+    mismatch_shift: int = 6
+
+    def validate(self) -> None:
+        for name in ("landmark", "closed_weight", "velocity", "correlation", "adversarial"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"loss.{name} must be >= 0")
+        if self.mismatch_shift < 2:
+            raise ConfigError("loss.mismatch_shift must be >= 2 frames")
+
+
+@dataclasses.dataclass
+class MotionDataConfig:
+    """Training windows drawn from motion data (``lipmotion prepare-motion``).
+
+    Attributes:
+        window: frames per training window.
+        batch_size: windows per batch.
+        group_weights: share of windows drawn from each top-level folder of the data
+            (``s1: 0.25``); folders not named share what is left in proportion to their
+            frames.
+        still_fraction: share of windows replaced by near-silence with a still mouth.
+        val_fraction: share of clips kept for validation (by clip id hash).
+        test_fraction: share of clips kept for test (by clip id hash; GRID s1's test split
+            is the pixel model's).
+        rest_fraction: share of a clip's most closed frames whose median is its rest shape.
+    """
+
+    window: int = 28
+    batch_size: int = 32
+    group_weights: dict = dataclasses.field(default_factory=lambda: {"s1": 0.2, "lrs2": 0.25, "ted": 0.2, "arabic_news": 0.2})
+    still_fraction: float = 0.05
+    val_fraction: float = 0.05
+    test_fraction: float = 0.05
+    rest_fraction: float = 0.1
+
+    def validate(self) -> None:
+        if self.window < 8 or self.batch_size < 1:
+            raise ConfigError("data.window must be >= 8 and data.batch_size >= 1")
+        if any(not float(w) >= 0 for w in self.group_weights.values()) or sum(
+                float(w) for w in self.group_weights.values()) > 1:
+            raise ConfigError("data.group_weights must be >= 0 and sum to at most 1")
+        for name in ("still_fraction", "val_fraction", "test_fraction"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ConfigError(f"data.{name} must be in [0, 1)")
+        if not 0 < self.rest_fraction <= 1:
+            raise ConfigError("data.rest_fraction must be in (0, 1]")
+
+
+@dataclasses.dataclass
+class MotionTrainConfig:
+    """Optimisation.
+
+    Attributes:
+        epochs: epochs of ``steps_per_epoch`` batches.
+        steps_per_epoch: batches per epoch.
+        learning_rate: Adam learning rate of the generator.
+        discriminator_learning_rate: Adam learning rate of the discriminator and the
+            correlation encoders.
+        clip_norm: gradient norm clipping.
+    """
+
+    epochs: int = 30
+    steps_per_epoch: int = 200
+    learning_rate: float = 1e-3
+    discriminator_learning_rate: float = 2e-4
+    clip_norm: float = 1.0
+
+    def validate(self) -> None:
+        if self.epochs < 1 or self.steps_per_epoch < 1:
+            raise ConfigError("train.epochs and train.steps_per_epoch must be >= 1")
+        for name in ("learning_rate", "discriminator_learning_rate", "clip_norm"):
+            value = getattr(self, name)
+            if not 0 < value < 1e3:
+                raise ConfigError(f"train.{name} must be positive, got {value}")
+
+
+@dataclasses.dataclass
+class MotionExperimentConfig:
+    """A motion model experiment.
+
+    Attributes:
+        kind: ``motion`` (tells ``lipmotion train`` which model the file is for).
+        name: run name.
+        seed: random seed (>= 0).
+        audio: the audio front end (the project's log-mel).
+        model: :class:`MotionModelConfig`.
+        loss: :class:`MotionLossConfig`.
+        data: :class:`MotionDataConfig`.
+        train: :class:`MotionTrainConfig`.
+    """
+
+    kind: str = MOTION_KIND
+    name: str = "motion"
+    seed: int = 1234
+    audio: AudioConfig = dataclasses.field(default_factory=AudioConfig)
+    model: MotionModelConfig = dataclasses.field(default_factory=MotionModelConfig)
+    loss: MotionLossConfig = dataclasses.field(default_factory=MotionLossConfig)
+    data: MotionDataConfig = dataclasses.field(default_factory=MotionDataConfig)
+    train: MotionTrainConfig = dataclasses.field(default_factory=MotionTrainConfig)
+
+    def validate(self) -> None:
+        if self.kind != MOTION_KIND:
+            raise ConfigError(f"kind must be '{MOTION_KIND}' for a motion experiment")
+        if self.seed < 0:
+            raise ConfigError(f"seed must be >= 0, got {self.seed}")
+        for section in (self.audio, self.model, self.loss, self.data, self.train):
+            section.validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def is_motion_config(path) -> bool:
+    """Whether a YAML experiment file declares ``kind: motion``."""
+    import yaml
+
+    from pathlib import Path
+
+    if path is None or not Path(path).is_file():
+        return False
+    try:
+        content = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return False
+    return isinstance(content, dict) and content.get("kind") == MOTION_KIND

@@ -1,0 +1,201 @@
+"""Motion sequences from motion data, and the training windows ``keras fit`` reads.
+
+Each clip becomes a :class:`MotionSequence`: its log-mel, its rest shape and the displacement
+of every frame from it, all in the clip's mouth frame (:mod:`.representation`). Windows are
+drawn per top-level folder of the data (``s1``, ``lrs2``, ``arabic_news``...) with the
+weights of ``data.group_weights``, so that one large speaker does not dominate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from lipmotion_tf.data.splits import assign_split
+from lipmotion_tf.errors import DataError
+from lipmotion_tf.motion import representation as rep
+from lipmotion_tf.motion.extract import MotionClip, clip_files, load_clip
+
+
+@dataclasses.dataclass
+class MotionSequence:
+    """One clip in the mouth frame.
+
+    Attributes:
+        clip_id: ``<folder>/.../<stem>`` relative to the motion-data folder.
+        group: the top-level folder (the weighting unit).
+        log_mel: ``(4T, M)`` float32 log-mel in dB.
+        rest: ``(P, 2)`` rest shape in the mouth frame.
+        motion: ``(T, P, 2)`` displacements from ``rest``.
+        found: ``(T,)`` frames where the face was found.
+    """
+
+    clip_id: str
+    group: str
+    log_mel: np.ndarray
+    rest: np.ndarray
+    motion: np.ndarray
+    found: np.ndarray
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.motion.shape[0])
+
+
+def mouth_points(clip: MotionClip, template: np.ndarray, rest_fraction: float = 0.1):
+    """A clip's motion points in its mouth frame and its rest shape: ``(T, P, 3), (P, 3)``."""
+    stored = rep.STORED_INDICES
+    frontal = rep.frontal_transform(rep.select(clip.mesh, rep.STABLE_INDICES, stored), template)
+    frontal_points = rep.apply(rep.select(clip.mesh, rep.MOTION_INDICES, stored), frontal)
+    frontal_rest = rep.rest_shape(frontal_points[clip.found] if clip.found.any()
+                                  else frontal_points, rest_fraction)
+    frame = rep.mouth_frame(frontal_rest)
+    points = rep.apply(frontal_points, rep.MouthTransform(
+        np.repeat(frame.scale, len(frontal_points)),
+        np.repeat(frame.rotation, len(frontal_points), axis=0),
+        np.repeat(frame.translation, len(frontal_points), axis=0)))
+    rest = rep.apply(frontal_rest[None], frame)[0]
+    return points, rest
+
+
+def to_sequence(clip: MotionClip, group: str, template: np.ndarray,
+                rest_fraction: float = 0.1) -> MotionSequence:
+    """The :class:`MotionSequence` of a prepared clip."""
+    points, rest = mouth_points(clip, template, rest_fraction)
+    motion = points[..., :2] - rest[None, :, :2]
+    return MotionSequence(clip.clip_id, group, clip.log_mel.astype(np.float32),
+                          rest[:, :2].astype(np.float32), motion.astype(np.float32), clip.found)
+
+
+def load_sequences(motion_dir: str | Path, template: np.ndarray, rest_fraction: float = 0.1,
+                   split: str | None = None, val_fraction: float = 0.05,
+                   test_fraction: float = 0.05) -> list[MotionSequence]:
+    """All clips of a motion-data folder (optionally one split of them) as sequences.
+
+    The split of a clip is :func:`~lipmotion_tf.data.splits.assign_split` of
+    ``<parent folder>/<stem>``, the pixel data's clip id, so GRID s1's test clips are the same.
+    """
+    motion_dir = Path(motion_dir)
+    sequences = []
+    for path in clip_files(motion_dir):
+        relative = path.relative_to(motion_dir).with_suffix("")
+        pixel_id = f"{relative.parent.name}/{relative.name}"
+        if split is not None and assign_split(pixel_id, val_fraction, test_fraction) != split:
+            continue
+        clip = load_clip(path, relative.as_posix())
+        sequences.append(to_sequence(clip, relative.parts[0] if len(relative.parts) > 1
+                                     else "clips", template, rest_fraction))
+    if not sequences:
+        raise DataError(f"no {split or ''} clips in {motion_dir}".replace("  ", " "))
+    return sequences
+
+
+def quiet_log_mel(frames: int, config, rng: np.random.Generator) -> np.ndarray:
+    """The log-mel of a recording with no voice: low noise with a random spectral tilt."""
+    mels = config.n_mels
+    level = rng.uniform(-90.0, -45.0)
+    tilt = np.linspace(0.0, rng.uniform(-20.0, 5.0), mels)
+    noise = rng.normal(0.0, 3.0, (frames * config.mel_frames_per_frame, mels))
+    return (level + tilt + noise).astype(np.float32)
+
+
+class WindowSampler:
+    """Draws training windows ``({"log_mel", "rest"}, motion)`` from sequences.
+
+    Args:
+        sequences: the training sequences (clips shorter than the window are skipped).
+        window: frames per window.
+        audio: the :class:`~lipmotion_tf.config.AudioConfig` (mel frames per frame).
+        group_weights: share of windows per group; unnamed groups share the rest by frames.
+        still_fraction: share of windows with no voice and a still mouth.
+        seed: random seed.
+    """
+
+    def __init__(self, sequences, window: int, audio, group_weights=None,
+                 still_fraction: float = 0.0, seed: int = 0):
+        self.window = int(window)
+        self.audio = audio
+        self.still_fraction = float(still_fraction)
+        self.rng = np.random.default_rng(seed)
+        groups: dict[str, list[MotionSequence]] = {}
+        for sequence in sequences:
+            if sequence.num_frames >= self.window:
+                groups.setdefault(sequence.group, []).append(sequence)
+        if not groups:
+            raise DataError(f"no clip has the {self.window} frames of a training window")
+        self.groups = groups
+        self.names = sorted(groups)
+        frames = {g: sum(s.num_frames for s in groups[g]) for g in self.names}
+        named = {g: float(w) for g, w in (group_weights or {}).items() if g in groups}
+        left = max(0.0, 1.0 - sum(named.values()))
+        rest_frames = sum(frames[g] for g in self.names if g not in named)
+        weights = np.array([named[g] if g in named else
+                            (left * frames[g] / rest_frames if rest_frames else 0.0)
+                            for g in self.names])
+        self.group_probability = weights / weights.sum()
+        self.clip_probability = {
+            g: np.array([s.num_frames for s in groups[g]], float) / frames[g] for g in self.names
+        }
+
+    def describe(self) -> str:
+        """One line per group: its clips and share of windows."""
+        return ", ".join(f"{g} {len(self.groups[g])} clips {p:.0%}"
+                         for g, p in zip(self.names, self.group_probability))
+
+    def window_at(self, sequence: MotionSequence, start: int):
+        """The window of ``sequence`` starting at frame ``start``."""
+        m = self.audio.mel_frames_per_frame
+        end = start + self.window
+        return (sequence.log_mel[m * start:m * end], sequence.rest,
+                sequence.motion[start:end])
+
+    def sample(self):
+        """One random window ``(log_mel, rest, motion)``."""
+        group = self.names[self.rng.choice(len(self.names), p=self.group_probability)]
+        clips = self.groups[group]
+        sequence = clips[self.rng.choice(len(clips), p=self.clip_probability[group])]
+        start = int(self.rng.integers(0, sequence.num_frames - self.window + 1))
+        log_mel, rest, motion = self.window_at(sequence, start)
+        if self.rng.random() < self.still_fraction:
+            log_mel = quiet_log_mel(self.window, self.audio, self.rng)
+            motion = np.zeros_like(motion)
+        return log_mel, rest, motion
+
+    def batches(self, batch_size: int):
+        """An endless stream of batches ``({"log_mel", "rest"}, motion)``."""
+        while True:
+            items = [self.sample() for _ in range(batch_size)]
+            yield ({"log_mel": np.stack([i[0] for i in items]),
+                    "rest": np.stack([i[1] for i in items])},
+                   np.stack([i[2] for i in items]))
+
+    def dataset(self, batch_size: int):
+        """The batches as a ``tf.data.Dataset`` (prefetched)."""
+        import tensorflow as tf
+
+        m, mels = self.audio.mel_frames_per_frame, self.audio.n_mels
+        points = next(iter(self.groups.values()))[0].rest.shape[0]
+        signature = (
+            {"log_mel": tf.TensorSpec((batch_size, m * self.window, mels), tf.float32),
+             "rest": tf.TensorSpec((batch_size, points, 2), tf.float32)},
+            tf.TensorSpec((batch_size, self.window, points, 2), tf.float32),
+        )
+        return tf.data.Dataset.from_generator(
+            lambda: self.batches(batch_size), output_signature=signature).prefetch(2)
+
+
+def fixed_windows(sequences, window: int, audio, limit: int = 512):
+    """Non-overlapping windows of every sequence (a fixed validation set), at most ``limit``."""
+    sampler_like = WindowSampler(sequences, window, audio)
+    items = []
+    for group in sampler_like.names:
+        for sequence in sampler_like.groups[group]:
+            for start in range(0, sequence.num_frames - window + 1, window):
+                items.append(sampler_like.window_at(sequence, start))
+    rng = np.random.default_rng(0)
+    if len(items) > limit:
+        items = [items[i] for i in sorted(rng.choice(len(items), limit, replace=False))]
+    return ({"log_mel": np.stack([i[0] for i in items]), "rest": np.stack([i[1] for i in items])},
+            np.stack([i[2] for i in items]))

@@ -1,0 +1,125 @@
+"""Speech -> mouth motion: log-mel and the person's rest shape -> landmark displacements.
+
+The network sees the project's log-mel (4 frames per video frame), normalised per utterance
+in-graph (band means removed, one deviation for all bands, floored) so that a new voice or a
+new microphone does not look like a new mouth, plus two loudness channels (absolute, and
+relative to the utterance's loudest frame) so that silence can be told from quiet speech.
+Two strided convolutions bring it to 25 fps; dilated residual blocks (kernel 3, not causal)
+give each frame ``sum(dilations) + 2`` frames of context on each side (0.8 s of look-ahead
+at the defaults: a streaming caller buffers that much speech). The rest shape conditions
+every block through a learned per-channel scale and shift. The head predicts the ``x, y``
+displacement of each motion point from the rest shape, in mouth widths.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="lipmotion_tf")
+class MotionGenerator(keras.Model):
+    """``{"log_mel": (B, 4T, M) dB, "rest": (B, P, 2)}`` -> ``(B, T, P, 2)`` displacements.
+
+    Args:
+        points: motion points ``P``.
+        n_mels: mel bands ``M``.
+        mel_frames_per_frame: log-mel frames per video frame (4).
+        channels: width of the temporal convolutions.
+        dilations: dilation of each residual block.
+        target_scale: the head's output is divided by this (training targets are scaled by
+            it, so the head works in tenths of a mouth width).
+        mel_std_floor: floor of the per-utterance log-mel deviation (dB).
+        silence_db: a frame this far below the utterance's loudest is silent for the
+            relative loudness channel.
+    """
+
+    def __init__(self, points: int = 59, n_mels: int = 128, mel_frames_per_frame: int = 4,
+                 channels: int = 160, dilations=(1, 2, 4, 8, 1, 2), target_scale: float = 10.0,
+                 mel_std_floor: float = 6.0, silence_db: float = 50.0, **kwargs):
+        super().__init__(**kwargs)
+        if mel_frames_per_frame not in (1, 2, 4):
+            raise ValueError("mel_frames_per_frame must be 1, 2 or 4")
+        self.points = int(points)
+        self.n_mels = int(n_mels)
+        self.mel_frames_per_frame = int(mel_frames_per_frame)
+        self.channels = int(channels)
+        self.dilations = tuple(int(d) for d in dilations)
+        self.target_scale = float(target_scale)
+        self.mel_std_floor = float(mel_std_floor)
+        self.silence_db = float(silence_db)
+        self.audio_in = keras.layers.Conv1D(channels, 3, padding="same", name="audio_in")
+        strides = {1: 0, 2: 1, 4: 2}[self.mel_frames_per_frame]
+        self.audio_down = [
+            keras.layers.Conv1D(channels, 4, strides=2, padding="same", name=f"audio_down_{i}")
+            for i in range(strides)
+        ]
+        self.rest_embed = keras.layers.Dense(channels, activation="gelu", name="rest_embed")
+        self.block_film = [
+            keras.layers.Dense(2 * channels, kernel_initializer="zeros", name=f"block_{i}_film")
+            for i in range(len(self.dilations))
+        ]
+        self.block_conv = [
+            keras.layers.Conv1D(channels, 3, dilation_rate=d, padding="same",
+                                name=f"block_{i}_conv")
+            for i, d in enumerate(self.dilations)
+        ]
+        self.block_mix = [
+            keras.layers.Conv1D(channels, 1, name=f"block_{i}_mix")
+            for i in range(len(self.dilations))
+        ]
+        self.block_norm = [
+            keras.layers.LayerNormalization(name=f"block_{i}_norm")
+            for i in range(len(self.dilations))
+        ]
+        self.head = keras.layers.Dense(2 * self.points, kernel_initializer="zeros", name="head")
+
+    def audio_features(self, log_mel):
+        """Per-utterance normalised log-mel plus the two loudness channels: ``(B, N, M + 2)``."""
+        log_mel = ops.cast(log_mel, "float32")
+        mean = ops.mean(log_mel, axis=1, keepdims=True)
+        centred = log_mel - mean
+        deviation = ops.sqrt(ops.mean(ops.square(centred), axis=(1, 2), keepdims=True))
+        normalised = centred / ops.maximum(deviation, self.mel_std_floor)
+        loudest = ops.max(log_mel, axis=2, keepdims=True)
+        absolute = ops.clip((loudest + 40.0) / 60.0, 0.0, 1.0)
+        relative = ops.clip(
+            1.0 + (loudest - ops.max(loudest, axis=1, keepdims=True)) / self.silence_db, 0.0, 1.0)
+        return ops.concatenate([normalised, absolute, relative], axis=-1)
+
+    def call(self, inputs, training=False):
+        features = self.audio_features(inputs["log_mel"])
+        x = keras.activations.gelu(self.audio_in(features))
+        for layer in self.audio_down:
+            x = keras.activations.gelu(layer(x))
+        rest = ops.reshape(ops.cast(inputs["rest"], "float32"), (-1, 2 * self.points))
+        condition = self.rest_embed(rest)[:, None, :]
+        for film, conv, mix, norm in zip(self.block_film, self.block_conv, self.block_mix,
+                                         self.block_norm):
+            scale, shift = ops.split(film(condition), 2, axis=-1)
+            h = norm(x) * (1.0 + scale) + shift
+            h = mix(keras.activations.gelu(conv(h)))
+            x = x + h
+        out = self.head(x) / self.target_scale
+        frames = ops.shape(out)[1]
+        return ops.reshape(out, (-1, frames, self.points, 2))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            points=self.points, n_mels=self.n_mels,
+            mel_frames_per_frame=self.mel_frames_per_frame, channels=self.channels,
+            dilations=list(self.dilations), target_scale=self.target_scale,
+            mel_std_floor=self.mel_std_floor, silence_db=self.silence_db,
+        )
+        return config
+
+    @classmethod
+    def from_experiment(cls, config) -> "MotionGenerator":
+        """The generator a :class:`~lipmotion_tf.motion.config.MotionExperimentConfig` describes."""
+        return cls(points=config.model.points, n_mels=config.audio.n_mels,
+                   mel_frames_per_frame=config.audio.mel_frames_per_frame,
+                   channels=config.model.channels, dilations=config.model.dilations,
+                   target_scale=config.model.target_scale,
+                   mel_std_floor=config.model.mel_std_floor, silence_db=config.model.silence_db,
+                   name="motion_generator")

@@ -1,0 +1,154 @@
+"""``lipmotion train --config training/motion.yaml``: fit the motion model, resumably.
+
+RUN_DIR receives ``config.yaml`` (the resolved experiment), ``motion_generator.weights.h5``
+(when training ends, and what generation loads), ``motion_log.csv`` and TensorBoard logs
+(losses and the validation clips' motion measures per epoch), ``checkpoints/`` (one weights
+file per epoch) and ``backup/`` (the state ``BackupAndRestore`` resumes from). Running the
+same command again continues an interrupted run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from lipmotion_tf.motion.config import MotionExperimentConfig
+from lipmotion_tf.motion.template import FRONTAL_TEMPLATE
+
+WEIGHTS_NAME = "motion_generator.weights.h5"
+
+
+class MotionValidation(keras.callbacks.Callback):
+    """Adds the validation clips' motion measures (``val_sync``, ``val_opening_ratio``...)
+    to each epoch's logs, so that CSV and TensorBoard curves show them."""
+
+    def __init__(self, generator, sequences):
+        super().__init__()
+        self.generator = generator
+        self.sequences = sequences
+
+    def on_epoch_end(self, epoch, logs=None):
+        from lipmotion_tf.motion.measures import evaluate_sequences
+
+        summary = evaluate_sequences(self.generator, self.sequences)["summary"]
+        if logs is not None:
+            for key in ("lmd_vs_static", "sync", "opening_ratio", "motion_ratio"):
+                logs[f"val_{key}"] = summary[key]
+
+
+@dataclasses.dataclass
+class MotionTrainResult:
+    output_dir: Path
+    epochs_done: int
+    budget_reached: bool
+    validation: dict
+
+
+def build_trainer(config: MotionExperimentConfig, example_batch):
+    """The compiled :class:`~lipmotion_tf.motion.trainer.MotionTrainer` with every weight built."""
+    from lipmotion_tf.motion.motion_generator import MotionGenerator
+    from lipmotion_tf.motion.trainer import MotionTrainer
+
+    generator = MotionGenerator.from_experiment(config)
+    trainer = MotionTrainer(generator, config.loss, name="motion_trainer")
+
+    def adam(rate):
+        return keras.optimizers.Adam(rate, clipnorm=config.train.clip_norm)
+
+    trainer.compile(adam(config.train.learning_rate),
+                    adam(config.train.discriminator_learning_rate))
+    trainer.build_from_batch(example_batch)
+    return trainer
+
+
+def train_motion(config: MotionExperimentConfig, data_dir: str | Path, output_dir: str | Path,
+                 time_budget: float | None = None, verbose="auto", log=print) -> MotionTrainResult:
+    """Trains the motion model on ``data_dir`` (a ``prepare-motion`` folder) into ``output_dir``."""
+    from lipmotion_tf.config import load_config
+    from lipmotion_tf.errors import ConfigError, DataError
+    from lipmotion_tf.motion.dataset import WindowSampler, fixed_windows, load_sequences
+    from lipmotion_tf.train.runner import save_config
+    from lipmotion_tf.train.time_budget import BudgetReached, TimeBudget
+
+    output_dir = Path(output_dir)
+    saved = output_dir / "config.yaml"
+    if saved.is_file():
+        earlier = load_config(saved, config_class=MotionExperimentConfig)
+        if earlier.to_dict() != config.to_dict():
+            raise ConfigError(f"{output_dir} holds a run with another configuration; "
+                              "use a new --output folder")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, saved)
+    keras.utils.set_random_seed(config.seed)
+    split_args = dict(rest_fraction=config.data.rest_fraction,
+                      val_fraction=config.data.val_fraction,
+                      test_fraction=config.data.test_fraction)
+    train = load_sequences(data_dir, FRONTAL_TEMPLATE, split="train", **split_args)
+    try:
+        val = load_sequences(data_dir, FRONTAL_TEMPLATE, split="val", **split_args)
+    except DataError:
+        log("no validation clips (data.val_fraction): validation measures training clips")
+        val = train
+    points = train[0].rest.shape[0]
+    if points != config.model.points:
+        raise DataError(f"{data_dir} holds {points} motion points per frame, the config "
+                        f"model.points says {config.model.points}")
+    sampler = WindowSampler(train, config.data.window, config.audio, config.data.group_weights,
+                            config.data.still_fraction, seed=config.seed)
+    log(f"training windows from {sampler.describe()}; {len(val)} validation clips")
+    dataset = sampler.dataset(config.data.batch_size)
+    val_inputs, val_targets = fixed_windows(val, config.data.window, config.audio)
+    trainer = build_trainer(config, next(iter(dataset)))
+    log(f"motion generator: {trainer.generator.count_params():,} parameters")
+
+    checkpoints = output_dir / "checkpoints"
+    checkpoints.mkdir(exist_ok=True)
+    callbacks = [
+        MotionValidation(trainer.generator, val[::max(1, len(val) // 60)]),
+        keras.callbacks.BackupAndRestore(str(output_dir / "backup"), double_checkpoint=True),
+        keras.callbacks.ModelCheckpoint(str(checkpoints / "epoch{epoch:03d}.weights.h5"),
+                                        save_weights_only=True),
+        keras.callbacks.CSVLogger(str(output_dir / "motion_log.csv"), append=True),
+        keras.callbacks.TensorBoard(str(output_dir / "logs"), write_graph=False),
+    ]
+    if time_budget is not None:
+        callbacks.append(TimeBudget(time.monotonic() + time_budget))
+    budget_reached = False
+    try:
+        trainer.fit(dataset, epochs=config.train.epochs, steps_per_epoch=config.train.steps_per_epoch,
+                    validation_data=(val_inputs, val_targets),
+                    batch_size=config.data.batch_size, callbacks=callbacks, verbose=verbose)
+    except BudgetReached:
+        budget_reached = True
+    trainer.generator.save_weights(str(output_dir / WEIGHTS_NAME))
+    from lipmotion_tf.motion.measures import evaluate_sequences
+
+    validation = evaluate_sequences(trainer.generator, val, config.audio)["summary"]
+    (output_dir / "validation.json").write_text(json.dumps(validation, indent=2) + "\n")
+    epochs_done = len(sorted(checkpoints.glob("epoch*.weights.h5")))
+    return MotionTrainResult(output_dir, epochs_done, budget_reached, validation)
+
+
+def load_motion_generator(run_dir: str | Path):
+    """The trained :class:`MotionGenerator` of a run (or shipped model) folder and its config."""
+    from lipmotion_tf.config import load_config
+    from lipmotion_tf.errors import InputError
+    from lipmotion_tf.motion.motion_generator import MotionGenerator
+
+    run_dir = Path(run_dir)
+    weights = run_dir / WEIGHTS_NAME
+    if not weights.is_file():
+        raise InputError(f"no motion model in {run_dir} ({WEIGHTS_NAME} missing)")
+    config = load_config(run_dir / "config.yaml", config_class=MotionExperimentConfig)
+    generator = MotionGenerator.from_experiment(config)
+    frames = 8
+    generator({"log_mel": np.zeros((1, frames * config.audio.mel_frames_per_frame,
+                                     config.audio.n_mels), np.float32),
+               "rest": np.zeros((1, config.model.points, 2), np.float32)})
+    generator.load_weights(str(weights))
+    return generator, config

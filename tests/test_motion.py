@@ -1,0 +1,198 @@
+"""The motion model: representation, losses, a tiny fit, and the CLI chain on real clips."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lipmotion_tf.motion import representation as rep
+from lipmotion_tf.motion.template import FRONTAL_TEMPLATE
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _random_rotation(rng) -> np.ndarray:
+    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+    q *= np.sign(np.diag(r))
+    if np.linalg.det(q) < 0:
+        q[:, 0] *= -1
+    return q
+
+
+def _synthetic_face(rng, frames: int = 5) -> np.ndarray:
+    """A stored-point mesh: template stable points and a random mouth, in some pixel pose."""
+    points = rng.normal(0.0, 0.2, (frames, len(rep.STORED_INDICES), 3))
+    points[..., 1] += 0.7  # the mouth below the eyes
+    stable = rep.select(np.zeros((len(rep.STORED_INDICES), 3)), rep.STABLE_INDICES,
+                        rep.STORED_INDICES)
+    lookup = {v: i for i, v in enumerate(rep.STORED_INDICES)}
+    for position, index in enumerate(rep.STABLE_INDICES):
+        points[:, lookup[index]] = FRONTAL_TEMPLATE[position]
+    left, right = lookup[61], lookup[291]
+    points[:, left] = [-0.3, 0.7, 0.0]
+    points[:, right] = [0.3, 0.7, 0.0]
+    assert stable.shape == (len(rep.STABLE_INDICES), 3)
+    rotation = _random_rotation(rng) if frames else None
+    return 140.0 * np.einsum("ij,tnj->tni", rotation, points) + np.array([300.0, 220.0, 5.0])
+
+
+def test_similarity_fit_recovers_a_known_transform():
+    rng = np.random.default_rng(0)
+    source = rng.normal(size=(3, 19, 3))
+    rotation = _random_rotation(rng)
+    target = 2.5 * np.einsum("ij,tnj->tni", rotation, source) + np.array([1.0, -2.0, 3.0])
+    scale, fitted, translation = rep.fit_similarity(source, target)
+    np.testing.assert_allclose(scale, 2.5, rtol=1e-9)
+    np.testing.assert_allclose(fitted, np.broadcast_to(rotation, (3, 3, 3)), atol=1e-9)
+    np.testing.assert_allclose(translation, np.broadcast_to([1.0, -2.0, 3.0], (3, 3)), atol=1e-9)
+
+
+def test_pixels_to_mouth_frame_round_trip_is_exact():
+    rng = np.random.default_rng(1)
+    mesh = _synthetic_face(rng)
+    stable = rep.select(mesh, rep.STABLE_INDICES, rep.STORED_INDICES)
+    frontal = rep.frontal_transform(stable, FRONTAL_TEMPLATE)
+    rest = rep.apply(rep.select(mesh, rep.MOTION_INDICES, rep.STORED_INDICES), frontal)[0]
+    transform = rep.mouth_transform(mesh, FRONTAL_TEMPLATE, rest, rep.STORED_INDICES)
+    mouth = rep.to_mouth_frame(mesh, transform)
+    back = rep.from_mouth_frame(mouth, transform)
+    assert np.abs(back - mesh).max() < 1e-4 * np.abs(mesh).max()
+
+
+def test_mouth_frame_is_invariant_to_head_rotation_scale_and_shift():
+    rng = np.random.default_rng(2)
+    mesh = _synthetic_face(rng, frames=1)
+    moved = 0.6 * np.einsum("ij,tnj->tni", _random_rotation(rng), mesh) + np.array([40.0, 9, -3])
+    results = []
+    for points in (mesh, moved):
+        stable = rep.select(points, rep.STABLE_INDICES, rep.STORED_INDICES)
+        frontal = rep.apply(rep.select(points, rep.MOTION_INDICES, rep.STORED_INDICES),
+                            rep.frontal_transform(stable, FRONTAL_TEMPLATE))
+        results.append(rep.apply(frontal, rep.mouth_frame(frontal[0])))
+    np.testing.assert_allclose(results[0], results[1], atol=1e-4)
+    # The mouth frame: corners at (-0.5, 0) and (0.5, 0).
+    np.testing.assert_allclose(results[0][0, rep.LEFT_CORNER, :2], [-0.5, 0.0], atol=1e-5)
+    np.testing.assert_allclose(results[0][0, rep.RIGHT_CORNER, :2], [0.5, 0.0], atol=1e-5)
+
+
+def test_rest_shape_takes_the_most_closed_frames():
+    points = np.zeros((10, rep.NUM_MOTION_POINTS, 3), np.float32)
+    for t in range(10):
+        points[t, rep.LOWER_INNER, 1] = 0.05 * t  # frame 0 closed, frame 9 wide open
+    rest = rep.rest_shape(points, fraction=0.1)
+    assert rest[rep.LOWER_INNER, 1] == 0.0
+
+
+def test_losses_on_tiny_cases_with_known_answers():
+    from lipmotion_tf.motion import losses
+
+    real = np.zeros((1, 3, 2, 2), np.float32)
+    generated = np.full((1, 3, 2, 2), 0.1, np.float32)
+    weights = np.ones((1, 3), np.float32)
+    assert float(losses.landmark_loss(real, generated, weights, 10.0)) == pytest.approx(1.0)
+    assert float(losses.velocity_loss(real, generated, 10.0)) == pytest.approx(0.0)
+    moving = np.cumsum(np.full((1, 3, 2, 2), 0.1, np.float32), axis=1)
+    assert float(losses.velocity_loss(real, moving, 10.0)) == pytest.approx(1.0)
+    a = np.array([[[1.0, 0.0], [0.0, 1.0]]], np.float32)
+    assert float(losses.derivative_correlation_loss(a, a)) == pytest.approx(0.0)
+    assert float(losses.derivative_correlation_loss(a, -a)) == pytest.approx(2.0)
+    assert float(losses.binary_logit_loss(np.zeros(4, np.float32), 1.0)) == pytest.approx(np.log(2))
+    closed = losses.closed_frame_weights(np.array([0.0, 10.0], np.float32), 2.0)
+    np.testing.assert_allclose(np.asarray(closed), [3.0, 1.0], atol=1e-6)
+
+
+def _tiny_config(**loss):
+    from lipmotion_tf.motion.config import MotionExperimentConfig
+
+    config = MotionExperimentConfig()
+    config.model.channels = 16
+    config.model.dilations = [1, 2]
+    config.audio.n_mels = 16
+    config.data.window = 12
+    config.data.batch_size = 4
+    for key, value in loss.items():
+        setattr(config.loss, key, value)
+    config.validate()
+    return config
+
+
+def _tiny_batch(config, rng):
+    frames, m = config.data.window, config.audio.mel_frames_per_frame
+    log_mel = rng.normal(0.0, 10.0, (4, frames * m, config.audio.n_mels)).astype(np.float32)
+    rest = rng.normal(0.0, 0.3, (4, config.model.points, 2)).astype(np.float32)
+    # The target moves with the audio's loudness, so a fit has something to learn.
+    loud = log_mel.reshape(4, frames, m, -1).mean(axis=(2, 3))
+    motion = np.repeat((loud / 100.0)[:, :, None, None], config.model.points, axis=2)
+    motion = np.repeat(motion, 2, axis=3).astype(np.float32)
+    return {"log_mel": log_mel, "rest": rest}, motion
+
+
+@pytest.mark.parametrize("loss", [{}, {"correlation": 0.5, "adversarial": 0.1}])
+def test_tiny_fit_lowers_the_landmark_loss(loss):
+    import keras
+
+    from lipmotion_tf.motion.training import build_trainer
+
+    keras.utils.set_random_seed(0)
+    config = _tiny_config(**loss)
+    config.train.learning_rate = 3e-3
+    batch = _tiny_batch(config, np.random.default_rng(0))
+    trainer = build_trainer(config, batch)
+    before = trainer.evaluate(*batch, verbose=0, return_dict=True)["landmark"]
+    trainer.fit(*batch, epochs=60, batch_size=4, verbose=0)
+    after = trainer.evaluate(*batch, verbose=0, return_dict=True)["landmark"]
+    assert after < 0.6 * before
+
+
+def test_generator_config_round_trip_and_any_length():
+    from lipmotion_tf.motion.motion_generator import MotionGenerator
+
+    config = _tiny_config()
+    generator = MotionGenerator.from_experiment(config)
+    clone = MotionGenerator.from_config(generator.get_config())
+    assert clone.get_config() == generator.get_config()
+    for frames in (1, 7, 33):
+        out = generator({"log_mel": np.zeros((1, 4 * frames, 16), np.float32),
+                         "rest": np.zeros((1, 59, 2), np.float32)})
+        assert tuple(out.shape) == (1, frames, 59, 2)
+
+
+def test_motion_config_errors_name_the_key(tmp_path):
+    from lipmotion_tf.config import load_config
+    from lipmotion_tf.errors import ConfigError
+    from lipmotion_tf.motion.config import MotionExperimentConfig
+
+    with pytest.raises(ConfigError, match="train.learning_rate"):
+        load_config(None, ["train.learning_rate=-1"], config_class=MotionExperimentConfig)
+    with pytest.raises(ConfigError, match="model.channelz"):
+        load_config(None, ["model.channelz=3"], config_class=MotionExperimentConfig)
+
+
+def test_prepare_motion_and_train_chain_on_real_clips(shared_data, tmp_path):
+    """prepare-motion then train (two tiny epochs) in fresh processes, as a user runs them."""
+    videos = tmp_path / "videos" / "s1"
+    videos.mkdir(parents=True)
+    for clip in sorted((shared_data / "grid" / "s1").glob("*.mpg"))[:4]:
+        (videos / clip.name).symlink_to(clip)
+    motion = tmp_path / "motion"
+    run = [sys.executable, "-m", "lipmotion_tf.cli.main"]
+    done = subprocess.run(run + ["prepare-motion", str(tmp_path / "videos"), str(motion),
+                                 "--no-progress"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "4 clips written" in done.stdout
+    with np.load(next(motion.rglob("*.npz"))) as clip:
+        assert clip["mesh"].shape[1:] == (len(rep.STORED_INDICES), 3)
+        assert clip["log_mel"].shape[0] == 4 * clip["mesh"].shape[0]
+    done = subprocess.run(run + [
+        "train", "--config", str(REPO_ROOT / "training" / "motion.yaml"), "--data", str(motion),
+        "--output", str(tmp_path / "run"), "--quiet", "--set", "train.epochs=1",
+        "--set", "train.steps_per_epoch=2", "--set", "model.channels=16",
+        "--set", "data.val_fraction=0", "--set", "data.test_fraction=0",
+    ], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "run" / "motion_generator.weights.h5").is_file()
+    assert "validation: LMD" in done.stdout
