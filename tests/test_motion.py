@@ -101,6 +101,11 @@ def test_losses_on_tiny_cases_with_known_answers():
     assert float(losses.derivative_correlation_loss(a, a)) == pytest.approx(0.0)
     assert float(losses.derivative_correlation_loss(a, -a)) == pytest.approx(2.0)
     assert float(losses.binary_logit_loss(np.zeros(4, np.float32), 1.0)) == pytest.approx(np.log(2))
+    alternating = np.zeros((1, 4, 2, 2), np.float32)
+    alternating[:, ::2] = 0.1
+    alternating[:, 1::2] = -0.1
+    assert float(losses.amplitude_loss(np.zeros_like(alternating), alternating, 10.0)) == (
+        pytest.approx(1.0, abs=1e-3))
     closed = losses.closed_frame_weights(np.array([0.0, 10.0], np.float32), 2.0)
     np.testing.assert_allclose(np.asarray(closed), [3.0, 1.0], atol=1e-6)
 
@@ -196,3 +201,15 @@ def test_prepare_motion_and_train_chain_on_real_clips(shared_data, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "run" / "motion_generator.weights.h5").is_file()
     assert "validation: LMD" in done.stdout
+
+
+def test_amplitude_loss_has_a_finite_slope_at_a_still_output():
+    import tensorflow as tf
+
+    from lipmotion_tf.motion import losses
+
+    generated = tf.Variable(np.zeros((2, 5, 3, 2), np.float32))
+    real = np.random.default_rng(0).normal(0, 0.05, (2, 5, 3, 2)).astype(np.float32)
+    with tf.GradientTape() as tape:
+        value = losses.amplitude_loss(real, generated, 10.0)
+    assert np.isfinite(tape.gradient(value, generated).numpy()).all()

@@ -22,7 +22,11 @@ SPLIT_CHOICES = ("test", "val", "train", "all")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, metavar="PREPARED_DIR",
-                        help="prepared-data folder written by `lipmotion prepare`")
+                        help="prepared-data folder written by `lipmotion prepare` (with "
+                             "--motion-only: by `lipmotion prepare-motion`)")
+    parser.add_argument("--motion-only", action="store_true",
+                        help="score the motion model on landmarks, without rendering "
+                             "(opening ratio, motion ratio, sync, LMD vs static)")
     parser.add_argument("--out", required=True, metavar="REPORT_DIR", help="folder for the report files")
     parser.add_argument("--checkpoint", default=None,
                         help="generator checkpoint folder; None means the shipped demo model")
@@ -57,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.examples < 0:
         raise InputError(f"--examples must be >= 0, got {args.examples}")
+    if args.motion_only:
+        return run_motion_only(args)
     common = dict(
         split=args.split, limit=args.limit, video_dirs=args.videos or (), examples=args.examples,
         progress=not args.no_progress, background=args.background.replace("-", "_"),
@@ -85,4 +91,21 @@ def run(args: argparse.Namespace) -> int:
         )
     print(report.table())
     print(f"wrote {paths['markdown']}, {paths['json']} and figures in {paths['json'].parent}")
+    return 0
+
+
+def run_motion_only(args: argparse.Namespace) -> int:
+    """``--motion-only``: the motion model on a motion-data folder."""
+    from lipmotion_tf.errors import InputError
+    from lipmotion_tf.motion.evaluation import evaluate_motion
+
+    if args.ablation or args.videos:
+        raise InputError("--motion-only takes no --ablation or --videos")
+    report = evaluate_motion(args.data, args.out, checkpoint=args.checkpoint, split=args.split,
+                             limit=args.limit, examples=args.examples,
+                             name=args.name or "motion")
+    s = report["summary"]
+    print(f"{s['clips']} clips: LMD {s['lmd_vs_static']:.2f}x static, sync {s['sync']:.2f}, "
+          f"opening ratio {s['opening_ratio']:.2f}, motion ratio {s['motion_ratio']:.2f}, "
+          f"still {s['still_max']:.4f}; report in {args.out}")
     return 0

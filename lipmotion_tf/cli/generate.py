@@ -1,7 +1,12 @@
 """Generate a video of lips saying the given speech, from one face photo or lip image.
 
-With no arguments it uses the bundled speech sample and face photo and the shipped
-demonstration model, and writes lipmotion.mp4.
+With no arguments it uses the bundled speech sample and face photo and the shipped motion
+model, and writes lipmotion.mp4 at the photo's size.
+
+--model motion (the default without --checkpoint) predicts lip and jaw landmarks from the
+speech and moves the photo's own pixels, painting only the inside of the mouth; --model
+paper runs Chen et al.'s one-stage 64-pixel generator (a --checkpoint of either kind picks
+its model by itself).
 """
 
 from __future__ import annotations
@@ -25,10 +30,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("--image", default=str(samples / "face.jpg"),
                         help="a photo with a face, or an already-cropped lip image")
     parser.add_argument("-o", "--output", default="lipmotion.mp4", help="output .mp4 file")
+    parser.add_argument("--model", choices=("auto", "motion", "paper"), default="auto",
+                        help="motion: landmarks then the photo's own pixels; paper: the "
+                             "one-stage generator; auto: the --checkpoint's kind, else motion")
     parser.add_argument("--checkpoint", default=None,
-                        help="generator checkpoint folder (default: the shipped demo model)")
-    parser.add_argument("--layout", choices=LAYOUT_CHOICES, default="side-by-side",
-                        help="lips alone, next to the identity image, or pasted into the photo")
+                        help="model folder (default: the shipped model of --model)")
+    parser.add_argument("--layout", choices=LAYOUT_CHOICES, default=None,
+                        help="lips alone, next to the identity image, or the whole photo "
+                             "(default: face for the motion model, side-by-side for paper)")
     crop = parser.add_mutually_exclusive_group()
     crop.add_argument("--lip-image", dest="is_lip_crop", action="store_const", const=True,
                       default=None, help="the image is already a lip crop")
@@ -38,19 +47,52 @@ def add_arguments(parser) -> None:
     add_generation_options(parser)
 
 
+def chosen_model(args) -> str:
+    """``motion`` or ``paper``: what --model and --checkpoint ask for."""
+    from lipmotion_tf.errors import InputError
+    from lipmotion_tf.motion.pipeline import is_motion_checkpoint
+
+    if args.checkpoint is None:
+        return "paper" if args.model == "paper" else "motion"
+    kind = "motion" if is_motion_checkpoint(args.checkpoint) else "paper"
+    if args.model not in ("auto", kind):
+        raise InputError(f"--checkpoint {args.checkpoint} holds a {kind} model, not --model "
+                         f"{args.model}")
+    return kind
+
+
 def run(args) -> int:
     apply_device(args)
     from lipmotion_tf.cli.interrupts import terminate_as_interrupt
+    from lipmotion_tf.errors import InputError
     from lipmotion_tf.generate.render import render_video
     from lipmotion_tf.video.image_io import read_image
 
+    model = chosen_model(args)
+    if model == "motion":
+        from lipmotion_tf.motion.render import render_motion_video
+
+        if args.is_lip_crop:
+            raise InputError("the motion model needs a photo with a face; for a lip image "
+                             "use --model paper")
+        if args.ease_in is not None:
+            raise InputError("--ease-in is for --model paper (the motion model starts at "
+                             "the photo's own mouth)")
+        image = read_image(args.image)
+        with terminate_as_interrupt():
+            render_motion_video(args.audio, image, args.output, checkpoint=args.checkpoint,
+                                layout=args.layout or "face", size=args.size,
+                                batch_size=args.batch_size, max_duration=args.max_duration,
+                                source=str(args.image))
+        print(f"wrote {args.output}")
+        return 0
     with terminate_as_interrupt():
         render_video(
             audio_path=args.audio,
             image=read_image(args.image),
             output=args.output,
             checkpoint=args.checkpoint,
-            layout=args.layout,
+            layout=args.layout or "side-by-side",
             is_lip_crop=args.is_lip_crop,
             size=args.size,
             batch_size=args.batch_size,

@@ -32,14 +32,21 @@ class MotionModelConfig:
             flat recording is not blown up into loud noise.
         silence_db: frames whose loudest mel band is this far below the utterance's loudest
             frame count as silence for the loudness input.
+        rest_units: width of the rest shape's embedding (narrow: the shape must not identify
+            a training clip).
+        rest_noise: std (mouth widths) of the training noise on the rest shape.
+        dropout: spatial dropout after each residual block in training.
     """
 
-    channels: int = 160
+    channels: int = 128
     dilations: list[int] = dataclasses.field(default_factory=lambda: [1, 2, 4, 8, 1, 2])
     points: int = 59
     target_scale: float = 10.0
     mel_std_floor: float = 6.0
     silence_db: float = 50.0
+    rest_units: int = 8
+    rest_noise: float = 0.03
+    dropout: float = 0.2
 
     def validate(self) -> None:
         if self.channels < 4:
@@ -50,6 +57,8 @@ class MotionModelConfig:
             raise ConfigError("model.points must be >= 1")
         if not self.target_scale > 0 or not self.mel_std_floor > 0 or not self.silence_db > 0:
             raise ConfigError("model.target_scale, mel_std_floor and silence_db must be > 0")
+        if self.rest_units < 1 or not self.rest_noise >= 0 or not 0 <= self.dropout < 1:
+            raise ConfigError("model.rest_units >= 1, rest_noise >= 0, 0 <= dropout < 1 required")
 
 
 @dataclasses.dataclass
@@ -61,6 +70,8 @@ class MotionLossConfig:
         closed_weight: frames are weighted ``1 + closed_weight * exp(-opening / 0.05)``, so
             closed frames (silence) weigh up to ``1 + closed_weight`` times more.
         velocity: squared error of the frame-to-frame motion.
+        amplitude: squared error of each point's spread over the window (keeps the real
+            amplitude where the timing is uncertain).
         correlation: the audio-visual derivative correlation loss (the paper's Sec. 3.2,
             landmark velocities as the visual derivative).
         adversarial: the (audio, motion) mismatch discriminator's loss for the generator.
@@ -70,12 +81,14 @@ class MotionLossConfig:
     landmark: float = 1.0
     closed_weight: float = 2.0
     velocity: float = 1.0
+    amplitude: float = 0.0
     correlation: float = 0.0
     adversarial: float = 0.0
     mismatch_shift: int = 6
 
     def validate(self) -> None:
-        for name in ("landmark", "closed_weight", "velocity", "correlation", "adversarial"):
+        for name in ("landmark", "closed_weight", "velocity", "amplitude", "correlation",
+                     "adversarial"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"loss.{name} must be >= 0")
         if self.mismatch_shift < 2:
@@ -93,6 +106,8 @@ class MotionDataConfig:
             (``s1: 0.25``); folders not named share what is left in proportion to their
             frames.
         still_fraction: share of windows replaced by near-silence with a still mouth.
+        spec_augment: mask random mel bands and moments of each training window (two of
+            each), so that the model cannot learn a clip by heart from its sound.
         val_fraction: share of clips kept for validation (by clip id hash).
         test_fraction: share of clips kept for test (by clip id hash; GRID s1's test split
             is the pixel model's).
@@ -103,6 +118,7 @@ class MotionDataConfig:
     batch_size: int = 32
     group_weights: dict = dataclasses.field(default_factory=lambda: {"s1": 0.2, "lrs2": 0.25, "ted": 0.2, "arabic_news": 0.2})
     still_fraction: float = 0.05
+    spec_augment: bool = True
     val_fraction: float = 0.05
     test_fraction: float = 0.05
     rest_fraction: float = 0.1

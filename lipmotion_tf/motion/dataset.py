@@ -111,11 +111,13 @@ class WindowSampler:
         group_weights: share of windows per group; unnamed groups share the rest by frames.
         still_fraction: share of windows with no voice and a still mouth.
         seed: random seed.
+        spec_augment: mask two random mel bands and two moments of each window.
     """
 
     def __init__(self, sequences, window: int, audio, group_weights=None,
-                 still_fraction: float = 0.0, seed: int = 0):
+                 still_fraction: float = 0.0, seed: int = 0, spec_augment: bool = False):
         self.window = int(window)
+        self.spec_augment = bool(spec_augment)
         self.audio = audio
         self.still_fraction = float(still_fraction)
         self.rng = np.random.default_rng(seed)
@@ -161,7 +163,24 @@ class WindowSampler:
         if self.rng.random() < self.still_fraction:
             log_mel = quiet_log_mel(self.window, self.audio, self.rng)
             motion = np.zeros_like(motion)
+        elif self.spec_augment:
+            log_mel = self.masked(log_mel)
         return log_mel, rest, motion
+
+    def masked(self, log_mel: np.ndarray) -> np.ndarray:
+        """SpecAugment-style masks: two bands of up to 1/8 of the mels, two spans of up to
+        2 video frames, filled with the window's mean."""
+        log_mel = log_mel.copy()
+        fill = log_mel.mean()
+        mels, steps = log_mel.shape[1], log_mel.shape[0]
+        for _ in range(2):
+            width = int(self.rng.integers(0, mels // 8 + 1))
+            start = int(self.rng.integers(0, mels - width + 1))
+            log_mel[:, start:start + width] = fill
+            span = int(self.rng.integers(0, 2 * self.audio.mel_frames_per_frame + 1))
+            begin = int(self.rng.integers(0, steps - span + 1))
+            log_mel[begin:begin + span] = fill
+        return log_mel
 
     def batches(self, batch_size: int):
         """An endless stream of batches ``({"log_mel", "rest"}, motion)``."""

@@ -40,6 +40,20 @@ def velocity_loss(real, generated, scale: float):
     return ops.mean(ops.square((velocity(generated) - velocity(real)) * scale))
 
 
+def amplitude_loss(real, generated, scale: float):
+    """Squared error of each point's spread over the window (std over time), per coordinate.
+
+    Squared error alone is minimised by the conditional mean, which shrinks the mouth's
+    movement wherever the speech leaves its exact timing uncertain (the regression to the mean
+    mouth). This term asks for the real spread whatever the timing, so the amplitude comes
+    out of training rather than from a gain applied afterwards.
+    """
+    def spread(motion):  # the std, with a floor under the variance: sqrt has no slope at 0
+        return ops.sqrt(ops.var(motion * scale, axis=1) + 1e-6)
+
+    return ops.mean(ops.square(spread(generated) - spread(real)))
+
+
 def cosine_similarity(a, b, axis: int = -1):
     """Cosine of ``a`` and ``b`` along ``axis`` (0 where either is zero)."""
     dot = ops.sum(a * b, axis=axis)

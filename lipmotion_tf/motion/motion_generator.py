@@ -32,11 +32,15 @@ class MotionGenerator(keras.Model):
         mel_std_floor: floor of the per-utterance log-mel deviation (dB).
         silence_db: a frame this far below the utterance's loudest is silent for the
             relative loudness channel.
+        rest_units: width of the rest shape's embedding.
+        rest_noise: std (mouth widths) of the noise added to the rest shape in training.
+        dropout: spatial dropout of each residual block's output in training.
     """
 
     def __init__(self, points: int = 59, n_mels: int = 128, mel_frames_per_frame: int = 4,
                  channels: int = 160, dilations=(1, 2, 4, 8, 1, 2), target_scale: float = 10.0,
-                 mel_std_floor: float = 6.0, silence_db: float = 50.0, **kwargs):
+                 mel_std_floor: float = 6.0, silence_db: float = 50.0, rest_units: int = 8,
+                 rest_noise: float = 0.03, dropout: float = 0.2, **kwargs):
         super().__init__(**kwargs)
         if mel_frames_per_frame not in (1, 2, 4):
             raise ValueError("mel_frames_per_frame must be 1, 2 or 4")
@@ -48,13 +52,20 @@ class MotionGenerator(keras.Model):
         self.target_scale = float(target_scale)
         self.mel_std_floor = float(mel_std_floor)
         self.silence_db = float(silence_db)
+        self.rest_units = int(rest_units)
+        self.rest_noise = float(rest_noise)
+        self.dropout = float(dropout)
         self.audio_in = keras.layers.Conv1D(channels, 3, padding="same", name="audio_in")
         strides = {1: 0, 2: 1, 4: 2}[self.mel_frames_per_frame]
         self.audio_down = [
             keras.layers.Conv1D(channels, 4, strides=2, padding="same", name=f"audio_down_{i}")
             for i in range(strides)
         ]
-        self.rest_embed = keras.layers.Dense(channels, activation="gelu", name="rest_embed")
+        # A narrow, noisy view of the rest shape: enough for the mouth's proportions, too
+        # little to recognise (and so memorise) one training clip by its shape.
+        self.rest_noise_layer = keras.layers.GaussianNoise(self.rest_noise, name="rest_noise")
+        self.rest_embed = keras.layers.Dense(self.rest_units, activation="tanh", name="rest_embed")
+        self.block_dropout = keras.layers.SpatialDropout1D(self.dropout, name="block_dropout")
         self.block_film = [
             keras.layers.Dense(2 * channels, kernel_initializer="zeros", name=f"block_{i}_film")
             for i in range(len(self.dilations))
@@ -93,13 +104,13 @@ class MotionGenerator(keras.Model):
         for layer in self.audio_down:
             x = keras.activations.gelu(layer(x))
         rest = ops.reshape(ops.cast(inputs["rest"], "float32"), (-1, 2 * self.points))
-        condition = self.rest_embed(rest)[:, None, :]
+        condition = self.rest_embed(self.rest_noise_layer(rest, training=training))[:, None, :]
         for film, conv, mix, norm in zip(self.block_film, self.block_conv, self.block_mix,
                                          self.block_norm):
             scale, shift = ops.split(film(condition), 2, axis=-1)
             h = norm(x) * (1.0 + scale) + shift
             h = mix(keras.activations.gelu(conv(h)))
-            x = x + h
+            x = x + self.block_dropout(h, training=training)
         out = self.head(x) / self.target_scale
         frames = ops.shape(out)[1]
         return ops.reshape(out, (-1, frames, self.points, 2))
@@ -111,6 +122,7 @@ class MotionGenerator(keras.Model):
             mel_frames_per_frame=self.mel_frames_per_frame, channels=self.channels,
             dilations=list(self.dilations), target_scale=self.target_scale,
             mel_std_floor=self.mel_std_floor, silence_db=self.silence_db,
+            rest_units=self.rest_units, rest_noise=self.rest_noise, dropout=self.dropout,
         )
         return config
 
@@ -122,4 +134,5 @@ class MotionGenerator(keras.Model):
                    channels=config.model.channels, dilations=config.model.dilations,
                    target_scale=config.model.target_scale,
                    mel_std_floor=config.model.mel_std_floor, silence_db=config.model.silence_db,
-                   name="motion_generator")
+                   rest_units=config.model.rest_units, rest_noise=config.model.rest_noise,
+                   dropout=config.model.dropout, name="motion_generator")

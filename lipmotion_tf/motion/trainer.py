@@ -104,7 +104,7 @@ class MotionTrainer(keras.Model):
         if self.use_adversarial:
             self.discriminator = MotionDiscriminator(channels, m, self.scale,
                                                      name="motion_discriminator")
-        names = ["loss", "landmark", "velocity"]
+        names = ["loss", "landmark", "velocity", "amplitude"]
         if self.use_correlation:
             names += ["correlation", "correlation_encoders"]
         if self.use_adversarial:
@@ -172,8 +172,10 @@ class MotionTrainer(keras.Model):
         values = {
             "landmark": losses.landmark_loss(real, generated, weights, self.scale),
             "velocity": losses.velocity_loss(real, generated, self.scale),
+            "amplitude": losses.amplitude_loss(real, generated, self.scale),
         }
-        total = cfg.landmark * values["landmark"] + cfg.velocity * values["velocity"]
+        total = (cfg.landmark * values["landmark"] + cfg.velocity * values["velocity"]
+                 + cfg.amplitude * values["amplitude"])
         features = self.generator.audio_features(inputs["log_mel"])
         if self.use_correlation:
             values["correlation"] = losses.derivative_correlation_loss(

@@ -99,7 +99,8 @@ def train_motion(config: MotionExperimentConfig, data_dir: str | Path, output_di
         raise DataError(f"{data_dir} holds {points} motion points per frame, the config "
                         f"model.points says {config.model.points}")
     sampler = WindowSampler(train, config.data.window, config.audio, config.data.group_weights,
-                            config.data.still_fraction, seed=config.seed)
+                            config.data.still_fraction, seed=config.seed,
+                            spec_augment=config.data.spec_augment)
     log(f"training windows from {sampler.describe()}; {len(val)} validation clips")
     dataset = sampler.dataset(config.data.batch_size)
     val_inputs, val_targets = fixed_windows(val, config.data.window, config.audio)
@@ -109,6 +110,7 @@ def train_motion(config: MotionExperimentConfig, data_dir: str | Path, output_di
     checkpoints = output_dir / "checkpoints"
     checkpoints.mkdir(exist_ok=True)
     callbacks = [
+        keras.callbacks.TerminateOnNaN(),
         MotionValidation(trainer.generator, val[::max(1, len(val) // 60)]),
         keras.callbacks.BackupAndRestore(str(output_dir / "backup"), double_checkpoint=True),
         keras.callbacks.ModelCheckpoint(str(checkpoints / "epoch{epoch:03d}.weights.h5"),
@@ -125,6 +127,11 @@ def train_motion(config: MotionExperimentConfig, data_dir: str | Path, output_di
                     batch_size=config.data.batch_size, callbacks=callbacks, verbose=verbose)
     except BudgetReached:
         budget_reached = True
+    if not all(np.isfinite(w).all() for w in trainer.generator.get_weights()):
+        from lipmotion_tf.errors import TrainingError
+
+        raise TrainingError("the loss became non-finite; the generator was not saved (the "
+                            f"last good epochs are in {checkpoints})")
     trainer.generator.save_weights(str(output_dir / WEIGHTS_NAME))
     from lipmotion_tf.motion.measures import evaluate_sequences
 

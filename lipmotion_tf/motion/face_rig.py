@@ -1,0 +1,197 @@
+"""``FaceRig``: one identity photo made ready to be moved by mouth-frame motion.
+
+From the photo's face mesh (with depth) it fixes, once: the pixel <-> mouth-frame transform
+and the rest shape (:mod:`.representation`), the square crop around mouth and jaw at the
+photo's own resolution, the control points of the warp (the 59 moving points and still
+anchors: nose, upper cheeks and the crop's border) with their thin-plate basis, and the
+interior colours. :meth:`FaceRig.targets` turns a motion trajectory into the renderer's
+per-frame inputs; :meth:`FaceRig.paste` puts a rendered crop back into the photo.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from lipmotion_tf.errors import NoFaceError
+from lipmotion_tf.motion import representation as rep
+from lipmotion_tf.motion.template import FRONTAL_TEMPLATE
+from lipmotion_tf.motion.warp import tps_basis
+
+#: Still anchors: nose base and wings, upper cheeks (they do not move with the jaw).
+ANCHOR_INDICES = (1, 2, 4, 5, 98, 327, 129, 358, 64, 294, 50, 280, 116, 345, 123, 352)
+#: The inner-lip ring in drawing order; its first 11 points are the upper inner contour.
+INNER_RING = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308,
+              324, 318, 402, 317, 14, 87, 178, 88, 95)
+UPPER_INNER_CONTOUR = INNER_RING[:11]
+#: Besides the moving points, the crop reaches up to the nose base.
+CROP_INDICES = (2, 98, 327)
+#: The smallest crop the renderer accepts, in pixels.
+MIN_CROP = 64
+BORDER_ANCHORS = 8  # per side of the crop
+
+
+@dataclasses.dataclass
+class FaceRig:
+    """An identity photo prepared for rendering (see the module docstring).
+
+    Attributes:
+        image: the photo, ``(H, W, 3)`` uint8.
+        mesh: ``(468, 3)`` face mesh in pixels (with depth).
+        transform: one-frame pixel -> mouth-frame transform.
+        rest: ``(59, 3)`` rest shape in the mouth frame.
+        origin: ``(x, y)`` of the crop's top-left corner in the photo.
+        crop_size: side of the square crop in photo pixels.
+        controls: ``(N, 2)`` control points in crop pixels; the first 59 move.
+        basis: ``(G * G, N)`` thin-plate basis.
+        colours: ``(2, 3)`` cavity and teeth colours in [0, 1].
+        grid_size: ``G``.
+        mouth_box: ``(top, left, height, width)`` in crop pixels that the inner lips can
+            reach: the rest lips' box, widened by 15% of the mouth width at the sides, 30%
+            above and 80% below.
+    """
+
+    image: np.ndarray
+    mesh: np.ndarray
+    transform: rep.MouthTransform
+    rest: np.ndarray
+    origin: tuple[int, int]
+    crop_size: int
+    controls: np.ndarray
+    basis: np.ndarray
+    colours: np.ndarray
+    grid_size: int
+    mouth_box: tuple[int, int, int, int]
+
+    @classmethod
+    def from_image(cls, image: np.ndarray, mesh: np.ndarray | None = None,
+                   grid_size: int = 64, margin: float = 0.2, source: str = "the image"):
+        """Rigs a photo (its face mesh is found with mediapipe unless ``mesh`` is given).
+
+        Raises:
+            NoFaceError: no face in the photo, or a mouth too small for the renderer.
+        """
+        if mesh is None:
+            from lipmotion_tf.video.face_mesh import FaceMeshDetector
+
+            with FaceMeshDetector(static_image_mode=True) as detector:
+                mesh = detector.detect(image, depth=True)
+            if mesh is None:
+                raise NoFaceError(f"no face found in {source}")
+        mesh = np.asarray(mesh, np.float32)[:468]
+        stable = rep.select(mesh[None], rep.STABLE_INDICES)
+        frontal = rep.frontal_transform(stable, FRONTAL_TEMPLATE)
+        frontal_rest = rep.apply(rep.select(mesh[None], rep.MOTION_INDICES), frontal)[0]
+        transform = rep.compose(rep.mouth_frame(frontal_rest), frontal)
+        rest = rep.apply(rep.select(mesh[None], rep.MOTION_INDICES), transform)[0]
+
+        height, width = image.shape[:2]
+        region = mesh[list(rep.MOTION_INDICES) + list(CROP_INDICES), :2]
+        low, high = region.min(axis=0), region.max(axis=0)
+        centre = (low + high) / 2
+        side = int(np.ceil((1 + 2 * margin) * (high - low).max()))
+        side = min(side, height, width)
+        mouth_width = float(np.linalg.norm(mesh[rep.MOTION_INDICES[rep.LEFT_CORNER], :2]
+                                           - mesh[rep.MOTION_INDICES[rep.RIGHT_CORNER], :2]))
+        if side < MIN_CROP or mouth_width < MIN_CROP / 6:
+            raise NoFaceError(
+                f"the face in {source} is too small: a {side}-pixel mouth region with a "
+                f"{mouth_width:.0f}-pixel mouth; at least {MIN_CROP} and {MIN_CROP // 6} needed")
+        x0 = int(np.clip(round(centre[0] - side / 2), 0, width - side))
+        y0 = int(np.clip(round(centre[1] - side / 2), 0, height - side))
+        origin = np.array([x0, y0], np.float32)
+
+        edge = np.linspace(0, side - 1, BORDER_ANCHORS + 1)[:-1]
+        border = np.concatenate([
+            np.stack([edge, np.zeros_like(edge)], 1),
+            np.stack([np.full_like(edge, side - 1), edge], 1),
+            np.stack([side - 1 - edge, np.full_like(edge, side - 1)], 1),
+            np.stack([np.zeros_like(edge), side - 1 - edge], 1),
+        ])
+        anchors = mesh[list(ANCHOR_INDICES), :2] - origin
+        inside = np.all((anchors > 1) & (anchors < side - 2), axis=1)
+        moving = mesh[list(rep.MOTION_INDICES), :2] - origin
+        controls = np.concatenate([moving, anchors[inside], border]).astype(np.float32)
+        grid_size = min(grid_size, side)
+        centres = (np.arange(grid_size) + 0.5) * side / grid_size - 0.5
+        gx, gy = np.meshgrid(centres, centres)
+        basis = tps_basis(controls, np.stack([gx.ravel(), gy.ravel()], 1))
+
+        crop = image[y0:y0 + side, x0:x0 + side].astype(np.float32) / 255.0
+        lips = _polygon_pixels(crop, moving[:40])
+        cavity = np.clip(0.22 * np.median(lips, axis=0), 0.0, 1.0)
+        brightness = float(np.clip(np.median(crop.mean(axis=-1)) / 0.55, 0.45, 1.05))
+        teeth = np.clip(np.array([0.86, 0.84, 0.79]) * brightness, 0.0, 1.0)
+        lip_low, lip_high = moving[:40].min(axis=0), moving[:40].max(axis=0)
+        top = int(np.clip(np.floor(lip_low[1] - 0.3 * mouth_width), 0, side - 1))
+        bottom = int(np.clip(np.ceil(lip_high[1] + 0.8 * mouth_width), top + 1, side))
+        left = int(np.clip(np.floor(lip_low[0] - 0.15 * mouth_width), 0, side - 1))
+        right = int(np.clip(np.ceil(lip_high[0] + 0.15 * mouth_width), left + 1, side))
+        return cls(image=image, mesh=mesh, transform=transform, rest=rest,
+                   origin=(x0, y0), crop_size=side, controls=controls, basis=basis,
+                   colours=np.stack([cavity, teeth]).astype(np.float32), grid_size=grid_size,
+                   mouth_box=(top, left, bottom - top, right - left))
+
+    def renderer(self, **kwargs):
+        """The :class:`~lipmotion_tf.motion.renderer.MotionRenderer` for this rig's crop."""
+        from lipmotion_tf.motion.renderer import MotionRenderer
+
+        return MotionRenderer(self.crop_size, self.mouth_box, self.grid_size, **kwargs)
+
+    @property
+    def rest_motion_input(self) -> np.ndarray:
+        """The rest shape as the motion model reads it: ``(59, 2)``."""
+        return self.rest[:, :2].astype(np.float32)
+
+    def crop(self) -> np.ndarray:
+        """The identity crop, ``(S, S, 3)`` float32 in [0, 1]."""
+        x0, y0 = self.origin
+        side = self.crop_size
+        return self.image[y0:y0 + side, x0:x0 + side].astype(np.float32) / 255.0
+
+    def targets(self, motion: np.ndarray) -> dict:
+        """The renderer's per-frame inputs for ``(T, 59, 2)`` mouth-frame displacements."""
+        frames = motion.shape[0]
+        shape = np.repeat(self.rest[None], frames, axis=0)
+        shape[..., :2] += motion
+        transform = rep.MouthTransform(np.repeat(self.transform.scale, frames),
+                                       np.repeat(self.transform.rotation, frames, axis=0),
+                                       np.repeat(self.transform.translation, frames, axis=0))
+        pixels = rep.from_mouth_frame(shape, transform)[..., :2] - np.asarray(self.origin)
+        moving = self.controls[: rep.NUM_MOTION_POINTS]
+        displacement = np.zeros((frames,) + self.controls.shape, np.float32)
+        displacement[:, : rep.NUM_MOTION_POINTS] = pixels - moving[None]
+        position = {index: i for i, index in enumerate(rep.MOTION_INDICES)}
+        inner = pixels[:, [position[i] for i in INNER_RING]]
+        upper = pixels[:, [position[i] for i in UPPER_INNER_CONTOUR]]
+        gap = np.linalg.norm(pixels[:, rep.UPPER_INNER] - pixels[:, rep.LOWER_INNER], axis=-1)
+        width = np.linalg.norm(pixels[:, rep.LEFT_CORNER] - pixels[:, rep.RIGHT_CORNER], axis=-1)
+        depth = np.minimum(0.45 * gap, 0.1 * width)[:, None, None]
+        teeth = np.concatenate([upper, (upper + np.array([0.0, 1.0]) * depth)[:, ::-1]], axis=1)
+        # Teeth show once the lips part by more than a sliver: below 3% of the mouth width
+        # their colour fades into the cavity's, so a barely open mouth is a dark line.
+        show = np.clip((gap / np.maximum(width, 1e-6) - 0.03) / 0.06, 0.0, 1.0)[:, None]
+        colours = np.repeat(self.colours[None], frames, axis=0)
+        colours[:, 1] = colours[:, 0] + show * (colours[:, 1] - colours[:, 0])
+        return {"displacement": displacement, "inner_lip": inner.astype(np.float32),
+                "teeth": teeth.astype(np.float32), "colours": colours}
+
+    def paste(self, rendered: np.ndarray) -> np.ndarray:
+        """The photo with a rendered crop (``(S, S, 3)`` in [0, 1]) in place: uint8."""
+        frame = self.image.copy()
+        x0, y0 = self.origin
+        side = self.crop_size
+        frame[y0:y0 + side, x0:x0 + side] = np.clip(rendered * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return frame
+
+
+def _polygon_pixels(image: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """The pixels of ``image`` inside ``polygon`` (``(K, 2)``, pixels), at least one."""
+    import cv2
+
+    hull = cv2.convexHull(np.round(polygon).astype(np.int32))
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillConvexPoly(mask, hull, 1)
+    pixels = image[mask > 0]
+    return pixels if len(pixels) else image.reshape(-1, 3)

@@ -1,0 +1,139 @@
+"""``MotionPipeline``: speech of any length + one face photo -> frames of the photo talking.
+
+Speech -> log-mel (computed in chunks, so a long recording never needs one huge STFT) ->
+the motion model over the whole utterance (its per-utterance normalisation sees all of it)
+-> mouth-frame displacements -> the photo's :class:`~lipmotion_tf.motion.face_rig.FaceRig`
+-> :class:`~lipmotion_tf.motion.renderer.MotionRenderer` a batch of frames at a time ->
+full-size frames in which only the mouth region differs from the photo.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from lipmotion_tf.audio.validation import DEFAULT_MAX_DURATION, check_max_duration, check_waveform
+from lipmotion_tf.errors import InputError
+from lipmotion_tf.generate.blending import num_output_frames
+
+CHUNK_SECONDS = 60.0
+
+
+def motion_checkpoint() -> Path:
+    """The motion model shipped inside the package."""
+    return Path(__file__).resolve().parents[1] / "assets" / "motion"
+
+
+def is_motion_checkpoint(path: str | Path) -> bool:
+    """Whether a checkpoint folder holds a motion model."""
+    from lipmotion_tf.motion.training import WEIGHTS_NAME
+
+    return (Path(path) / WEIGHTS_NAME).is_file()
+
+
+def chunked_log_mel(waveform: np.ndarray, frames: int, audio) -> np.ndarray:
+    """The log-mel of ``waveform`` cut or zero-extended to ``frames`` video frames:
+    ``(frames * m, n_mels)``, equal to one whole-signal log-mel but computed a minute at a time."""
+    import librosa
+
+    samples = frames * audio.samples_per_frame
+    waveform = np.asarray(waveform[:samples], np.float32)
+    if waveform.size < samples:
+        waveform = np.pad(waveform, (0, samples - waveform.size))
+    half = audio.n_fft // 2
+    padded = np.pad(waveform, half, mode="reflect" if waveform.size > half else "constant")
+    total = frames * audio.mel_frames_per_frame
+    per_chunk = max(1, int(CHUNK_SECONDS * audio.sample_rate) // audio.hop_length)
+    mel_basis = librosa.filters.mel(sr=audio.sample_rate, n_fft=audio.n_fft,
+                                    n_mels=audio.n_mels, fmin=audio.fmin, fmax=audio.fmax)
+    window = np.hanning(audio.n_fft + 1)[:-1].astype(np.float32)  # periodic Hann
+    out = np.empty((total, audio.n_mels), np.float32)
+    for first in range(0, total, per_chunk):
+        last = min(total, first + per_chunk)
+        segment = padded[first * audio.hop_length:(last - 1) * audio.hop_length + audio.n_fft]
+        frames_view = np.lib.stride_tricks.sliding_window_view(
+            segment, audio.n_fft)[::audio.hop_length][: last - first]
+        power = np.abs(np.fft.rfft(frames_view * window, axis=-1)) ** 2
+        out[first:last] = 10.0 * np.log10(np.maximum(power @ mel_basis.T, audio.amin))
+    return out
+
+
+class MotionPipeline:
+    """Generates a talking photo from speech with the motion model and the renderer.
+
+    Args:
+        generator: a trained :class:`~lipmotion_tf.motion.motion_generator.MotionGenerator`.
+        config: its :class:`~lipmotion_tf.motion.config.MotionExperimentConfig`.
+        batch_size: frames rendered per call.
+        max_duration: longest speech accepted, in seconds.
+    """
+
+    def __init__(self, generator, config, batch_size: int = 8,
+                 max_duration: float = DEFAULT_MAX_DURATION):
+        if batch_size < 1:
+            raise InputError(f"batch size must be >= 1, got {batch_size}")
+        self.generator = generator
+        self.config = config
+        self.batch_size = int(batch_size)
+        self.max_duration = check_max_duration(max_duration)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path | None = None, **kwargs) -> "MotionPipeline":
+        """Loads a motion model folder (default: the shipped one)."""
+        from lipmotion_tf.motion.training import load_motion_generator
+
+        generator, config = load_motion_generator(path or motion_checkpoint())
+        return cls(generator, config, **kwargs)
+
+    @property
+    def fps(self) -> int:
+        return self.config.audio.fps
+
+    def check_speech(self, waveform: np.ndarray, sample_rate: int,
+                     source: str = "the speech") -> np.ndarray:
+        """``waveform`` as float32 once it passes the checks (mono, finite, not too long)."""
+        return check_waveform(waveform, sample_rate, self.max_duration, source)
+
+    def num_frames(self, num_samples: int) -> int:
+        """Frames for speech of ``num_samples`` at the model rate."""
+        return num_output_frames(num_samples, self.config.audio.samples_per_frame)
+
+    def motion(self, waveform: np.ndarray, sample_rate: int, rest: np.ndarray) -> np.ndarray:
+        """Mouth-frame displacements ``(T, 59, 2)`` for the speech and a rest shape."""
+        from lipmotion_tf.motion.measures import predict_motion
+
+        waveform = self.check_speech(waveform, sample_rate)
+        if sample_rate != self.config.audio.sample_rate:
+            import soxr
+
+            waveform = soxr.resample(waveform, sample_rate, self.config.audio.sample_rate)
+        frames = self.num_frames(len(waveform))
+        log_mel = chunked_log_mel(waveform, frames, self.config.audio)
+        return predict_motion(self.generator, log_mel, rest)
+
+    def render(self, rig, motion: np.ndarray) -> Iterator[np.ndarray]:
+        """Full-size uint8 frames of ``rig``'s photo moved by ``motion``, in order."""
+        import tensorflow as tf
+
+        renderer = rig.renderer()
+        render = tf.function(renderer, reduce_retracing=True)
+        crop = rig.crop()
+        for start in range(0, len(motion), self.batch_size):
+            part = motion[start:start + self.batch_size]
+            targets = rig.targets(part)
+            out = render({"crop": np.repeat(crop[None], len(part), axis=0),
+                          "basis": rig.basis, **targets})
+            for rendered in np.asarray(out):
+                yield rig.paste(rendered)
+
+    def iter_frames(self, waveform: np.ndarray, sample_rate: int, rig) -> Iterator[np.ndarray]:
+        """The frames for ``waveform`` (any length) on the rigged photo."""
+        yield from self.render(rig, self.motion(waveform, sample_rate, rig.rest_motion_input))
+
+    def generate(self, waveform: np.ndarray, sample_rate: int, image: np.ndarray) -> np.ndarray:
+        """All frames at once: ``(N, H, W, 3)`` uint8, N = 25 x duration."""
+        from lipmotion_tf.motion.face_rig import FaceRig
+
+        return np.stack(list(self.iter_frames(waveform, sample_rate, FaceRig.from_image(image))))

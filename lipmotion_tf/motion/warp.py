@@ -1,0 +1,102 @@
+"""Dense warps from sparse landmark displacements, and polygon masks, in Keras ops.
+
+The renderer moves the given face's own pixels. A thin-plate spline through the control
+points (the moving lip and jaw points plus fixed anchors around them) gives a displacement
+everywhere; because the control points are the identity's (fixed for a whole video), the
+spline's solve is done once and each frame's field is one matrix product:
+``field = basis @ displacements`` (:func:`tps_basis`). Sampling is bilinear with gathers,
+and the inner-lip polygon is rasterised by a crossing-number test: all TFLite builtins.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from keras import ops
+
+
+def _tps_kernel(r2: np.ndarray) -> np.ndarray:
+    """The thin-plate radial function ``r^2 log r`` written on squared distances."""
+    return np.where(r2 > 0, 0.5 * r2 * np.log(np.maximum(r2, 1e-30)), 0.0)
+
+
+def tps_basis(controls: np.ndarray, points: np.ndarray, smoothing: float = 0.0) -> np.ndarray:
+    """The matrix that maps control-point displacements to displacements at ``points``.
+
+    Args:
+        controls: ``(N, 2)`` control point positions (pixels).
+        points: ``(M, 2)`` where the field is wanted.
+        smoothing: thin-plate regularisation (0: the field passes exactly through the
+            control displacements).
+
+    Returns:
+        ``(M, N)`` float32 ``B`` with ``field(points) = B @ displacements``. It reproduces any
+        affine displacement exactly (and so a zero displacement as zero).
+    """
+    controls = np.asarray(controls, np.float64)
+    points = np.asarray(points, np.float64)
+    scale = max(np.ptp(controls, axis=0).max(), 1e-9)  # conditioning: unit-sized layout
+    c, p = controls / scale, points / scale
+    n = len(c)
+    k = _tps_kernel(((c[:, None] - c[None]) ** 2).sum(-1)) + smoothing * np.eye(n)
+    affine = np.hstack([np.ones((n, 1)), c])
+    system = np.zeros((n + 3, n + 3))
+    system[:n, :n], system[:n, n:], system[n:, :n] = k, affine, affine.T
+    solve = np.linalg.pinv(system)[:, :n]  # (N + 3, N): coefficients per unit displacement
+    rows = np.hstack([_tps_kernel(((p[:, None] - c[None]) ** 2).sum(-1)),
+                      np.ones((len(p), 1)), p])
+    return (rows @ solve).astype(np.float32)
+
+
+def bilinear_sample(image, x, y):
+    """Samples ``image`` ``(B, H, W, C)`` at pixel positions ``x, y`` ``(B, H', W')``.
+
+    Positions outside are clamped to the border (the crop's edge pixels repeat).
+    """
+    shape = ops.shape(image)
+    height, width, channels = shape[1], shape[2], shape[3]
+    x = ops.clip(x, 0.0, ops.cast(width - 1, "float32"))
+    y = ops.clip(y, 0.0, ops.cast(height - 1, "float32"))
+    x0, y0 = ops.floor(x), ops.floor(y)
+    wx, wy = (x - x0)[..., None], (y - y0)[..., None]
+    x0 = ops.cast(x0, "int32")
+    y0 = ops.cast(y0, "int32")
+    x1 = ops.minimum(x0 + 1, width - 1)
+    y1 = ops.minimum(y0 + 1, height - 1)
+    flat = ops.reshape(image, (shape[0], -1, channels))
+    out_shape = ops.shape(x)
+
+    def gather(yy, xx):
+        index = ops.reshape(yy * width + xx, (shape[0], -1, 1))
+        values = ops.take_along_axis(flat, ops.broadcast_to(index, (shape[0],
+                                     ops.shape(index)[1], channels)), axis=1)
+        return ops.reshape(values, (shape[0], out_shape[1], out_shape[2], channels))
+
+    top = gather(y0, x0) * (1.0 - wx) + gather(y0, x1) * wx
+    bottom = gather(y1, x0) * (1.0 - wx) + gather(y1, x1) * wx
+    return top * (1.0 - wy) + bottom * wy
+
+
+def polygon_mask(polygon, height: int, width: int, supersample: int = 2):
+    """Anti-aliased inside-mask of closed polygons: ``(B, K, 2)`` pixels -> ``(B, H, W)``.
+
+    A crossing-number test at ``supersample`` x ``supersample`` points per pixel, averaged.
+    """
+    step = 1.0 / supersample
+    offsets = (np.arange(supersample) + 0.5) * step - 0.5
+    ys = (np.arange(height)[:, None] + offsets[None]).reshape(-1).astype(np.float32)
+    xs = (np.arange(width)[:, None] + offsets[None]).reshape(-1).astype(np.float32)
+    px = ops.convert_to_tensor(xs)[None, None, :, None]  # (1, 1, W', 1)
+    py = ops.convert_to_tensor(ys)[None, :, None, None]  # (1, H', 1, 1)
+    a = polygon[:, None, None, :, :]  # (B, 1, 1, K, 2)
+    b = ops.roll(polygon, -1, axis=1)[:, None, None, :, :]
+    ax, ay, bx, by = a[..., 0], a[..., 1], b[..., 0], b[..., 1]
+    straddles = ops.not_equal(ay > py, by > py)
+    dy = by - ay
+    safe = ops.where(ops.abs(dy) < 1e-6, ops.ones_like(dy), dy)
+    crossing_x = ax + (py - ay) * (bx - ax) / safe
+    crosses = ops.logical_and(straddles, px < crossing_x)
+    count = ops.sum(ops.cast(crosses, "int32"), axis=-1)
+    inside = ops.cast(ops.equal(count % 2, 1), "float32")  # (B, H', W')
+    batch = ops.shape(polygon)[0]
+    inside = ops.reshape(inside, (batch, height, supersample, width, supersample))
+    return ops.mean(inside, axis=(2, 4))

@@ -1,0 +1,231 @@
+"""The motion-first renderer: warp, masks, face rig, pipeline and `generate --model motion`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lipmotion_tf.motion.warp import polygon_mask, tps_basis
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = REPO_ROOT / "lipmotion_tf" / "assets" / "samples"
+
+
+def _controls(side: int = 64) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    inner = rng.uniform(16, side - 16, (12, 2))
+    edge = np.linspace(0, side - 1, 5)[:-1]
+    border = np.concatenate([np.stack([edge, 0 * edge], 1), np.stack([0 * edge + side - 1, edge], 1),
+                             np.stack([side - 1 - edge, 0 * edge + side - 1], 1),
+                             np.stack([0 * edge, side - 1 - edge], 1)])
+    return np.concatenate([inner, border]).astype(np.float32)
+
+
+def _pattern(side: int = 64) -> np.ndarray:
+    y, x = np.mgrid[0:side, 0:side].astype(np.float32)
+    image = np.stack([np.sin(x / 3.0), np.cos(y / 4.0), np.sin((x + y) / 5.0)], -1)
+    return (0.5 + 0.4 * image)[None].astype(np.float32)
+
+
+def _renderer_inputs(displacement: np.ndarray, side: int = 64):
+    controls = _controls(side)
+    centres = (np.arange(32) + 0.5) * side / 32 - 0.5
+    gx, gy = np.meshgrid(centres, centres)
+    basis = tps_basis(controls, np.stack([gx.ravel(), gy.ravel()], 1))
+    far = np.array([[[-10.0, -10.0], [-9.0, -10.0], [-9.0, -9.0]]], np.float32)  # no mouth
+    return {"crop": _pattern(side), "basis": basis, "displacement": displacement[None],
+            "inner_lip": far, "teeth": far, "colours": np.zeros((1, 2, 3), np.float32)}
+
+
+def test_tps_reproduces_control_displacements_and_affine_fields():
+    controls = _controls()
+    basis = tps_basis(controls, controls)
+    rng = np.random.default_rng(1)
+    displacement = rng.normal(size=(len(controls), 2)).astype(np.float32)
+    np.testing.assert_allclose(basis @ displacement, displacement, atol=1e-3)
+    points = rng.uniform(0, 63, (50, 2))
+    shift = np.tile([[2.5, -1.0]], (len(controls), 1))
+    np.testing.assert_allclose(tps_basis(controls, points) @ shift,
+                               np.tile([[2.5, -1.0]], (50, 1)), atol=1e-4)
+
+
+def test_renderer_is_the_identity_for_zero_displacement():
+    from lipmotion_tf.motion.renderer import MotionRenderer
+
+    inputs = _renderer_inputs(np.zeros((len(_controls()), 2), np.float32))
+    out = np.asarray(MotionRenderer(64, (0, 0, 8, 8), grid_size=32)(inputs))
+    assert np.array_equal(out, inputs["crop"])
+
+
+def test_renderer_moves_a_pattern_by_a_known_displacement():
+    """Every control point moved by (2.3, -1.4) px: a blob's centre moves by it (to 0.5 px)."""
+    from lipmotion_tf.motion.renderer import MotionRenderer
+
+    shift = np.array([2.3, -1.4], np.float32)
+    inputs = _renderer_inputs(np.tile(shift, (len(_controls()), 1)))
+    y, x = np.mgrid[0:64, 0:64].astype(np.float32)
+    blob = np.exp(-((x - 30.0) ** 2 + (y - 33.0) ** 2) / (2 * 4.0 ** 2))
+    inputs["crop"] = np.repeat(blob[None, :, :, None], 3, axis=-1)
+    out = np.asarray(MotionRenderer(64, (0, 0, 8, 8), grid_size=32)(inputs))[0, ..., 0]
+    centre = np.array([(out * x).sum(), (out * y).sum()]) / out.sum()
+    np.testing.assert_allclose(centre - [30.0, 33.0], shift, atol=0.5)
+
+
+def test_polygon_mask_area_matches_the_polygon():
+    square = np.array([[[10.0, 10.0], [30.0, 10.0], [30.0, 20.0], [10.0, 20.0]]], np.float32)
+    mask = np.asarray(polygon_mask(square, 40, 40, supersample=4))
+    assert mask.sum() == pytest.approx(200.0, abs=2.0)
+    assert mask[0, 15, 20] == 1.0 and mask[0, 5, 5] == 0.0
+
+
+def test_renderer_converts_to_tflite_builtins_and_matches_keras(tmp_path):
+    import keras
+    import tensorflow as tf
+
+    from lipmotion_tf.motion.renderer import MotionRenderer
+
+    inputs = _renderer_inputs(np.random.default_rng(2).normal(
+        0, 1.5, (len(_controls()), 2)).astype(np.float32))
+    inputs["inner_lip"] = np.array([[[20.0, 30.0], [40.0, 28.0], [44.0, 34.0], [22.0, 36.0]]],
+                                   np.float32)
+    inputs["teeth"] = inputs["inner_lip"] + np.array([0.0, -2.0], np.float32)
+    inputs["colours"] = np.array([[[0.1, 0.0, 0.0], [0.9, 0.9, 0.8]]], np.float32)
+    renderer = MotionRenderer(64, (16, 16, 32, 40), grid_size=32)
+    expected = np.asarray(renderer(inputs))
+    names = ["crop", "basis", "displacement", "inner_lip", "teeth", "colours"]
+    archive = keras.export.ExportArchive()
+    archive.track(renderer)
+    archive.add_endpoint("serve", lambda *args: renderer(dict(zip(names, args))),
+                         input_signature=[tf.TensorSpec(inputs[n].shape, tf.float32, name=n)
+                                          for n in names])
+    archive.write_out(str(tmp_path / "saved"), verbose=False)
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(tmp_path / "saved"))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    model = converter.convert()
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=model)
+    (signature,) = interpreter.get_signature_list()
+    runner = interpreter.get_signature_runner(signature)
+    result = runner(**{name: inputs[name] for name in names})
+    out = next(iter(result.values()))
+    assert np.abs(out - expected).max() < 1e-3
+
+
+def test_chunked_log_mel_equals_the_whole_signal_log_mel(monkeypatch):
+    from lipmotion_tf.audio.log_mel_numpy import log_mel_numpy
+    from lipmotion_tf.config import AudioConfig
+    from lipmotion_tf.motion import pipeline
+
+    audio = AudioConfig()
+    rng = np.random.default_rng(3)
+    frames = 60
+    waveform = rng.normal(0, 0.1, frames * audio.samples_per_frame).astype(np.float32)
+    monkeypatch.setattr(pipeline, "CHUNK_SECONDS", 0.37)  # several chunks
+    chunked = pipeline.chunked_log_mel(waveform, frames, audio)
+    whole = log_mel_numpy(waveform, audio)[: frames * audio.mel_frames_per_frame]
+    assert np.abs(chunked - whole).max() < 1e-3
+
+
+@pytest.fixture(scope="module")
+def tiny_motion_checkpoint(tmp_path_factory) -> Path:
+    """A tiny, untrained motion model folder (config.yaml + weights), as training writes it."""
+    from lipmotion_tf.motion.config import MotionExperimentConfig
+    from lipmotion_tf.motion.motion_generator import MotionGenerator
+    from lipmotion_tf.motion.training import WEIGHTS_NAME
+    from lipmotion_tf.train.runner import save_config
+
+    folder = tmp_path_factory.mktemp("motion_model")
+    config = MotionExperimentConfig()
+    config.model.channels = 16
+    config.model.dilations = [1, 2]
+    generator = MotionGenerator.from_experiment(config)
+    generator({"log_mel": np.zeros((1, 32, 128), np.float32),
+               "rest": np.zeros((1, 59, 2), np.float32)})
+    head = generator.get_layer("head")
+    kernel, bias = head.get_weights()
+    rng = np.random.default_rng(0)
+    head.set_weights([rng.normal(0, 0.05, kernel.shape).astype(np.float32), bias])
+    generator.save_weights(str(folder / WEIGHTS_NAME))
+    save_config(config, folder / "config.yaml")
+    return folder
+
+
+def test_motion_pipeline_changes_only_the_mouth_region(tiny_motion_checkpoint):
+    from lipmotion_tf.audio.loader import load_audio
+    from lipmotion_tf.motion.face_rig import FaceRig
+    from lipmotion_tf.motion.pipeline import MotionPipeline
+    from lipmotion_tf.video.image_io import read_image
+
+    pipeline = MotionPipeline.from_checkpoint(tiny_motion_checkpoint)
+    image = read_image(SAMPLES / "face.jpg")
+    rig = FaceRig.from_image(image)
+    speech = load_audio(SAMPLES / "speech.flac", 44100)[: 44100]
+    frames = list(pipeline.iter_frames(speech, 44100, rig))
+    assert len(frames) == 25
+    x0, y0 = rig.origin
+    outside = np.ones(image.shape[:2], bool)
+    outside[y0:y0 + rig.crop_size, x0:x0 + rig.crop_size] = False
+    for frame in frames:
+        assert frame.shape == image.shape
+        assert np.array_equal(frame[outside], image[outside])
+
+
+def test_face_too_small_is_refused_with_the_sizes(tmp_path):
+    import cv2
+
+    from lipmotion_tf.errors import NoFaceError
+    from lipmotion_tf.motion.face_rig import FaceRig
+    from lipmotion_tf.video.image_io import read_image
+
+    image = read_image(SAMPLES / "face.jpg")
+    small = cv2.resize(image, (image.shape[1] // 6, image.shape[0] // 6))
+    with pytest.raises(NoFaceError, match="too small|no face"):
+        FaceRig.from_image(np.ascontiguousarray(small))
+
+
+def _lipmotion(*args, cwd=REPO_ROOT):
+    return subprocess.run([sys.executable, "-m", "lipmotion_tf.cli.main", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def test_generate_motion_and_paper_in_fresh_processes(tiny_motion_checkpoint, tmp_path):
+    import av
+
+    from lipmotion_tf.video.image_io import read_image
+
+    height, width = read_image(SAMPLES / "face.jpg").shape[:2]
+    motion = tmp_path / "motion.mp4"
+    done = _lipmotion("generate", "--model", "motion", "--checkpoint", tiny_motion_checkpoint,
+                      "-o", motion)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with av.open(str(motion)) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height) == (width + width % 2, height + height % 2)
+        assert container.streams.audio
+    paper = tmp_path / "paper.mp4"
+    done = _lipmotion("generate", "--model", "paper", "--layout", "lips", "--size", "64",
+                      "-o", paper)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with av.open(str(paper)) as container:
+        assert container.streams.video[0].width == 64
+
+
+def test_generate_motion_bad_inputs_one_line_nothing_written(tiny_motion_checkpoint, tmp_path):
+    import cv2
+
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((240, 320, 3), 90, np.uint8))
+    output = tmp_path / "out.mp4"
+    for extra, words in ((["--image", blank], "no face found"),
+                         (["--lip-image"], "--model paper"),
+                         (["--model", "paper"], "holds a motion model")):
+        done = _lipmotion("generate", "--checkpoint", tiny_motion_checkpoint, *extra, "-o", output)
+        assert done.returncode == 2, done.stderr[-2000:]
+        lines = [line for line in done.stderr.splitlines() if line.startswith("lipmotion")]
+        assert len(lines) == 1 and words in lines[0], done.stderr[-2000:]
+        assert not output.exists()
