@@ -111,3 +111,56 @@ def test_empty_video_raises_input_error(tmp_path):
         container.start_encoding()
     with pytest.raises(InputError, match="empty.mkv"):
         read_video(path)
+
+
+def write_rotated_video(path, degrees, num_frames=3, size=(16, 32)):
+    """Writes an H.264 mp4 as a phone does: stored pixels ``size`` (height, width) with a
+    display matrix turning them ``degrees`` counter-clockwise; the stored top-left quarter
+    is white, the rest black."""
+    import av
+
+    height, width = size
+    image = np.zeros((height, width, 3), np.uint8)
+    image[: height // 2, : width // 2] = 255
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.set_display_rotation(degrees)
+        for _ in range(num_frames):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return image
+
+
+@pytest.mark.parametrize("degrees, turns", [(-90, 3), (90, 1), (180, 2), (0, 0)])
+def test_display_rotation_is_applied(tmp_path, degrees, turns):
+    """A phone's portrait clip (landscape pixels, -90 degree display matrix) comes out
+    upright: frames turned as FFmpeg shows them, and video_info gives the displayed size."""
+    path = tmp_path / "phone.mp4"
+    stored = write_rotated_video(path, degrees)
+    expected = np.rot90(stored, turns)
+    frames = read_video(path)
+    assert frames.shape == (3, *expected.shape)
+    assert np.abs(frames[0].astype(int) - expected).mean() < 8
+    info = video_info(path)
+    assert (info.height, info.width) == expected.shape[:2]
+    assert info.rotation == 90 * turns
+
+
+def test_display_rotation_matches_ffmpeg(tmp_path):
+    """The reader turns a -90 degree (phone portrait) clip the way the ffmpeg player does."""
+    import subprocess
+
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    path = tmp_path / "phone.mp4"
+    write_rotated_video(path, -90, num_frames=1, size=(16, 48))
+    shown = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(path),
+         "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        capture_output=True, check=True).stdout
+    frame = read_video(path)[0]
+    assert frame.shape == (48, 16, 3)
+    reference = np.frombuffer(shown, np.uint8).reshape(frame.shape)
+    assert np.abs(frame.astype(int) - reference).mean() < 2

@@ -6,6 +6,11 @@ presentation time is nearest to ``t0 + j / fps`` (ties go to the earlier frame),
 is the first frame's time. A clip of duration ``D`` (last frame's time plus its duration,
 minus ``t0``) gives ``round(D * fps)`` frames (halves rounded up), so a 25 fps source comes
 back unchanged.
+
+Frames come out upright, as every player shows them: a phone stores a portrait recording as
+landscape pixels with a display matrix (rotation side data) saying how to turn them, and the
+reader applies that rotation in quarter turns (:func:`_quarter_turns`). ``video_info`` reports
+the displayed size.
 """
 
 from __future__ import annotations
@@ -26,11 +31,13 @@ class VideoInfo:
     Attributes:
         fps: the source's average frame rate.
         num_frames: source frames (counted from the packets when the container does not say).
-        width: frame width in pixels.
-        height: frame height in pixels.
+        width: displayed frame width in pixels (after the container's rotation).
+        height: displayed frame height in pixels (after the container's rotation).
         duration: seconds of video (``num_frames / fps``; the container's estimate when the
             rate is unknown).
         has_audio: whether the file has an audio stream.
+        rotation: counter-clockwise degrees (0, 90, 180 or 270) the stored pixels are turned
+            by to show them upright; frames from :func:`iter_video` are already turned.
     """
 
     fps: float
@@ -39,6 +46,7 @@ class VideoInfo:
     height: int
     duration: float
     has_audio: bool
+    rotation: int = 0
 
 
 def _open(path: str | Path):
@@ -65,6 +73,46 @@ def _describe(error: Exception) -> str:
     if isinstance(error, av.FFmpegError) and error.strerror:
         return error.strerror
     return str(error) or type(error).__name__
+
+
+def _quarter_turns(frame) -> int:
+    """Counter-clockwise quarter turns (0-3) that show a decoded frame upright.
+
+    The rotation is the display matrix (FFmpeg's DISPLAYMATRIX side data, written by phones),
+    which PyAV exposes as ``VideoFrame.rotation`` in counter-clockwise degrees; a ``rotate``
+    tag in the stream's metadata is not read, as FFmpeg itself does not apply one. A rotation
+    that is not a multiple of 90 degrees is rounded to the nearest quarter turn.
+    """
+    try:
+        degrees = float(getattr(frame, "rotation", 0) or 0)
+    except (TypeError, ValueError):
+        return 0
+    if not np.isfinite(degrees):
+        return 0
+    return int(np.round(degrees / 90.0)) % 4
+
+
+def _upright(image: np.ndarray, turns: int) -> np.ndarray:
+    """``image`` turned counter-clockwise by ``turns`` quarter turns, contiguous in memory."""
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+
+
+def _first_frame_turns(path: str | Path) -> int:
+    """Quarter turns of a video's first frame (0 when it has none or it cannot be decoded).
+
+    The rotation is side data of the decoded frames (PyAV has no reader for the stream's),
+    so one frame is decoded; a broken stream is reported by whoever decodes it in full.
+    """
+    import av
+
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        try:
+            for frame in container.decode(stream):
+                return _quarter_turns(frame)
+        except av.FFmpegError:
+            pass
+    return 0
 
 
 def video_info(path: str | Path) -> VideoInfo:
@@ -104,11 +152,17 @@ def video_info(path: str | Path) -> VideoInfo:
         )
     if info.num_frames <= 0:
         raise InputError(f"{path} holds no video frames")
-    return info
+    turns = _first_frame_turns(path)
+    if turns % 2:
+        info = dataclasses.replace(info, width=info.height, height=info.width)
+    return dataclasses.replace(info, rotation=90 * turns)
 
 
 def iter_video(path: str | Path, fps: float = 25.0) -> Iterator[np.ndarray]:
-    """Yields the frames of a video as ``(H, W, 3)`` RGB uint8 arrays at ``fps``.
+    """Yields the frames of a video as ``(H, W, 3)`` RGB uint8 arrays at ``fps``, upright.
+
+    The container's display rotation (a phone's portrait recording) is applied, so ``H`` and
+    ``W`` are the displayed height and width.
 
     Args:
         path: a video file in any format FFmpeg reads (mpg, mp4, mov, avi, mkv, webm...).
@@ -132,6 +186,7 @@ def iter_video(path: str | Path, fps: float = 25.0) -> Iterator[np.ndarray]:
         start = None  # time of the first source frame
         previous = None  # (time, image) of the last source frame seen
         step = default_step
+        turns = None  # quarter turns that show the frames upright
         emitted = 0
         # Output frames chosen but not yet known to fall inside the clip's rounded length.
         pending: list[np.ndarray] = []
@@ -147,7 +202,9 @@ def iter_video(path: str | Path, fps: float = 25.0) -> Iterator[np.ndarray]:
                     time = previous[0] + step  # broken timestamps: keep decode order
                 if frame.duration and frame.time_base is not None:
                     step = float(frame.duration * frame.time_base)
-                image = frame.to_ndarray(format="rgb24")
+                if turns is None:  # the first frame's rotation holds for the clip
+                    turns = _quarter_turns(frame)
+                image = _upright(frame.to_ndarray(format="rgb24"), turns)
                 if start is None:
                     start = time
                 else:
