@@ -196,12 +196,14 @@ def dub_video(
     from lipmotion_tf.generate.compositing import MouthCompositor
     from lipmotion_tf.generate.mp4_writer import Mp4Writer
     from lipmotion_tf.generate.pipeline import LipMotionPipeline
-    from lipmotion_tf.generate.render import check_gpu_visible, check_output
+    from lipmotion_tf.generate.render import (check_gpu_visible, check_not_an_input,
+                                              check_output)
     from lipmotion_tf.video.lip_crop import LipCropper, crop_box
     from lipmotion_tf.video.reader import iter_video, video_frame, video_info
 
     output = Path(output)
     check_output(output)
+    check_not_an_input(output, video_path, audio_path)
     info = video_info(video_path)
     if require_gpu:
         check_gpu_visible()

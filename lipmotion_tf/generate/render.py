@@ -25,6 +25,38 @@ def check_output(output: Path) -> None:
         raise InputError(f"cannot write {output}: folder {parent} is not writable")
 
 
+def _same_file(first: Path, second: Path) -> bool:
+    """Whether two paths name one file: the same inode (through symlinks and hard links), or,
+    when either cannot be examined, the same resolved path."""
+    try:
+        return os.path.samefile(first, second)
+    except (OSError, ValueError):
+        try:
+            return first.resolve() == second.resolve()
+        except (OSError, RuntimeError, ValueError):
+            return False
+
+
+def check_not_an_input(output, *inputs) -> None:
+    """Refuses an output path that is one of the inputs, before any work is done.
+
+    Writing the result over its own source would replace the user's only copy of it (the
+    output is renamed over the path once complete). Paths are compared as files: a symlink
+    or hard link to an input counts as the input. ``None`` inputs are skipped.
+
+    Raises:
+        InputError: ``output`` is the same file as one of ``inputs``.
+    """
+    output = Path(output)
+    for source in inputs:
+        if source is None:
+            continue
+        if _same_file(output, Path(source)):
+            same = "" if str(source) == str(output) else f" ({source})"
+            raise InputError(f"output {output} is also an input{same}: writing it would replace "
+                             "the source; choose another output name")
+
+
 def render_video(
     audio_path,
     image: np.ndarray,
@@ -73,6 +105,7 @@ def render_video(
     max_duration = check_max_duration(max_duration)
     output = Path(output)
     check_output(output)
+    check_not_an_input(output, audio_path)
     if layout == "face" and is_lip_crop:
         raise InputError("the face layout needs a face photo, not a lip image")
 
