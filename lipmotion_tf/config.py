@@ -9,6 +9,7 @@ every checkpoint so a run can always be reproduced.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,46 @@ from lipmotion_tf.errors import ConfigError
 #: The speech sample rate of every model this project trains (the paper's 44.1 kHz), and so
 #: of the serving contract and the clients; a checkpoint's config.yaml may set another.
 SPEECH_SAMPLE_RATE = 44100
+
+#: Largest accepted ``seed``: NumPy's legacy seeding (``keras.utils.set_random_seed``) takes
+#: 32-bit seeds, and the data pipeline adds small offsets to it.
+MAX_SEED = 2**31 - 1
+
+
+def check_positive(key: str, value, allow_zero: bool = False) -> None:
+    """Refuses a value that is not a finite number ``> 0`` (``>= 0`` with ``allow_zero``)."""
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero)):
+        bound = ">= 0" if allow_zero else "positive"
+        raise ConfigError(f"{key} must be {bound} and finite, got {value!r}")
+
+
+def check_unit_interval(key: str, value) -> None:
+    """Refuses a value outside ``[0, 1)`` (NaN included)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ConfigError(f"{key} must be in [0, 1), got {value!r}")
+
+
+def read_yaml(path: str | Path) -> Any:
+    """The content of a YAML file, or a ConfigError naming the file.
+
+    Raises:
+        ConfigError: the file cannot be read, is not UTF-8 text or is not valid YAML.
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {error.start}: {error.reason})") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror or error}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ConfigError(f"{path}: not valid YAML ({first_line})") from None
 
 
 @dataclasses.dataclass
@@ -57,6 +98,11 @@ class AudioConfig:
         return self.samples_per_frame // self.hop_length
 
     def validate(self) -> None:
+        for name in ("sample_rate", "fps", "n_fft", "hop_length", "n_mels"):
+            check_positive(f"audio.{name}", getattr(self, name))
+        check_positive("audio.amin", self.amin)
+        if not (math.isfinite(self.fmin) and math.isfinite(self.fmax)):
+            raise ConfigError(f"audio.fmin/fmax must be finite, got {self.fmin}, {self.fmax}")
         if self.sample_rate % self.fps:
             raise ConfigError(
                 f"audio.sample_rate ({self.sample_rate}) must be a multiple of audio.fps ({self.fps})"
@@ -116,15 +162,19 @@ class DataConfig:
     def validate(self) -> None:
         if self.image_size % 4 or self.image_size < 16:
             raise ConfigError("data.image_size must be a multiple of 4 and at least 16")
+        check_positive("data.crop_scale", self.crop_scale)
+        check_positive("data.shuffle_buffer", self.shuffle_buffer, allow_zero=True)
+        check_unit_interval("data.val_fraction", self.val_fraction)
+        check_unit_interval("data.test_fraction", self.test_fraction)
         if self.window < 2 or self.hop < 1:
             raise ConfigError("data.window must be >= 2 and data.hop >= 1")
         if self.batch_size < 1:
             raise ConfigError("data.batch_size must be >= 1")
         if not 0 <= self.val_fraction + self.test_fraction < 1:
             raise ConfigError("data.val_fraction + data.test_fraction must be in [0, 1)")
-        if any(not w >= 0 for w in self.source_weights) or (
+        if any(not 0 <= w < math.inf for w in self.source_weights) or (
                 self.source_weights and sum(self.source_weights) <= 0):
-            raise ConfigError("data.source_weights must be >= 0 with a positive sum")
+            raise ConfigError("data.source_weights must be finite, >= 0, with a positive sum")
         if not 0 <= self.still_fraction < 1:
             raise ConfigError("data.still_fraction must be in [0, 1)")
         if self.ease_in < 0:
@@ -268,8 +318,8 @@ class LossConfig:
     def validate(self) -> None:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if isinstance(value, float) and not value >= 0:  # also refuses NaN
-                raise ConfigError(f"loss.{field.name} must be >= 0, got {value}")
+            if isinstance(value, float) and not 0 <= value < math.inf:  # also refuses NaN
+                raise ConfigError(f"loss.{field.name} must be a finite number >= 0, got {value}")
 
 
 @dataclasses.dataclass
@@ -308,13 +358,24 @@ class OptimizerConfig:
     generator_ema: float = 0.0
 
     def validate(self) -> None:
-        if self.discriminator_learning_rate is not None and self.discriminator_learning_rate <= 0:
-            raise ConfigError("optimizer.discriminator_learning_rate must be positive, got "
-                              f"{self.discriminator_learning_rate}")
+        for name in ("learning_rate", "correlation_learning_rate", "flownet_learning_rate",
+                     "flownet_pretrain_learning_rate", "autoencoder_learning_rate"):
+            check_positive(f"optimizer.{name}", getattr(self, name))
+        if self.discriminator_learning_rate is not None:
+            check_positive("optimizer.discriminator_learning_rate",
+                           self.discriminator_learning_rate)
+        for name in ("correlation_weight_decay", "flownet_weight_decay"):
+            check_positive(f"optimizer.{name}", getattr(self, name), allow_zero=True)
+        check_unit_interval("optimizer.beta_1", self.beta_1)
+        check_unit_interval("optimizer.beta_2", self.beta_2)
         if not 0.0 <= self.generator_ema < 1.0:
             raise ConfigError(
                 f"optimizer.generator_ema must be in [0, 1), got {self.generator_ema}"
             )
+
+
+_ZERO_MEANS = {"steps_per_epoch": "one pass over the data",
+               "validation_steps": "the whole split", "preview_every": "no previews"}
 
 
 @dataclasses.dataclass
@@ -358,6 +419,11 @@ class TrainConfig:
         if min(self.flow_epochs, self.autoencoder_epochs, self.warmup_epochs,
                self.gan_epochs) < 0:
             raise ConfigError("train.*_epochs must be >= 0")
+        for name in ("steps_per_epoch", "validation_steps", "preview_every"):
+            value = getattr(self, name)
+            if value < 0:
+                raise ConfigError(f"train.{name} must be >= 0 (0: {_ZERO_MEANS[name]}), "
+                                  f"got {value}")
         if self.precision not in ("float32", "mixed_bfloat16"):
             raise ConfigError(
                 f"train.precision must be float32 or mixed_bfloat16, got {self.precision!r}"
@@ -396,6 +462,8 @@ class ExperimentConfig:
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     def validate(self) -> None:
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"seed must be in [0, {MAX_SEED}], got {self.seed}")
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             if dataclasses.is_dataclass(value) and hasattr(value, "validate"):
@@ -419,18 +487,26 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
             if lowered in ("false", "0", "no", "off"):
                 return False
             raise ConfigError(f"{key}: expected true/false, got {value!r}")
-        return bool(value)
+        if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
+            return bool(value)
+        raise ConfigError(f"{key}: expected true/false, got {value!r}")
     if annotation in (int, float, str):
         try:
             if annotation is int and isinstance(value, float) and not value.is_integer():
                 raise ValueError
+            if annotation in (int, float) and isinstance(value, bool):
+                raise ValueError  # yes/no is not a number
+            if annotation is str and not isinstance(value, (str, int, float)):
+                raise ValueError  # a mapping or a list is not a name
             return annotation(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError(f"{key}: expected {annotation.__name__}, got {value!r}") from None
     if origin in (list, tuple):
         (item_type, *_) = typing.get_args(annotation) or (Any,)
         if isinstance(value, str):
             value = [v for v in value.split(",") if v]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
         return origin(_coerce(v, item_type, key) for v in value)
     if origin is typing.Union:  # Optional[X]
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
@@ -486,20 +562,14 @@ def load_config(
         config_class: the root dataclass.
 
     Raises:
-        ConfigError: unreadable file, unknown key or impossible value.
+        ConfigError: unreadable or non-UTF-8 file, unknown key or impossible value.
     """
-    import yaml
-
     config = config_class()
     if path is not None:
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
-        try:
-            content = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as error:
-            raise ConfigError(f"{path}: not valid YAML ({error})") from None
-        _merge(config, content)
+        _merge(config, read_yaml(path) or {})
     if overrides:
         _merge(config, parse_overrides(overrides))
     config.validate()

@@ -16,6 +16,8 @@ import argparse
 
 HELP = "export a generator as a TF Serving SavedModel or a TFLite model"
 QUANTIZE_CHOICES = ("none", "float16", "dynamic", "int8")
+#: Largest model version TF Serving can load (versions are int64).
+MAX_VERSION = 2**63 - 1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -116,8 +118,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.format == "saved-model":
         if args.batch_size < 1:
             raise InputError(f"--batch-size must be at least 1, got {args.batch_size}")
-        if args.version is not None and args.version < 1:
-            raise InputError(f"--version must be a positive whole number, got {args.version}")
+        if args.version is not None and not 1 <= args.version <= MAX_VERSION:
+            raise InputError(f"--version must be a whole number from 1 to {MAX_VERSION} "
+                             f"(TF Serving's int64), got {args.version}")
         return _saved_model(args)
     if args.format == "checkpoint":
         return _compact_checkpoint(args)
@@ -131,11 +134,15 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _saved_model(args: argparse.Namespace) -> int:
+    from lipmotion_tf.errors import InputError
     from lipmotion_tf.export.saved_model import export_saved_model, resolve_version_dir
     from lipmotion_tf.generate.checkpoint import load_generator
 
     # Fail on the output before the slow part (loading and tracing the model).
     version = int(resolve_version_dir(args.output, args.version, args.overwrite).name)
+    if version > MAX_VERSION:  # one more than a version folder already at the limit
+        raise InputError(f"the next version of {args.output} would be {version}, beyond TF "
+                         f"Serving's {MAX_VERSION}: pass --version")
     generator, config = load_generator(args.checkpoint)
     target = export_saved_model(
         generator, config, args.output, version=version, overwrite=args.overwrite,

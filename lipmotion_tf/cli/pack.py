@@ -26,10 +26,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lipmotion_tf.config import load_config
-    from lipmotion_tf.data.device_pack import write_device_pack
+    import math
 
+    from lipmotion_tf.config import load_config
+    from lipmotion_tf.errors import InputError
+
+    if not 0 < args.max_mib < math.inf:
+        raise InputError(f"--max-mib must be a finite number > 0, got {args.max_mib}")
     config = load_config(args.config, list(args.overrides))
+    from lipmotion_tf.data.device_pack import write_device_pack  # slow: after the checks
+
     summary = write_device_pack(args.data, args.out, config, max_mib=args.max_mib,
                                 quality=args.quality, progress=print)
     print(f"pack: {sum(summary['train_clips'])} training clips "

@@ -137,6 +137,8 @@ def write_device_pack(
             raise DataError(f"data folder not found: {folder}")
     if not 1 <= quality <= 100:
         raise DataError(f"the JPEG quality must be 1-100, got {quality}")
+    if not 0 < max_mib < float("inf"):
+        raise DataError(f"the size limit must be a finite number of MiB > 0, got {max_mib}")
     weights = list(config.data.source_weights) or [1.0] * len(dirs)
     if len(weights) != len(dirs):
         raise DataError(f"data.source_weights has {len(weights)} entries for {len(dirs)} "

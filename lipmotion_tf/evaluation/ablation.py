@@ -58,15 +58,14 @@ def _needs_training(run_dir: Path, config) -> bool:
         ConfigError: the folder holds a run of another configuration (the training runner
             would reuse its finished stages).
     """
-    import yaml
-
+    from lipmotion_tf.config import read_yaml
     from lipmotion_tf.generate.checkpoint import CONFIG_NAME, KERAS_NAME
 
     saved_path = run_dir / CONFIG_NAME
     if saved_path.is_file():
         try:
-            saved = yaml.safe_load(saved_path.read_text())
-        except yaml.YAMLError:
+            saved = read_yaml(saved_path)
+        except ConfigError:  # unreadable: not this configuration's run
             saved = None
         if saved != config.to_dict():
             raise ConfigError(

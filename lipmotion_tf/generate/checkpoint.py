@@ -51,15 +51,13 @@ def checkpoint_config(path: str | Path | None = None):
     Raises:
         InputError: no ``config.yaml`` there, or one that cannot be used.
     """
-    import yaml
-
-    from lipmotion_tf.config import config_from_dict
+    from lipmotion_tf.config import config_from_dict, read_yaml
     from lipmotion_tf.errors import ConfigError
 
     path = Path(path) if path is not None else demo_checkpoint()
     try:
-        return config_from_dict(yaml.safe_load(_config_path(path).read_text()) or {})
-    except (ConfigError, yaml.YAMLError) as error:
+        return config_from_dict(read_yaml(_config_path(path)) or {})
+    except ConfigError as error:
         raise InputError(f"checkpoint {path}: unusable {CONFIG_NAME} ({error})") from None
 
 

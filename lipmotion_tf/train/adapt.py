@@ -19,6 +19,7 @@ prepared clips and the training run, and ``report/`` the measurements.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from pathlib import Path
 
@@ -105,7 +106,8 @@ def adapt_to_video(videos, out_dir, minutes: float = 10.0, checkpoint=None,
 
     Raises:
         InputError: a bad video (no sound, no face, too short), an output folder that is not
-            empty or not writable, or a budget too short to train.
+            empty or not writable, a budget too short to train, or a number out of range
+            (minutes, learning rate, holdout), the last before anything is loaded.
     """
     from lipmotion_tf.data.person_video import split_person_video, video_list
     from lipmotion_tf.data.prepare import PrepareSettings, prepare
@@ -118,8 +120,14 @@ def adapt_to_video(videos, out_dir, minutes: float = 10.0, checkpoint=None,
     from lipmotion_tf.train.runner import epochs_logged, train
 
     started = time.monotonic()
-    if not minutes > 0:
-        raise InputError(f"--minutes must be positive, got {minutes}")
+    # Checked before anything is loaded: each is otherwise found out late (inf minutes after
+    # the preparation) or never (a negative rate climbs the loss and saves the result).
+    if not 0 < minutes < math.inf:
+        raise InputError(f"--minutes must be a finite number > 0, got {minutes}")
+    if not 0 < learning_rate < math.inf:
+        raise InputError(f"--learning-rate must be a finite number > 0, got {learning_rate}")
+    if not 0.0 < holdout < 1.0:
+        raise InputError(f"--holdout must be between 0 and 1, got {holdout}")
     if max_steps is not None and max_steps < 1:
         raise InputError(f"--max-steps must be at least 1, got {max_steps}")
     out_dir = Path(out_dir)
