@@ -111,6 +111,80 @@ def test_load_audio_averages_stereo_channels(tmp_path):
     np.testing.assert_allclose(load_audio(path, RATE), signal / 2, atol=1e-7)
 
 
+def _write_pcm_with_layout(path, data: np.ndarray, rate: int, layout: str) -> None:
+    """Writes ``(samples, channels)`` float data as 16-bit PCM with a named channel layout."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("pcm_s16le", rate=rate, layout=layout)
+        interleaved = np.round(data * 32767).astype(np.int16).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(interleaved, format="s16", layout=layout)
+        frame.sample_rate = rate
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            container.mux(packet)
+
+
+def _db(x: np.ndarray) -> float:
+    return float(10 * np.log10(np.mean(np.square(x, dtype=np.float64))))
+
+
+@pytest.mark.parametrize("writer", ["pyav_5.1", "pyav_5.1(side)", "soundfile_6ch"])
+def test_surround_dialogue_keeps_its_level(tmp_path, writer):
+    """5.1 with the speech in the centre channel (and a loud LFE): the ITU downmix keeps the
+    dialogue at its level where the mean of six channels put it 15.6 dB down."""
+    rate = 16000
+    speech = _test_signal(rate, seconds=0.5) * 0.5
+    data = np.zeros((speech.size, 6), np.float32)
+    data[:, 2] = speech
+    data[:, 3] = 0.5 * np.sin(2 * np.pi * 50 * np.arange(speech.size) / rate)  # LFE rumble
+    path = tmp_path / "surround.wav"
+    if writer == "soundfile_6ch":  # no channel names: FFmpeg's default 5.1 order
+        soundfile.write(path, data, rate, subtype="FLOAT")
+    else:
+        _write_pcm_with_layout(path, data, rate, writer.split("_", 1)[1])
+    loaded = load_audio(path, rate)
+    assert abs(_db(loaded) - _db(speech)) < 0.1
+    assert _best_correlation(loaded, speech, 10) > 0.99  # the LFE is left out
+
+
+def test_downmix_weights():
+    from lipmotion_tf.audio.loader import downmix_weights
+
+    np.testing.assert_allclose(downmix_weights(("FL", "FR")), [0.5, 0.5])
+    np.testing.assert_allclose(downmix_weights(("FC",)), [1.0])
+    np.testing.assert_allclose(downmix_weights(("FL", "FR", "FC", "LFE", "BL", "BR")),
+                               [0.7071, 0.7071, 1.0, 0.0, 0.5, 0.5])
+    seven = downmix_weights(("FL", "FR", "FC", "LFE", "BL", "BR", "SL", "SR"))
+    np.testing.assert_allclose(seven[4:], [0.5 / np.sqrt(2)] * 4, rtol=1e-6)
+    np.testing.assert_allclose(downmix_weights(("NONE",) * 6), downmix_weights(
+        ("FL", "FR", "FC", "LFE", "BL", "BR")))
+    np.testing.assert_allclose(downmix_weights(("FL", "FR", "BL", "BR")), [0.25] * 4)  # quad
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".mkv"])
+def test_stereo_that_cancels_uses_one_channel_and_says_so(tmp_path, suffix, capsys):
+    rate = 16000
+    speech = _test_signal(rate, seconds=0.5) * 0.5
+    path = tmp_path / f"inverted{suffix}"
+    data = np.stack([speech, -speech], axis=1)
+    if suffix == ".wav":  # libsndfile's path
+        soundfile.write(path, data, rate, subtype="FLOAT")
+    else:  # FFmpeg's path
+        _write_pcm_with_layout(path, data, rate, "stereo")
+    loaded = load_audio(path, rate)
+    assert abs(_db(loaded) - _db(speech)) < 0.1  # not silence
+    assert _best_correlation(loaded, speech, 10) > 0.99
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cancel out" in err[0] and str(path) in err[0], err
+
+    # Channels that differ but do not cancel are averaged, silently.
+    soundfile.write(path.with_suffix(".ok.wav"), np.stack([speech, 0.2 * speech], 1), rate,
+                    subtype="FLOAT")
+    np.testing.assert_allclose(load_audio(path.with_suffix(".ok.wav"), rate), 0.6 * speech,
+                               atol=1e-6)
+    assert capsys.readouterr().err == ""
+
+
 @pytest.mark.parametrize("source_rate", [16000, 48000])
 def test_load_audio_resamples(tmp_path, source_rate):
     seconds = 1.0

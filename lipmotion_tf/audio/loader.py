@@ -7,15 +7,25 @@ Two decoders cover every input this project meets without an ffmpeg binary:
   (GRID's MP2 audio), mkv, webm... PyAV also takes over when libsndfile refuses a file whose
   extension it claims (for example a ``.wav`` holding a compressed codec).
 
-Channels are averaged; the result is resampled with soxr (librosa's own default resampler,
-"HQ" quality) and clipped to [-1, 1], since lossy decoders and resampling can overshoot
-full scale slightly. Every failure is an :class:`~lipmotion_tf.errors.InputError` with one
-line naming the file.
+Channels are mixed to mono (:func:`downmix_weights`): mono and stereo are averaged; a
+surround layout with a centre channel (3.0, 5.1, 7.1...) takes ITU-R BS.775's mono downmix,
+``0.7071 (L + R) + C + 0.5 (Ls + Rs)`` with the LFE dropped, so that dialogue, which films
+put in the centre channel, keeps its level (the plain mean of six channels puts it 15.6 dB
+down); such a mix is scaled down as a whole if it would pass full scale. When the mix has
+far less energy than the channels (:data:`CANCELLATION_DB` below them: one channel is the
+inverse of another, a wiring fault of some recordings), the mix would be near silence, so
+its loudest channel (the first of equals) is used instead, with a one-line warning.
+
+The result is resampled with soxr (librosa's own default resampler, "HQ" quality) and
+clipped to [-1, 1], since lossy decoders and resampling can overshoot full scale slightly.
+Every failure is an :class:`~lipmotion_tf.errors.InputError` with one line naming the file.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +36,18 @@ from lipmotion_tf.errors import InputError
 SOUNDFILE_EXTENSIONS = frozenset(
     {".wav", ".wave", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif"}
 )
+
+#: A mix this many dB below the mean energy of its channels means they cancel each other.
+CANCELLATION_DB = 20.0
+
+# ITU-R BS.775 mono downmix (Table 2, 3/2 -> 1/0): fronts at -3 dB, centre at 0 dB, each
+# surround at -6 dB; LFE left out. Layouts with more surround pairs share the surround weight.
+_FRONT, _CENTRE, _SURROUND = 0.7071, 1.0, 0.5
+_SURROUND_NAMES = frozenset({"BL", "BR", "SL", "SR", "BC", "TBL", "TBR"})
+_LFE_NAMES = frozenset({"LFE", "LFE2"})
+# FFmpeg's default order for a channel count given without a layout (a WAV without a mask).
+_DEFAULT_ORDER = {3: ("FL", "FR", "FC"), 6: ("FL", "FR", "FC", "LFE", "BL", "BR"),
+                  8: ("FL", "FR", "FC", "LFE", "BL", "BR", "SL", "SR")}
 
 
 def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
@@ -46,7 +68,8 @@ def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
     path = _check_file(path)
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-    if path.suffix.lower() in SOUNDFILE_EXTENSIONS:
+    # libsndfile does not say which channel is which: surround files go through FFmpeg.
+    if path.suffix.lower() in SOUNDFILE_EXTENSIONS and _soundfile_channels(path) <= 2:
         try:
             samples, rate = _read_soundfile(path)
         except InputError:
@@ -126,14 +149,76 @@ def _reason(error: Exception) -> str:
     return text[0] if text else type(error).__name__
 
 
+def downmix_weights(channel_names: tuple[str, ...]) -> np.ndarray:
+    """Mono mixing weights for channels named as FFmpeg names them (``FL``, ``FC``...).
+
+    A layout with a centre channel and front left/right (3.0, 5.1, 5.1(side), 7.1...) gets
+    ITU-R BS.775's mono downmix, the LFE left out and further surround pairs sharing the
+    surround weight; any other layout (mono, stereo, quad...) the plain mean. Unnamed
+    channels (a WAV without a channel mask) are taken in FFmpeg's default order for their
+    count (6: 5.1, 8: 7.1).
+    """
+    count = len(channel_names)
+    if all(name in ("NONE", "USR", "") for name in channel_names):
+        channel_names = _DEFAULT_ORDER.get(count, channel_names)
+    names = tuple(channel_names)
+    if {"FL", "FR", "FC"} <= set(names) and set(names) <= (
+            {"FL", "FR", "FC"} | _SURROUND_NAMES | _LFE_NAMES):
+        surrounds = sum(name in _SURROUND_NAMES for name in names)
+        surround = _SURROUND * np.sqrt(2.0 / surrounds) if surrounds else 0.0
+        weights = [_CENTRE if name == "FC" else _FRONT if name in ("FL", "FR")
+                   else 0.0 if name in _LFE_NAMES else surround for name in names]
+        return np.asarray(weights, np.float32)
+    return np.full(count, 1.0 / count, np.float32)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_weights(channel_names: tuple[str, ...]) -> np.ndarray:
+    return downmix_weights(channel_names)
+
+
+def _cancels(mix_energy: float, channel_energy: float) -> bool:
+    """Whether a mix is :data:`CANCELLATION_DB` or more below its channels' mean energy."""
+    return channel_energy > 1e-12 and mix_energy < channel_energy * 10 ** (-CANCELLATION_DB / 10)
+
+
+def _warn_cancelled(path: Path, mix_energy: float, channel_energy: float, channel: int) -> None:
+    from tqdm import tqdm
+
+    below = -10 * np.log10(max(mix_energy, 1e-30) / channel_energy)
+    amount = f"{below:.0f} dB" if below < 60 else "over 60 dB"
+    tqdm.write(f"lipmotion: warning: the channels of {path} cancel out when mixed (the mix is "
+               f"{amount} below them: one is inverted?); using channel {channel + 1} alone",
+               file=sys.stderr)
+
+
+def _soundfile_channels(path: Path) -> int:
+    """Channels libsndfile sees in ``path`` (0 when it cannot read the header)."""
+    import soundfile
+
+    try:
+        return int(soundfile.info(str(path)).channels)
+    except (soundfile.LibsndfileError, RuntimeError):
+        return 0
+
+
 def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
+    """Mono or stereo audio through libsndfile, mixed (see the module docstring)."""
     import soundfile
 
     try:
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError) as error:
         raise InputError(f"cannot read audio from {path}: {_reason(error)}") from None
-    return data.mean(axis=1, dtype=np.float32), int(rate)
+    mix = data.mean(axis=1, dtype=np.float32)
+    if data.shape[1] > 1 and len(mix):
+        mix_energy = float(np.mean(np.square(mix, dtype=np.float64)))
+        per_channel = np.mean(np.square(data, dtype=np.float64), axis=0)
+        if _cancels(mix_energy, float(per_channel.mean())):
+            loudest = int(np.argmax(per_channel))
+            _warn_cancelled(path, mix_energy, float(per_channel.mean()), loudest)
+            return np.ascontiguousarray(data[:, loudest]), int(rate)
+    return mix, int(rate)
 
 
 def _to_float(chunk: np.ndarray) -> np.ndarray:
@@ -146,10 +231,15 @@ def _to_float(chunk: np.ndarray) -> np.ndarray:
     return chunk.astype(np.float32) / scale
 
 
-def _read_pyav(path: Path) -> tuple[np.ndarray, int]:
+def _read_pyav(path: Path, channel: int | None = None) -> tuple[np.ndarray, int]:
+    """Audio through FFmpeg, mixed to mono frame by frame (only the mix is held), or only
+    ``channel``; a mix that cancels is read again as its fallback channel."""
     import av
 
     chunks = []
+    mix_energy = channel_energy = 0.0
+    per_channel = None  # energy of each channel, while the layout stays the same
+    surround = multichannel = False
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
@@ -158,14 +248,42 @@ def _read_pyav(path: Path) -> tuple[np.ndarray, int]:
             rate = stream.rate
             for frame in container.decode(stream):
                 data = frame.to_ndarray()
-                channels = len(frame.layout.channels)
+                names = tuple(c.name for c in frame.layout.channels)
                 # Planar formats give (channels, n); packed ones (1, n * channels) interleaved.
                 if not frame.format.is_planar:
-                    data = data.reshape(-1, channels).T
-                chunks.append(_to_float(data).mean(axis=0))
+                    data = data.reshape(-1, len(names)).T
+                data = _to_float(data)
+                if channel is not None:
+                    chunks.append(np.array(data[min(channel, len(data) - 1)]))
+                    rate = frame.sample_rate or rate
+                    continue
+                weights = _cached_weights(names)
+                mix = weights @ data
+                if len(names) > 1:
+                    energies = np.sum(np.square(data, dtype=np.float64), axis=1)
+                    if not multichannel:
+                        per_channel, multichannel = np.zeros(len(names)), True
+                    if per_channel is not None and len(per_channel) == len(names):
+                        per_channel += energies * (weights != 0)  # never fall back to LFE
+                    else:
+                        per_channel = None  # the layout changed: fall back to channel 1
+                    surround = surround or bool(weights.sum() > 1.0)
+                    mix_energy += float(np.sum(np.square(mix, dtype=np.float64)))
+                    channel_energy += float(energies[weights != 0].mean())
+                chunks.append(mix)
                 rate = frame.sample_rate or rate
     except av.FFmpegError as error:
         raise InputError(f"cannot read audio from {path}: {_reason(error)}") from None
     if not chunks or not rate:
         raise InputError(f"{path} holds no audio samples")
-    return np.concatenate(chunks).astype(np.float32, copy=False), int(rate)
+    if multichannel and _cancels(mix_energy, channel_energy):
+        loudest = int(np.argmax(per_channel)) if per_channel is not None else 0
+        _warn_cancelled(path, mix_energy, channel_energy, loudest)
+        del chunks
+        return _read_pyav(path, channel=loudest)
+    samples = np.concatenate(chunks).astype(np.float32, copy=False)
+    if surround:  # the downmix's weights add up to more than 1: no clipping, scale it down
+        peak = float(np.max(np.abs(samples))) if samples.size else 0.0
+        if peak > 1.0:
+            samples /= peak
+    return samples, int(rate)
