@@ -26,10 +26,17 @@ def parse_args(argv):
     parser.add_argument("--audio", help="speech file (wav, flac, mp3, m4a...)")
     parser.add_argument("--image", help="lip image (png, jpg)")
     parser.add_argument("--output", default="lips.mp4", help=".mp4 or .npy file to write")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show the libraries' own log lines (hidden by default)")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
+    from lipmotion_tf.library_logs import quiet_library_logs
+
+    args = parse_args(argv)
+    quiet_library_logs(verbose=args.verbose or None)  # before TensorFlow and LiteRT load
+
     from lipmotion_tf.audio.loader import load_audio
     from lipmotion_tf.errors import LipMotionError
     from lipmotion_tf.config import SPEECH_SAMPLE_RATE
@@ -37,7 +44,6 @@ def main(argv=None) -> int:
     from lipmotion_tf.serving.client import LipMotionClient
     from lipmotion_tf.video.image_io import read_image
 
-    args = parse_args(argv)
     try:
         with LipMotionClient(args.target, args.model_name, timeout=args.timeout) as client:
             if args.metadata or not (args.audio and args.image):

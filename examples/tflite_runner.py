@@ -38,6 +38,8 @@ def parse_args(argv):
                         help="folder of the exported model's config.yaml (default: the shipped "
                              "model)")
     parser.add_argument("--show-signatures", action="store_true")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show the libraries' own log lines (hidden by default)")
     return parser.parse_args(argv)
 
 
@@ -56,6 +58,11 @@ def show_signatures(path: str) -> None:
 
 
 def main(argv=None) -> int:
+    from lipmotion_tf.library_logs import quiet_library_logs
+
+    args = parse_args(argv)
+    quiet_library_logs(verbose=args.verbose or None)  # before TensorFlow and LiteRT load
+
     import numpy as np
 
     from lipmotion_tf.audio.loader import load_audio
@@ -66,7 +73,6 @@ def main(argv=None) -> int:
     from lipmotion_tf.video.image_io import read_image
     from lipmotion_tf.video.lip_crop import crop_box
 
-    args = parse_args(argv)
     try:
         if args.show_signatures:
             show_signatures(args.generator)

@@ -1,7 +1,9 @@
 """Entry point of the ``lipmotion`` command.
 
 Subcommands register their arguments from small modules that import nothing heavy; each
-module's ``run(args)`` imports TensorFlow and friends only when the command actually runs.
+module's ``run(args)`` imports TensorFlow and friends only when the command actually runs, so
+the libraries' log levels and the CPU kernels are chosen here, before they load
+(:mod:`lipmotion_tf.library_logs`, :mod:`lipmotion_tf.cpu_kernels`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 from lipmotion_tf import __version__
 from lipmotion_tf.cpu_kernels import prefer_onednn
 from lipmotion_tf.errors import LipMotionError
+from lipmotion_tf.library_logs import VERBOSE_VARIABLE, quiet_library_logs
 
 # name -> module in lipmotion_tf.cli; each module defines add_arguments(parser) and run(args).
 SUBCOMMANDS = {
@@ -29,6 +32,10 @@ SUBCOMMANDS = {
 }
 
 
+VERBOSE_HELP = (f"show the libraries' own log lines (TensorFlow, absl, mediapipe, CUDA probes), "
+                f"hidden by default; also {VERBOSE_VARIABLE}=1")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lipmotion",
@@ -36,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(Lip Movements Generation at a Glance, ECCV 2018).",
     )
     parser.add_argument("--version", action="version", version=f"lipmotion_tf {__version__}")
+    parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, module_name in SUBCOMMANDS.items():
@@ -45,14 +53,28 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         )
         module.add_arguments(sub_parser)
+        _add_verbose(sub_parser)
         sub_parser.set_defaults(_module=module)
     return parser
+
+
+def _add_verbose(parser: argparse.ArgumentParser) -> None:
+    """``--verbose`` after a subcommand too (``lipmotion export tflite --verbose``); SUPPRESS
+    keeps the value given before it."""
+    parser.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help=VERBOSE_HELP)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for nested in action.choices.values():
+                _add_verbose(nested)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    prefer_onednn()  # before any subcommand imports TensorFlow
+    # Before any subcommand imports TensorFlow, absl or mediapipe.
+    quiet_library_logs(verbose=args.verbose or None)
+    prefer_onednn()
     try:
         result = args._module.run(args)
     except LipMotionError as error:

@@ -329,8 +329,18 @@ def _clean_shard_dir(shard_dir: Path, plans: list[ShardPlan]) -> None:
             path.unlink()
 
 
+def _start_worker(parent_pid: int) -> None:
+    """Worker initializer: the libraries' logs hidden as in the main process (before the worker
+    loads TensorFlow and mediapipe; ``LIPMOTION_VERBOSE=1`` shows them), and
+    :func:`_exit_with_parent`."""
+    from lipmotion_tf.library_logs import quiet_library_logs
+
+    quiet_library_logs()
+    _exit_with_parent(parent_pid)
+
+
 def _exit_with_parent(parent_pid: int) -> None:
-    """Worker initializer: ends the worker when the main process is gone (killed hard).
+    """Ends this worker when the main process is gone (killed hard).
 
     Workers of a killed process would otherwise wait on their task queue forever.
     """
@@ -368,7 +378,7 @@ def _results(
     executor = ProcessPoolExecutor(
         max_workers=min(workers, len(pending)),
         mp_context=context,
-        initializer=_exit_with_parent,
+        initializer=_start_worker,
         initargs=(os.getpid(),),
     )
     in_flight: collections.deque = collections.deque()
