@@ -26,7 +26,7 @@ def latest_generator(config, run_dir, average: int = 1):
 
     from lipmotion_tf.models.factory import build_networks
     from lipmotion_tf.train.gan import LipMotionGAN
-    from lipmotion_tf.train.runner import zero_batch
+    from lipmotion_tf.train.shapes import zero_batch
 
     run_dir = Path(run_dir)
     for stage in ("gan", "warmup"):

@@ -54,6 +54,7 @@ from lipmotion_tf.train.flow_stage import FlowStage
 from lipmotion_tf.train.gan import LipMotionGAN
 from lipmotion_tf.train.init_from import check_init_checkpoint, load_generator_weights
 from lipmotion_tf.train.nan_guard import NaNGuard
+from lipmotion_tf.train.shapes import zero_batch  # also runner.zero_batch, as before
 from lipmotion_tf.train.time_budget import BudgetReached, TimeBudget
 from lipmotion_tf.train.video_preview import VideoPreview
 
@@ -161,17 +162,6 @@ def _strategy(config: ExperimentConfig, backend: str):
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     return None
-
-
-def zero_batch(config: ExperimentConfig) -> dict:
-    """A batch of zeros of the configuration's shapes, to build the networks."""
-    b, t, s = 1, config.data.window, config.data.image_size
-    mels = t * config.audio.mel_frames_per_frame
-    return {
-        "audio": np.zeros((b, mels, config.audio.n_mels), np.float32),
-        "video": np.zeros((b, t, s, s, 3), np.float32),
-        "identity": np.zeros((b, s, s, 3), np.float32),
-    }
 
 
 def _adam(config: ExperimentConfig, learning_rate: float, beta_1: float | None = None,
