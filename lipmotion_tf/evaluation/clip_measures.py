@@ -39,6 +39,8 @@ class ClipMeasures:
         still_psnr: PSNR of the frames the method makes from quiet audio against the
             identity image, dB (does the mouth stay as given when nobody speaks?); NaN
             when not measured.
+        opening_ratio: std of the mouth opening, the method's over the real one's.
+        motion_ratio: mean frame-to-frame landmark movement, the method's over the real one's.
     """
 
     num_frames: int
@@ -51,6 +53,8 @@ class ClipMeasures:
     colour_shift: float = float("nan")
     still_psnr: float = float("nan")
     psnr_after_first: float = float("nan")
+    opening_ratio: float = float("nan")
+    motion_ratio: float = float("nan")
 
     @property
     def landmark_frames(self) -> int:
@@ -84,6 +88,8 @@ class ClipMeasures:
             "sync_corr_at_zero": json_number(self.lagged.get(0, float("nan"))),
             "colour_shift": json_number(self.colour_shift),
             "still_psnr": json_number(self.still_psnr),
+            "opening_ratio": json_number(self.opening_ratio),
+            "motion_ratio": json_number(self.motion_ratio),
         }
 
 
@@ -153,7 +159,21 @@ def measure_clip(
         still_psnr=(psnr(still, np.repeat(identity[None], len(still), axis=0))
                     if still is not None and identity is not None else float("nan")),
         psnr_after_first=psnr(crops[1:], real_crops[1:]) if len(crops) > 1 else float("nan"),
+        opening_ratio=_ratio(np.nanstd(openings), np.nanstd(real_openings)),
+        motion_ratio=_ratio(_frame_motion(landmarks), _frame_motion(real_landmarks)),
     )
+
+
+def _frame_motion(landmarks: np.ndarray) -> float:
+    """Mean frame-to-frame movement of the landmarks (frames where both were found)."""
+    steps = np.linalg.norm(np.diff(np.asarray(landmarks, np.float64), axis=0), axis=-1)
+    return float(np.nanmean(steps)) if np.isfinite(steps).any() else float("nan")
+
+
+def _ratio(generated: float, real: float) -> float:
+    """``generated / real``, NaN when the real value is 0 or undefined: how much a method
+    opens (or moves) the mouth compared with the real one (1: as much)."""
+    return float(generated / real) if np.isfinite(real) and real > 0 else float("nan")
 
 
 def colour_shift(crops: np.ndarray, identity: np.ndarray) -> float:

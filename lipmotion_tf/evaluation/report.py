@@ -166,6 +166,8 @@ class EvaluationReport:
             "sync_clips": int(sum(math.isfinite(m.lagged.get(0, float("nan"))) for m in measures)),
             "colour_shift": _largest(m.colour_shift for m in measures),
             "still_psnr": _smallest(m.still_psnr for m in measures),
+            "opening_ratio": _median(m.opening_ratio for m in measures),
+            "motion_ratio": _median(m.motion_ratio for m in measures),
         }
 
     def rows(self) -> list[dict[str, Any]]:
@@ -186,15 +188,16 @@ class EvaluationReport:
     def table(self, rows: list[dict[str, Any]] | None = None) -> str:
         """The Markdown table in the layout of the paper's Table 3, plus lip-sync columns."""
         lines = [
-            "| Method | LMD | SSIM | PSNR | CPBD | sync corr | best lag | colour shift | "
-            "still PSNR |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| Method | LMD | SSIM | PSNR | CPBD | sync corr | best lag | opening ratio | "
+            "motion ratio | colour shift | still PSNR |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for row in rows if rows is not None else self.rows():
             lines.append(
                 f"| {row['method']} | {_fmt(row['lmd'], 3)} | {_fmt(row['ssim'], 3)} | "
                 f"{_fmt(row['psnr'], 2)} | {_fmt(row['cpbd'], 3)} | {_fmt(row['sync_corr'], 3)} | "
-                f"{_lag(row['sync_lag'])} | {_fmt(row.get('colour_shift'), 1)} | "
+                f"{_lag(row['sync_lag'])} | {_fmt(row.get('opening_ratio'), 2)} | "
+                f"{_fmt(row.get('motion_ratio'), 2)} | {_fmt(row.get('colour_shift'), 1)} | "
                 f"{_fmt(row.get('still_psnr'), 1)} |"
             )
         return "\n".join(lines)
@@ -271,6 +274,11 @@ NOTES = (
     "(inner-lip gap over mouth width) at shifts of -5..+5 frames, averaged over clips; the "
     "best lag is where the mean is highest. A positive lag means the generated mouth moves "
     "that many frames (40 ms each) after the real one.",
+    "opening ratio / motion ratio: how much the method's mouth opens and moves compared with "
+    "the real one: the std of its opening series over the real one's, and its mean "
+    "frame-to-frame landmark movement over the real one's, the median over clips (1: as "
+    "much; a correlation rewards a mouth that moves at the right moments however little it "
+    "moves, these do not).",
 )
 
 
@@ -278,6 +286,12 @@ def _largest(values) -> float | None:
     """The worst clip (largest value), ignoring NaN; None when no clip has one."""
     finite = [v for v in values if math.isfinite(v)]
     return json_number(max(finite)) if finite else None
+
+
+def _median(values) -> float | None:
+    """The median of the finite values (None when there is none)."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return json_number(float(np.median(finite))) if finite else None
 
 
 def _smallest(values) -> float | None:

@@ -8,7 +8,8 @@ Per frame, at the crop's own (native) resolution:
 2. backward warping: each output pixel ``p`` takes the identity at ``p - g(p)``, sampled
    bilinearly;
 3. the mouth interior: inside the target inner-lip polygon, a cavity colour with the upper
-   teeth as a band under the upper lip (both colours come from the identity), blended
+   teeth as a band under the upper lip, darker towards the corners (both colours come from
+   the identity), blended
    through the polygon's anti-aliased mask, drawn only in ``mouth_box`` (the region the
    mouth can reach) to keep the per-frame cost small.
 
@@ -94,8 +95,17 @@ class MotionRenderer(keras.layers.Layer):
         py = ops.broadcast_to(grid[None, :, None], (batch, size, size))
         warped = bilinear_sample(crop, px - inverse[..., 0], py - inverse[..., 1])
         mouth, teeth = self.interior_masks(inputs["inner_lip"], inputs["teeth"])
+        # A 3x3 box blur softens the lips' inner edge by a pixel, as a camera would.
+        mouth = ops.average_pool(mouth, 3, strides=1, padding="same")
         colours = ops.cast(inputs["colours"], "float32")
         cavity, tooth = colours[:, None, None, 0], colours[:, None, None, 1]
+        # Teeth recede into shadow towards the corners of the mouth.
+        inner = ops.cast(inputs["inner_lip"], "float32")
+        centre = ops.mean(inner[..., 0], axis=1)[:, None, None, None]
+        half = (ops.max(inner[..., 0], axis=1) - ops.min(inner[..., 0], axis=1))[
+            :, None, None, None] / 2.0 + 1.0
+        across = ops.abs(px[..., None] - centre) / half
+        tooth = cavity + (tooth - cavity) * ops.clip(1.0 - 0.7 * ops.square(across), 0.0, 1.0)
         interior = cavity * (1.0 - teeth) + tooth * teeth
         return warped * (1.0 - mouth) + interior * mouth
 
