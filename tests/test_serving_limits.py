@@ -136,6 +136,13 @@ def _cases():
         "NaN log-mel window": (
             {"log_mel": nan_log_mel, "image": np.zeros((1, 64, 64, 3), np.float32)},
             "generate_window", "has 1 non-finite values"),
+        "unknown dtype 999": (
+            {"waveform": _content_tensor((2,), bytes(8), 999), "image": image},
+            "serving_default", "must be float32, got unknown dtype 999"),
+        "more windows than the limit": (
+            {"log_mel": np.zeros((65, 64, 128), np.float32),
+             "image": np.zeros((65, 64, 64, 3), np.float32)},
+            "generate_window", "65 windows, more than the server's limit of 64 windows"),
     }
 
 
@@ -172,6 +179,40 @@ def test_the_server_still_serves_after_the_malformed_requests(server):
     with LipMotionClient(f"127.0.0.1:{server.port}") as client:
         frames = client.generate(_speech(0.64), 44100, np.full((64, 64, 3), 90, np.uint8))
     assert frames.shape == (16, 64, 64, 3)
+
+
+def test_request_over_the_limit_is_refused_by_grpc_before_it_is_read(server):
+    """gRPC's receive limit is the request limit: a larger request is turned away as its
+    length arrives, not buffered up to a much larger cap first."""
+    request = _request({"waveform": np.zeros((33 << 20) // 4, np.float32),
+                        "image": np.zeros((64, 64, 3), np.uint8)})
+    assert request.ByteSize() > server.max_request_bytes
+    channel, stub = _stub(server.port)
+    with channel:
+        with pytest.raises(grpc.RpcError) as error:
+            stub.Predict(request, timeout=30)
+    assert error.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error.value.details()
+    assert f"vs. {server.max_request_bytes}" in error.value.details()
+
+
+def test_answers_larger_than_the_limit_are_refused_before_computing(server):
+    from lipmotion_tf.serving.served_model import RequestError
+    from lipmotion_tf.serving.servicer import PredictionServicer
+
+    model = server.model
+    image = np.full((64, 64, 3), 100, np.uint8)
+    speech = {"waveform": _speech(1.0), "image": image}  # 25 frames of 64x64x3 bytes
+    assert model.response_bytes("serving_default", speech) == 25 * 64 * 64 * 3
+    windows = {"log_mel": np.zeros((3, 64, 128), np.float32),
+               "image": np.zeros((3, 64, 64, 3), np.float32)}
+    assert model.response_bytes("generate_window", windows) == 3 * 16 * 64 * 64 * 3 * 4
+    small = PredictionServicer(model, max_response_bytes=25 * 64 * 64 * 3 - 1, max_windows=2)
+    for inputs, signature, words in (
+            (speech, "serving_default", "more than the server's limit of 307199 bytes"),
+            (windows, "generate_window", "3 windows, more than the server's limit of 2")):
+        with pytest.raises(RequestError, match=words) as error:
+            small.predict(_request(inputs, signature))
+        assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_declared_size_check_comes_before_the_array_is_built():
@@ -323,7 +364,11 @@ def test_serve_refuses_bad_limits_in_one_line(model_base, capsys):
     for flags, words in ((["--max-concurrent", "0"], "max concurrent requests must be at least 1"),
                          (["--max-queue", "-1"], "max queued requests must be 0 or more"),
                          (["--max-duration", "nan"], "max duration must be a positive number"),
-                         (["--grace-period", "-1"], "--grace-period must be 0 or more")):
+                         (["--grace-period", "-1"], "--grace-period must be 0 or more"),
+                         (["--max-request-mb", "inf"], "--max-request-mb must be positive"),
+                         (["--max-request-mb", "4096"], "gRPC's largest message"),
+                         (["--max-response-mb", "nan"], "--max-response-mb must be positive"),
+                         (["--max-windows", "0"], "--max-windows must be at least 1")):
         assert main(["serve", "--model-base-path", str(model_base), "--port", "0",
                      *flags]) == 2
         err = capsys.readouterr().err.strip()

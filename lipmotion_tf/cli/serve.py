@@ -2,8 +2,8 @@
 
 Loads the newest version under --model-base-path (written by `lipmotion export saved-model`),
 replays its warm-up requests, then answers Predict and GetModelMetadata until Ctrl-C or
-SIGTERM. Each request is bounded (size, declared tensor sizes, speech duration, its deadline)
-and excess load is refused with RESOURCE_EXHAUSTED. On SIGTERM or Ctrl-C running requests get
+SIGTERM. Each request is bounded (size, declared tensor sizes, speech duration, windows and
+response size, its deadline) and excess load is refused with RESOURCE_EXHAUSTED. On SIGTERM or Ctrl-C running requests get
 --grace-period seconds to finish, are then cancelled, and the process exits. Clients written
 for TensorFlow Serving work unchanged; production deployments can run
 `tensorflow_model_server` on the same folder (see docs/deployment.md).
@@ -32,7 +32,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Predict requests waiting for a turn; more are refused "
                         "(RESOURCE_EXHAUSTED)")
     parser.add_argument("--max-request-mb", type=float, default=64.0,
-                        help="refuse larger Predict requests (INVALID_ARGUMENT)")
+                        help="refuse larger Predict requests (gRPC's receive limit: "
+                        "RESOURCE_EXHAUSTED before the request is read)")
+    parser.add_argument("--max-response-mb", type=float, default=320.0,
+                        help="refuse requests whose answer would be larger, before computing "
+                        "it (INVALID_ARGUMENT); clients must accept messages this large "
+                        "(15 minutes of serving_default frames take 264 MiB; a stock TF "
+                        "Serving client takes 4 MiB unless its max_receive_message_length is "
+                        "raised)")
+    parser.add_argument("--max-windows", type=int, default=64,
+                        help="most windows of one generate_window request (INVALID_ARGUMENT)")
     parser.add_argument("--max-duration", type=float, default=DEFAULT_MAX_DURATION,
                         help="refuse speech longer than this many seconds (INVALID_ARGUMENT; "
                         "inf: no limit)")
@@ -54,10 +63,22 @@ def run(args: argparse.Namespace) -> int:
 
     from lipmotion_tf.cli.interrupts import terminate_as_interrupt
     from lipmotion_tf.errors import InputError
-    from lipmotion_tf.serving.server import ModelServer
+    from lipmotion_tf.serving.server import (
+        GRPC_MESSAGE_CAP,
+        RESPONSE_OVERHEAD_BYTES,
+        ModelServer,
+    )
 
-    if not args.max_request_mb > 0:
-        raise InputError(f"--max-request-mb must be positive, got {args.max_request_mb}")
+    largest_mb = GRPC_MESSAGE_CAP / (1 << 20)
+    if not 0 < args.max_request_mb <= largest_mb:  # NaN and inf included
+        raise InputError(f"--max-request-mb must be positive and at most {largest_mb:.0f} "
+                         f"(gRPC's largest message), got {args.max_request_mb}")
+    largest_response_mb = (GRPC_MESSAGE_CAP - RESPONSE_OVERHEAD_BYTES) / (1 << 20)
+    if not 0 < args.max_response_mb <= largest_response_mb:
+        raise InputError(f"--max-response-mb must be positive and at most "
+                         f"{largest_response_mb:.0f}, got {args.max_response_mb}")
+    if args.max_windows < 1:
+        raise InputError(f"--max-windows must be at least 1, got {args.max_windows}")
     if not 0 <= args.grace_period < math.inf:
         raise InputError(f"--grace-period must be 0 or more seconds, got {args.grace_period}")
     server = ModelServer(
@@ -67,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         max_concurrent=args.max_concurrent,
         max_queue=args.max_queue,
-        max_request_bytes=int(args.max_request_mb * (1 << 20)),
+        max_request_bytes=max(1, int(args.max_request_mb * (1 << 20))),
+        max_response_bytes=max(1, int(args.max_response_mb * (1 << 20))),
+        max_windows=args.max_windows,
         max_duration=args.max_duration,
         grace_period=args.grace_period,
         warmup=args.warmup,

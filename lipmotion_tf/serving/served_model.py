@@ -9,7 +9,9 @@ signature's input specs and ``SignatureDef``. A request goes through two steps:
   against the values it actually carries and a limit *before* building an array from it
   (a few bytes may declare a tensor of 2^40 elements), then applies the validation every
   entry point shares (:func:`~lipmotion_tf.audio.validation.check_waveform`,
-  :func:`~lipmotion_tf.video.image_io.check_image`, finite values).
+  :func:`~lipmotion_tf.video.image_io.check_image`, finite values), and bounds what the
+  answer will take: the windows of a ``generate_window`` request and the bytes of the
+  response (:meth:`ServedModel.response_bytes`, known from the inputs before computing).
 * :meth:`ServedModel.run` computes the outputs. ``serving_default`` and ``generate_window``
   run a batch of windows at a time and ask ``should_stop`` between batches, so a request
   whose deadline passed or whose client went away stops within one batch.
@@ -37,6 +39,11 @@ DEFAULT_SIGNATURE = "serving_default"
 CONTRACT_SAMPLE_RATE = SPEECH_SAMPLE_RATE
 # Windows per generator call when a request is computed batch by batch.
 BATCH_WINDOWS = 8
+# Default limits on one request's answer: generate_window windows (about 0.8 MB of float32
+# frames each at 64 px) and response bytes (15 minutes of serving_default frames at 64 px,
+# the longest speech served by default, take 264 MiB).
+MAX_WINDOWS = 64
+MAX_RESPONSE_BYTES = 320 << 20
 
 
 class RequestError(Exception):
@@ -149,14 +156,17 @@ class ServedModel:
 
     def predict(self, signature: str, inputs: dict, output_filter=(), *,
                 max_elements: int | None = None, max_duration: float | None = None,
+                max_windows: int | None = None, max_response_bytes: int | None = None,
                 should_stop: Callable[[], bool] | None = None) -> dict:
         """:meth:`check_request` then :meth:`run`: request tensors -> ``{output: array}``."""
-        signature, arrays, wanted = self.check_request(signature, inputs, output_filter,
-                                                       max_elements, max_duration)
+        signature, arrays, wanted = self.check_request(
+            signature, inputs, output_filter, max_elements, max_duration,
+            max_windows=max_windows, max_response_bytes=max_response_bytes)
         return self.run(signature, arrays, wanted, should_stop)
 
     def check_request(self, signature: str, inputs: dict, output_filter=(),
-                      max_elements: int | None = None, max_duration: float | None = None):
+                      max_elements: int | None = None, max_duration: float | None = None,
+                      max_windows: int | None = None, max_response_bytes: int | None = None):
         """Checks a request and builds its arrays.
 
         Args:
@@ -165,13 +175,16 @@ class ServedModel:
             output_filter: output names to return (empty: all).
             max_elements: most elements one tensor may declare (None: no limit).
             max_duration: longest speech accepted, in seconds (None: no limit).
+            max_windows: most windows of a ``generate_window`` request (None: no limit).
+            max_response_bytes: most bytes the outputs may take (None: no limit).
 
         Returns:
             ``(signature, {input name: numpy array}, output names)``.
 
         Raises:
             RequestError: INVALID_ARGUMENT for an unknown signature or output, a missing,
-                unknown, malformed or invalid input.
+                unknown, malformed or invalid input, more windows than ``max_windows`` or an
+                answer larger than ``max_response_bytes``.
         """
         signature = signature or DEFAULT_SIGNATURE
         if signature not in self.functions:
@@ -187,7 +200,64 @@ class ServedModel:
             )
         arrays = self._check_inputs(signature, inputs, max_elements)
         self._validate(signature, arrays, max_duration)
-        return signature, arrays, list(output_filter) or list(outputs)
+        wanted = list(output_filter) or list(outputs)
+        self._check_answer(signature, arrays, wanted, max_windows, max_response_bytes)
+        return signature, arrays, wanted
+
+    def response_bytes(self, signature: str, arrays: dict, output_names=None) -> int | None:
+        """Bytes the outputs of a checked request will take, known before computing them
+        (their leading dimension follows from the inputs, the rest from the signature);
+        None when the signature does not say."""
+        outputs = self.signature_defs[signature].outputs
+        leading = self._leading_size(signature, arrays)
+        if leading is None:
+            return None
+        total = 0
+        for name in output_names or list(outputs):
+            info = outputs[name]
+            dims = [dim.size for dim in info.tensor_shape.dim]
+            if info.tensor_shape.unknown_rank or not dims or any(d < 0 for d in dims[1:]):
+                return None
+            try:
+                item = _dtype(info.dtype).size
+            except TypeError:
+                return None
+            total += leading * math.prod(dims[1:]) * item
+        return total
+
+    def _leading_size(self, signature: str, arrays: dict) -> int | None:
+        """The first dimension of a signature's outputs for these inputs."""
+        if signature == "generate_window" and "log_mel" in arrays:
+            return len(arrays["log_mel"])
+        if "waveform" not in arrays:
+            return None
+        samples = len(arrays["waveform"])
+        if signature == DEFAULT_SIGNATURE:
+            if self._pipeline is not None:
+                return self._pipeline.num_frames(samples)
+            fps = self.config.audio.fps if self.config is not None else 25
+            return max(1, round(samples * fps / self.sample_rate))
+        if signature == "log_mel":
+            hop = self.config.audio.hop_length if self.config is not None else 441
+            return samples // hop + 1
+        return None
+
+    def _check_answer(self, signature: str, arrays: dict, output_names,
+                      max_windows: int | None, max_response_bytes: int | None) -> None:
+        """Refuses a request whose answer would pass the window or response-size limits."""
+        if max_windows is not None and signature == "generate_window" and "log_mel" in arrays:
+            count = len(arrays["log_mel"])
+            if count > max_windows:
+                raise invalid(f"generate_window request of {count} windows, more than the "
+                              f"server's limit of {max_windows} windows per request; send them "
+                              "in several requests")
+        if max_response_bytes is None:
+            return
+        size = self.response_bytes(signature, arrays, output_names)
+        if size is not None and size > max_response_bytes:
+            raise invalid(f"the response to this \"{signature}\" request would take {size} "
+                          f"bytes, more than the server's limit of {max_response_bytes} bytes; "
+                          "send less in each request")
 
     def run(self, signature: str, arrays: dict, output_names, should_stop=None) -> dict:
         """Computes checked inputs (see :meth:`check_request`) -> ``{output: numpy array}``.
@@ -280,8 +350,7 @@ class ServedModel:
             proto = inputs[name]
             where = f"input \"{name}\" of \"{signature}\""
             if proto.dtype != spec.dtype.as_datatype_enum:
-                given = tf.dtypes.as_dtype(proto.dtype).name if proto.dtype else "no dtype"
-                raise invalid(f"{where} must be {spec.dtype.name}, got {given}")
+                raise invalid(f"{where} must be {spec.dtype.name}, got {_dtype_name(proto.dtype)}")
             check_tensor_size(proto, where, max_elements)
             shape = tf.TensorShape(proto.tensor_shape)
             if not shape.is_compatible_with(spec.shape):
@@ -329,6 +398,24 @@ class _SignatureGenerator:
         return {"video": frames.numpy()}
 
 
+def _dtype(enum: int):
+    """The ``tf.DType`` of a DataType enum value; TypeError for a value TensorFlow lacks."""
+    import tensorflow as tf
+
+    return tf.dtypes.as_dtype(enum)
+
+
+def _dtype_name(enum: int) -> str:
+    """A DataType enum value's name, also for values no TensorFlow dtype has (a client may
+    send any number)."""
+    if not enum:
+        return "no dtype"
+    try:
+        return _dtype(enum).name
+    except TypeError:
+        return f"unknown dtype {enum}"
+
+
 def _stop_if(should_stop, progress: str) -> None:
     if should_stop():
         raise RequestError(
@@ -372,7 +459,10 @@ def check_tensor_size(proto, where: str = "tensor", max_elements: int | None = N
     if max_elements is not None and declared > max_elements:
         raise invalid(f"{where} declares shape {tuple(dims)}, {declared} elements, more than the "
                       f"server's limit of {max_elements}")
-    dtype = tf.dtypes.as_dtype(proto.dtype)
+    try:
+        dtype = tf.dtypes.as_dtype(proto.dtype)
+    except TypeError:
+        raise invalid(f"{where}: {_dtype_name(proto.dtype)} is not a tensor type") from None
     if proto.tensor_content:
         size = len(proto.tensor_content)
         if dtype.size == 0 or size % dtype.size:

@@ -24,11 +24,13 @@ from pathlib import Path
 
 from lipmotion_tf.audio.validation import DEFAULT_MAX_DURATION, check_max_duration
 from lipmotion_tf.errors import InputError
+from lipmotion_tf.serving.served_model import MAX_RESPONSE_BYTES, MAX_WINDOWS
 
 LOGGER = logging.getLogger(__name__)
-# gRPC refuses messages above this outright (RESOURCE_EXHAUSTED); requests between
-# max_request_bytes and this get the servicer's INVALID_ARGUMENT with a clear message.
-GRPC_MESSAGE_CAP = 1 << 30
+# The largest message gRPC can take or send (its limits are C ints).
+GRPC_MESSAGE_CAP = (1 << 31) - 1
+# Room for a response's own fields (model spec, tensor headers) around its outputs' bytes.
+RESPONSE_OVERHEAD_BYTES = 1 << 20
 # Threads beyond the running and queued requests: they answer metadata calls and refuse
 # excess load while every request thread is busy.
 SPARE_THREADS = 2
@@ -47,13 +49,18 @@ class ModelServer:
         max_concurrent: Predict requests computed at the same time.
         max_queue: Predict requests waiting for a turn; more are refused with
             RESOURCE_EXHAUSTED.
-        max_request_bytes: larger Predict requests are refused with INVALID_ARGUMENT.
+        max_request_bytes: larger Predict requests are refused: gRPC's receive limit, so a
+            larger request is turned away (RESOURCE_EXHAUSTED) as its length arrives,
+            before it is buffered.
         max_tensor_elements: most elements one input tensor may declare (default
             ``max_request_bytes``).
         max_duration: longest speech a request may hold, in seconds (``math.inf``: no limit).
         grace_period: seconds :meth:`stop` lets running requests finish before cancelling
             them.
         warmup: replay ``assets.extra/tf_serving_warmup_requests`` before serving.
+        max_windows: most windows of one ``generate_window`` request (INVALID_ARGUMENT).
+        max_response_bytes: most bytes one answer's outputs may take, checked before they
+            are computed (INVALID_ARGUMENT); also gRPC's send limit, with room for headers.
     """
 
     def __init__(
@@ -69,6 +76,8 @@ class ModelServer:
         max_duration: float = DEFAULT_MAX_DURATION,
         grace_period: float = 5.0,
         warmup: bool = True,
+        max_windows: int = MAX_WINDOWS,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ):
         if not 0 <= int(port) <= 65535:
             raise InputError(f"port must be in 0..65535, got {port}")
@@ -76,8 +85,15 @@ class ModelServer:
             raise InputError(f"max concurrent requests must be at least 1, got {max_concurrent}")
         if max_queue < 0:
             raise InputError(f"max queued requests must be 0 or more, got {max_queue}")
-        if max_request_bytes < 1:
-            raise InputError(f"max_request_bytes must be positive, got {max_request_bytes}")
+        if not 1 <= max_request_bytes <= GRPC_MESSAGE_CAP:
+            raise InputError(f"max_request_bytes must be from 1 to {GRPC_MESSAGE_CAP} (gRPC's "
+                             f"largest message), got {max_request_bytes}")
+        if not 1 <= max_response_bytes <= GRPC_MESSAGE_CAP - RESPONSE_OVERHEAD_BYTES:
+            raise InputError(f"max_response_bytes must be from 1 to "
+                             f"{GRPC_MESSAGE_CAP - RESPONSE_OVERHEAD_BYTES}, got "
+                             f"{max_response_bytes}")
+        if max_windows < 1:
+            raise InputError(f"max windows per request must be at least 1, got {max_windows}")
         if max_tensor_elements is not None and max_tensor_elements < 1:
             raise InputError(f"max_tensor_elements must be positive, got {max_tensor_elements}")
         if not grace_period >= 0:  # NaN included
@@ -93,6 +109,8 @@ class ModelServer:
         self.max_duration = check_max_duration(max_duration)
         self.grace_period = float(grace_period)
         self.warmup = warmup
+        self.max_windows = int(max_windows)
+        self.max_response_bytes = int(max_response_bytes)
         self.port: int | None = None
         self.model = None
         self.servicer = None
@@ -116,6 +134,7 @@ class ModelServer:
         self.servicer = PredictionServicer(
             self.model, self.model_name, self.max_request_bytes, self.max_tensor_elements,
             self.max_duration, self.max_concurrent, self.max_queue,
+            max_windows=self.max_windows, max_response_bytes=self.max_response_bytes,
         )
         if self.warmup:
             self.warmup_seconds = self._replay_warmup()
@@ -130,8 +149,11 @@ class ModelServer:
             executor,
             maximum_concurrent_rpcs=threads,
             options=[
-                ("grpc.max_receive_message_length", GRPC_MESSAGE_CAP),
-                ("grpc.max_send_message_length", -1),
+                # gRPC reads a message's length first and refuses a longer one before
+                # buffering it: a request costs at most max_request_bytes of memory.
+                ("grpc.max_receive_message_length", self.max_request_bytes),
+                ("grpc.max_send_message_length",
+                 self.max_response_bytes + RESPONSE_OVERHEAD_BYTES),
                 ("grpc.so_reuseport", 0),  # a port already in use is an error, not shared
             ],
         )

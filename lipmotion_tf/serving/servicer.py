@@ -8,7 +8,7 @@ UNIMPLEMENTED (the base class's reply).
 A bad request never disturbs the server: it is answered with a status and a one-line message
 and the next request is served as usual. The work one request can cause is bounded: its
 size, the element count each tensor declares (checked before any array is built), the
-duration of its speech, and its time (a passed deadline or a cancelled call stops it between
+duration of its speech, the windows and the bytes of its answer, and its time (a passed deadline or a cancelled call stops it between
 batches of windows). At most ``max_concurrent`` Predict calls compute at once and
 ``max_queue`` more wait for a turn; beyond that a call is refused at once.
 
@@ -18,9 +18,13 @@ request problem                                    status
 model name other than the served one               NOT_FOUND
 version other than the loaded one, version label   NOT_FOUND
 unknown signature, missing / unknown input         INVALID_ARGUMENT
-wrong dtype or shape, malformed tensor             INVALID_ARGUMENT
+wrong or unknown dtype, wrong shape, malformed     INVALID_ARGUMENT
 declared elements not carried or over the limit    INVALID_ARGUMENT
-request larger than ``max_request_bytes``          INVALID_ARGUMENT
+request larger than ``max_request_bytes``          RESOURCE_EXHAUSTED over gRPC (its
+                                                   receive limit, before it is read);
+                                                   INVALID_ARGUMENT called directly
+generate_window of more than ``max_windows``       INVALID_ARGUMENT
+answer larger than ``max_response_bytes``          INVALID_ARGUMENT (before computing)
 speech empty, non-finite or over ``max_duration``  INVALID_ARGUMENT
 image under 16x16, non-finite float inputs         INVALID_ARGUMENT
 inputs the graph rejects                           INVALID_ARGUMENT
@@ -46,7 +50,12 @@ from tensorflow_serving.apis import (
 
 from lipmotion_tf.audio.validation import DEFAULT_MAX_DURATION, check_max_duration
 from lipmotion_tf.errors import InputError
-from lipmotion_tf.serving.served_model import RequestError, ServedModel
+from lipmotion_tf.serving.served_model import (
+    MAX_RESPONSE_BYTES,
+    MAX_WINDOWS,
+    RequestError,
+    ServedModel,
+)
 
 LOGGER = logging.getLogger(__name__)
 # How often a queued call looks whether it was cancelled while waiting for a turn.
@@ -66,16 +75,24 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         max_duration: longest speech a request may hold, in seconds (``math.inf``: none).
         max_concurrent: Predict calls computing at the same time.
         max_queue: Predict calls waiting for a turn; more get RESOURCE_EXHAUSTED.
+        max_windows: most windows of one ``generate_window`` request.
+        max_response_bytes: most bytes one answer's outputs may take (checked before
+            computing them).
     """
 
     def __init__(self, model: ServedModel, model_name: str = "lipmotion",
                  max_request_bytes: int = 64 << 20, max_tensor_elements: int | None = None,
                  max_duration: float = DEFAULT_MAX_DURATION, max_concurrent: int = 8,
-                 max_queue: int = 16):
+                 max_queue: int = 16, max_windows: int = MAX_WINDOWS,
+                 max_response_bytes: int = MAX_RESPONSE_BYTES):
         if max_concurrent < 1:
             raise InputError(f"max concurrent requests must be at least 1, got {max_concurrent}")
         if max_queue < 0:
             raise InputError(f"max queued requests must be 0 or more, got {max_queue}")
+        if max_windows < 1:
+            raise InputError(f"max windows per request must be at least 1, got {max_windows}")
+        if max_response_bytes < 1:
+            raise InputError(f"max response bytes must be positive, got {max_response_bytes}")
         self.model = model
         self.model_name = model_name
         self.max_request_bytes = int(max_request_bytes)
@@ -83,6 +100,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         self.max_duration = check_max_duration(max_duration)
         self.max_concurrent = int(max_concurrent)
         self.max_queue = int(max_queue)
+        self.max_windows = int(max_windows)
+        self.max_response_bytes = int(max_response_bytes)
         self._lock = threading.Condition()
         self._running = 0
         self._waiting = 0
@@ -150,7 +169,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         # Checked before queueing, so that bad requests are answered at once even under load.
         signature, arrays, outputs = self.model.check_request(
             request.model_spec.signature_name, request.inputs, list(request.output_filter),
-            self.max_tensor_elements, self.max_duration,
+            self.max_tensor_elements, self.max_duration, max_windows=self.max_windows,
+            max_response_bytes=self.max_response_bytes,
         )
         should_stop = _stopped(context)
         with self._turn(should_stop):
