@@ -3,9 +3,9 @@
 TensorFlow turns its oneDNN kernels on by default only on CPUs with AVX512_VNNI,
 AVX512_BF16, AVX_VNNI or AMX; on a CPU with AVX2 and FMA alone (for example AMD EPYC before
 Zen 4) its convolutions run on Eigen's kernels instead. On an AVX-512 machine with oneDNN
-held to AVX2 (``ONEDNN_MAX_CPU_ISA=AVX2``, README "Benchmarks"), the full-size generator
-took 0.49 s per window with oneDNN against 0.58 s with Eigen. The choice is read once, when
-TensorFlow loads, so it must be made before the first TensorFlow import.
+held to AVX2 (``ONEDNN_MAX_CPU_ISA=AVX2``; docs/deployment.md, "AVX2-only CPUs"), the
+full-size generator took 0.49 s per window with oneDNN against 0.58 s with Eigen. The choice
+is read once, when TensorFlow loads, so it must be made before the first TensorFlow import.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The libraries' own log lines (TensorFlow, absl, mediapipe, the CUDA probe): hidden unless asked for.
+"""The libraries' own log lines (TensorFlow, absl, mediapipe, the CUDA probe), hidden unless asked.
 
 On a CPU-only machine ``import tensorflow`` and mediapipe's face mesh print a dozen lines
 before a command prints anything (``I0000 ... cudart_stub.cc] Could not find cuda drivers``,

@@ -20,7 +20,7 @@ Two models, each a ``.tflite`` file with one named signature (see
 
 An app computes the log-mel of the whole speech once, cuts windows of 64 mel frames every
 32 (16 video frames every 8), runs ``generate_window`` and cross-fades the windows with
-:func:`~lipmotion_tf.generate.blending.blend_weights` (``export/tflite_runner.py`` shows it).
+:func:`~lipmotion_tf.generate.blending.blend_weights` (``examples/tflite_runner.py`` shows it).
 
 Conversion goes SavedModel (``keras.export.ExportArchive``) -> ``TFLiteConverter.
 from_saved_model``: converting a ``tf.function`` directly silently drops the weights (see the

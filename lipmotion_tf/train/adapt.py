@@ -28,7 +28,8 @@ from lipmotion_tf.errors import DataError, InputError
 BASE_LABEL = "Base model"
 ADAPTED_LABEL = "Adapted"
 STEPS_PER_EPOCH = 20  # short epochs: the time budget stops at an epoch end
-#: Measured best of 1e-4, 2e-4 and 5e-4 on GRID s3 in 10 minutes (README, "Adapt").
+#: Measured best of 1e-4, 2e-4 and 5e-4 on GRID s3 in 10 minutes (docs/experiments.md,
+#: "Adapting to one person").
 LEARNING_RATE = 5e-4
 BATCH_SIZE = 4
 
