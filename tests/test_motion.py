@@ -213,3 +213,16 @@ def test_amplitude_loss_has_a_finite_slope_at_a_still_output():
     with tf.GradientTape() as tape:
         value = losses.amplitude_loss(real, generated, 10.0)
     assert np.isfinite(tape.gradient(value, generated).numpy()).all()
+
+
+def test_closed_shape_closes_an_open_mouth_and_keeps_a_closed_one():
+    rng = np.random.default_rng(3)
+    shape = rng.normal(0, 0.01, (rep.NUM_MOTION_POINTS, 3)).astype(np.float32)
+    shape[rep.LEFT_CORNER, :2] = [-0.5, 0.0]
+    shape[rep.RIGHT_CORNER, :2] = [0.5, 0.0]
+    shape[rep.UPPER_INNER, :2] = [0.0, -0.1]
+    shape[rep.LOWER_INNER, :2] = [0.0, 0.15]
+    closed = rep.closed_shape(shape)
+    assert rep.inner_opening(closed) == pytest.approx(0.01, abs=2e-3)
+    np.testing.assert_array_equal(closed[rep.LEFT_CORNER], shape[rep.LEFT_CORNER])
+    np.testing.assert_array_equal(rep.closed_shape(closed), closed)

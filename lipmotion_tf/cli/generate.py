@@ -44,6 +44,9 @@ def add_arguments(parser) -> None:
     crop.add_argument("--face-image", dest="is_lip_crop", action="store_const", const=False,
                       help="the image must contain a face")
     parser.add_argument("--size", type=int, default=256, help="output height in pixels (lips layouts)")
+    parser.add_argument("--motion-from", metavar="VIDEO", default=None,
+                        help="motion model: move the photo's lips as the person in this video "
+                             "moves theirs (their speech is muxed in; --audio is not used)")
     add_generation_options(parser)
 
 
@@ -69,6 +72,8 @@ def run(args) -> int:
     from lipmotion_tf.video.image_io import read_image
 
     model = chosen_model(args)
+    if args.motion_from is not None and model != "motion":
+        raise InputError("--motion-from needs the motion model")
     if model == "motion":
         from lipmotion_tf.motion.render import render_motion_video
 
@@ -83,7 +88,7 @@ def run(args) -> int:
             render_motion_video(args.audio, image, args.output, checkpoint=args.checkpoint,
                                 layout=args.layout or "face", size=args.size,
                                 batch_size=args.batch_size, max_duration=args.max_duration,
-                                source=str(args.image))
+                                source=str(args.image), motion_from=args.motion_from)
         print(f"wrote {args.output}")
         return 0
     with terminate_as_interrupt():

@@ -147,6 +147,8 @@ class MotionTrainConfig:
         discriminator_learning_rate: Adam learning rate of the discriminator and the
             correlation encoders.
         clip_norm: gradient norm clipping.
+        average_last: the saved generator is the mean of the weights of the last this many
+            epochs (1: the last epoch's), which steadies the motion from epoch to epoch.
     """
 
     epochs: int = 30
@@ -154,10 +156,13 @@ class MotionTrainConfig:
     learning_rate: float = 1e-3
     discriminator_learning_rate: float = 2e-4
     clip_norm: float = 1.0
+    average_last: int = 1
 
     def validate(self) -> None:
         if self.epochs < 1 or self.steps_per_epoch < 1:
             raise ConfigError("train.epochs and train.steps_per_epoch must be >= 1")
+        if self.average_last < 1:
+            raise ConfigError("train.average_last must be >= 1")
         for name in ("learning_rate", "discriminator_learning_rate", "clip_norm"):
             value = getattr(self, name)
             if not 0 < value < 1e3:

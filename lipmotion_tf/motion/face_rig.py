@@ -40,7 +40,8 @@ class FaceRig:
         image: the photo, ``(H, W, 3)`` uint8.
         mesh: ``(468, 3)`` face mesh in pixels (with depth).
         transform: one-frame pixel -> mouth-frame transform.
-        rest: ``(59, 3)`` rest shape in the mouth frame.
+        rest: ``(59, 3)`` rest shape in the mouth frame: the photo's mouth, closed
+            (:func:`~lipmotion_tf.motion.representation.closed_shape`).
         origin: ``(x, y)`` of the crop's top-left corner in the photo.
         crop_size: side of the square crop in photo pixels.
         controls: ``(N, 2)`` control points in crop pixels; the first 59 move.
@@ -84,7 +85,9 @@ class FaceRig:
         frontal = rep.frontal_transform(stable, FRONTAL_TEMPLATE)
         frontal_rest = rep.apply(rep.select(mesh[None], rep.MOTION_INDICES), frontal)[0]
         transform = rep.compose(rep.mouth_frame(frontal_rest), frontal)
-        rest = rep.apply(rep.select(mesh[None], rep.MOTION_INDICES), transform)[0]
+        # The photo's own mouth may be open: motion starts from its closed shape.
+        rest = rep.closed_shape(rep.apply(rep.select(mesh[None], rep.MOTION_INDICES),
+                                          transform)[0])
 
         height, width = image.shape[:2]
         region = mesh[list(rep.MOTION_INDICES) + list(CROP_INDICES), :2]

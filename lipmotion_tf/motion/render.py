@@ -9,7 +9,7 @@ import numpy as np
 from lipmotion_tf.audio.validation import DEFAULT_MAX_DURATION
 from lipmotion_tf.errors import InputError
 from lipmotion_tf.generate.compositing import side_by_side
-from lipmotion_tf.generate.render import check_output
+from lipmotion_tf.generate.render import check_not_an_input, check_output
 
 LAYOUTS = ("face", "lips", "side-by-side")
 
@@ -17,11 +17,15 @@ LAYOUTS = ("face", "lips", "side-by-side")
 def render_motion_video(audio_path, image: np.ndarray, output, checkpoint=None,
                         layout: str = "face", size: int = 256, batch_size: int = 8,
                         max_duration: float = DEFAULT_MAX_DURATION, progress: bool = True,
-                        source: str = "the image") -> int:
+                        source: str = "the image", motion_from=None) -> int:
     """Writes ``output`` (H.264 + AAC) and returns the number of frames written.
 
     Layouts: ``face`` the whole photo at its own size (default); ``lips`` the rendered mouth
     region at ``size`` pixels; ``side-by-side`` the photo's mouth region next to the rendered one.
+
+    With ``motion_from`` (a video of someone speaking) the photo follows that person's lip
+    motion, read from the video's landmarks (no audio model), and the video's sound is muxed
+    in; ``audio_path`` is not read.
 
     Raises:
         InputError, NoFaceError: bad inputs, each named in one line, before anything is written.
@@ -40,12 +44,16 @@ def render_motion_video(audio_path, image: np.ndarray, output, checkpoint=None,
         raise InputError(f"size must be at least 16 pixels, got {size}")
     output = Path(output)
     check_output(output)
+    check_not_an_input(output, motion_from if motion_from is not None else audio_path)
     pipeline = MotionPipeline.from_checkpoint(checkpoint, batch_size=batch_size,
                                               max_duration=max_duration)
     sample_rate = pipeline.config.audio.sample_rate
-    waveform = pipeline.check_speech(load_audio(audio_path, sample_rate), sample_rate,
-                                     source=str(audio_path))
+    speech = motion_from if motion_from is not None else audio_path
+    waveform = pipeline.check_speech(load_audio(speech, sample_rate), sample_rate,
+                                     source=str(speech))
     rig = FaceRig.from_image(image, source=source)
+    motion = (video_motion(motion_from, pipeline.config) if motion_from is not None
+              else pipeline.motion(waveform, sample_rate, rig.rest_motion_input))
     x0, y0 = rig.origin
     side = rig.crop_size
 
@@ -61,10 +69,27 @@ def render_motion_video(audio_path, image: np.ndarray, output, checkpoint=None,
         still = region(image)
         compose, (height, width) = (lambda frame: side_by_side(still, region(frame), size)), (
             size, 2 * size)
-    total = pipeline.num_frames(len(waveform))
+    total = len(motion)
     with Mp4Writer(output, pipeline.fps, width, height, waveform, sample_rate) as writer:
-        frames = pipeline.iter_frames(waveform, sample_rate, rig)
+        frames = pipeline.render(rig, motion)
         for frame in tqdm(frames, total=total, unit="frame", disable=not progress,
                           desc="generating"):
             writer.write(compose(frame))
     return writer.frames_written
+
+
+def video_motion(path, config) -> np.ndarray:
+    """The mouth-frame motion ``(T, 59, 2)`` of the person speaking in a video (the DAVS row:
+    motion from another face instead of from speech).
+
+    Raises:
+        InputError, NoFaceError: an unreadable video, or a face in fewer than half its frames.
+    """
+    from lipmotion_tf.motion.dataset import to_sequence
+    from lipmotion_tf.motion.extract import extract_clip
+    from lipmotion_tf.motion.template import FRONTAL_TEMPLATE
+    from lipmotion_tf.video.face_mesh import FaceMeshDetector
+
+    with FaceMeshDetector(static_image_mode=False) as detector:
+        clip = extract_clip(Path(path), Path(path).stem, detector, config.audio)
+    return to_sequence(clip, "video", FRONTAL_TEMPLATE, config.data.rest_fraction).motion

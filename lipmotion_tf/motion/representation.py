@@ -212,6 +212,39 @@ def from_mouth_frame(points: np.ndarray, transform: MouthTransform) -> np.ndarra
     return invert(points, transform)
 
 
+#: mediapipe's lip points above and below the mouth's opening (corners excluded).
+UPPER_LIP_INDICES = (0, 37, 39, 40, 185, 267, 269, 270, 409, 13, 80, 81, 82, 191, 310, 311,
+                     312, 415)
+LOWER_LIP_INDICES = (17, 84, 91, 146, 181, 314, 321, 375, 405, 14, 87, 88, 95, 178, 317, 318,
+                     324, 402)
+
+
+def closed_shape(points: np.ndarray, gap: float = 0.01) -> np.ndarray:
+    """The same mouth closed: ``(59, 3)`` mouth-frame points with the lips brought together.
+
+    A photo of someone mid-word has an open mouth; motion is a displacement from a *closed*
+    rest shape, so the photo's own shape is closed first (else silence would hold the mouth
+    open and speech open it wider still). The upper lip moves down and the lower lip up by
+    half the inner gap each (less towards the corners, none at them), leaving ``gap`` mouth
+    widths; the jaw rises with the lower lip. A mouth open by less than twice ``gap`` is
+    taken as closed and returned unchanged (so closing twice changes nothing).
+    """
+    points = np.array(points, np.float32)
+    between = points[LOWER_INNER, :2] - points[UPPER_INNER, :2]
+    opening = float(np.linalg.norm(between))
+    if opening <= 2.0 * gap:
+        return points
+    shift = between * (opening - gap) / opening
+    taper = np.clip(1.0 - (2.0 * points[:, 0]) ** 2, 0.0, 1.0)[:, None]
+    upper = [motion_position(i) for i in UPPER_LIP_INDICES]
+    lower = [motion_position(i) for i in LOWER_LIP_INDICES]
+    jaw = list(range(len(LIP_INDICES), NUM_MOTION_POINTS))
+    points[upper, :2] += 0.5 * shift * taper[upper]
+    points[lower, :2] -= 0.5 * shift * taper[lower]
+    points[jaw, :2] -= 0.5 * shift
+    return points
+
+
 def inner_opening(points: np.ndarray) -> np.ndarray:
     """Inner-lip gap (upper to lower midpoint) of ``(..., 59, >=2)`` mouth-frame points."""
     return np.linalg.norm(points[..., UPPER_INNER, :2] - points[..., LOWER_INNER, :2], axis=-1)

@@ -127,6 +127,9 @@ def train_motion(config: MotionExperimentConfig, data_dir: str | Path, output_di
                     batch_size=config.data.batch_size, callbacks=callbacks, verbose=verbose)
     except BudgetReached:
         budget_reached = True
+    if not budget_reached and config.train.average_last > 1:
+        average_epochs(trainer, sorted(checkpoints.glob("epoch*.weights.h5"))[
+            -config.train.average_last:], log)
     if not all(np.isfinite(w).all() for w in trainer.generator.get_weights()):
         from lipmotion_tf.errors import TrainingError
 
@@ -139,6 +142,16 @@ def train_motion(config: MotionExperimentConfig, data_dir: str | Path, output_di
     (output_dir / "validation.json").write_text(json.dumps(validation, indent=2) + "\n")
     epochs_done = len(sorted(checkpoints.glob("epoch*.weights.h5")))
     return MotionTrainResult(output_dir, epochs_done, budget_reached, validation)
+
+
+def average_epochs(trainer, paths, log=print) -> None:
+    """Sets the trainer's generator to the mean of its weights in the epoch files ``paths``."""
+    weights = []
+    for path in paths:
+        trainer.load_weights(str(path))
+        weights.append(trainer.generator.get_weights())
+    trainer.generator.set_weights([np.mean(group, axis=0) for group in zip(*weights)])
+    log(f"generator: the mean of {len(paths)} epochs ({paths[0].name} .. {paths[-1].name})")
 
 
 def load_motion_generator(run_dir: str | Path):
