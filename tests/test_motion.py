@@ -119,6 +119,8 @@ def _tiny_config(**loss):
     config.audio.n_mels = 16
     config.data.window = 12
     config.data.batch_size = 4
+    config.model.dropout = 0.0  # a tiny fit on one batch: nothing to regularise
+    config.model.rest_noise = 0.0
     for key, value in loss.items():
         setattr(config.loss, key, value)
     config.validate()
@@ -201,6 +203,18 @@ def test_prepare_motion_and_train_chain_on_real_clips(shared_data, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "run" / "motion_generator.weights.h5").is_file()
     assert "validation: LMD" in done.stdout
+    done = subprocess.run(run + [
+        "evaluate", "--motion-only", "--data", str(motion), "--split", "all", "--folder", "s1",
+        "--checkpoint", str(tmp_path / "run"), "--out", str(tmp_path / "report"),
+        "--examples", "1"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    import json
+
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["summary"]["clips"] == 4
+    for key in ("lmd_vs_static", "sync", "opening_ratio", "motion_ratio", "still_max"):
+        assert np.isfinite(report["summary"][key]), key
+    assert (tmp_path / "report" / "mouth_opening.png").is_file()
 
 
 def test_amplitude_loss_has_a_finite_slope_at_a_still_output():
@@ -226,3 +240,20 @@ def test_closed_shape_closes_an_open_mouth_and_keeps_a_closed_one():
     assert rep.inner_opening(closed) == pytest.approx(0.01, abs=2e-3)
     np.testing.assert_array_equal(closed[rep.LEFT_CORNER], shape[rep.LEFT_CORNER])
     np.testing.assert_array_equal(rep.closed_shape(closed), closed)
+
+
+def test_no_voice_keeps_the_rest_shape_exactly():
+    """A recording with no voice (every band far below the quiet level) moves nothing."""
+    from lipmotion_tf.motion.motion_generator import MotionGenerator
+
+    config = _tiny_config()
+    generator = MotionGenerator.from_experiment(config)
+    rng = np.random.default_rng(0)
+    quiet = rng.normal(-95.0, 3.0, (1, 40, 16)).astype(np.float32)
+    rest = rng.normal(0, 0.2, (1, 59, 2)).astype(np.float32)
+    generator({"log_mel": quiet, "rest": rest})
+    head = generator.get_layer("head")
+    head.set_weights([rng.normal(0, 1.0, w.shape).astype(np.float32) for w in head.get_weights()])
+    assert np.abs(np.asarray(generator({"log_mel": quiet, "rest": rest}))).max() == 0.0
+    loud = quiet + 100.0
+    assert np.abs(np.asarray(generator({"log_mel": loud, "rest": rest}))).max() > 0.0

@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--motion-only", action="store_true",
                         help="score the motion model on landmarks, without rendering "
                              "(opening ratio, motion ratio, sync, LMD vs static)")
+    parser.add_argument("--folder", action="append", default=[], dest="folders",
+                        help="with --motion-only: only clips under this top-level folder of "
+                             "the data (repeatable), e.g. --folder s3 --folder s5")
     parser.add_argument("--out", required=True, metavar="REPORT_DIR", help="folder for the report files")
     parser.add_argument("--checkpoint", default=None,
                         help="generator checkpoint folder; None means the shipped demo model")
@@ -63,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--examples must be >= 0, got {args.examples}")
     if args.motion_only:
         return run_motion_only(args)
+    if args.folders:
+        raise InputError("--folder is used with --motion-only")
     common = dict(
         split=args.split, limit=args.limit, video_dirs=args.videos or (), examples=args.examples,
         progress=not args.no_progress, background=args.background.replace("-", "_"),
@@ -101,9 +106,11 @@ def run_motion_only(args: argparse.Namespace) -> int:
 
     if args.ablation or args.videos:
         raise InputError("--motion-only takes no --ablation or --videos")
+    if args.limit is not None and args.limit < 1:
+        raise InputError(f"--limit must be at least 1, got {args.limit}")
     report = evaluate_motion(args.data, args.out, checkpoint=args.checkpoint, split=args.split,
                              limit=args.limit, examples=args.examples,
-                             name=args.name or "motion")
+                             name=args.name or "motion", folders=args.folders)
     s = report["summary"]
     print(f"{s['clips']} clips: LMD {s['lmd_vs_static']:.2f}x static, sync {s['sync']:.2f}, "
           f"opening ratio {s['opening_ratio']:.2f}, motion ratio {s['motion_ratio']:.2f}, "

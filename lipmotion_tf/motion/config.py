@@ -36,6 +36,8 @@ class MotionModelConfig:
             a training clip).
         rest_noise: std (mouth widths) of the training noise on the rest shape.
         dropout: spatial dropout after each residual block in training.
+        quiet_db: video frames whose loudest mel band is below this (dB) have no voice: the
+            mouth keeps its rest shape exactly (fading in over the next 20 dB).
     """
 
     channels: int = 128
@@ -47,6 +49,7 @@ class MotionModelConfig:
     rest_units: int = 8
     rest_noise: float = 0.03
     dropout: float = 0.2
+    quiet_db: float = -60.0
 
     def validate(self) -> None:
         if self.channels < 4:
@@ -57,6 +60,8 @@ class MotionModelConfig:
             raise ConfigError("model.points must be >= 1")
         if not self.target_scale > 0 or not self.mel_std_floor > 0 or not self.silence_db > 0:
             raise ConfigError("model.target_scale, mel_std_floor and silence_db must be > 0")
+        if not -200.0 < self.quiet_db < 100.0:
+            raise ConfigError("model.quiet_db must be a level in dB between -200 and 100")
         if self.rest_units < 1 or not self.rest_noise >= 0 or not 0 <= self.dropout < 1:
             raise ConfigError("model.rest_units >= 1, rest_noise >= 0, 0 <= dropout < 1 required")
 

@@ -43,8 +43,12 @@ def opening_figure(generator, sequences, path: Path, fps: int) -> None:
 
 
 def evaluate_motion(data_dir, out_dir, checkpoint=None, split: str = "test",
-                    limit: int | None = None, examples: int = 3, name: str = "motion") -> dict:
-    """Scores a motion model on a motion-data folder and writes the report files."""
+                    limit: int | None = None, examples: int = 3, name: str = "motion",
+                    folders=()) -> dict:
+    """Scores a motion model on a motion-data folder and writes the report files.
+
+    ``folders``: keep only clips under these top-level folders of the data (``s3``, ``lrw``).
+    """
     from lipmotion_tf.errors import InputError
     from lipmotion_tf.motion.dataset import load_sequences
     from lipmotion_tf.motion.pipeline import motion_checkpoint
@@ -58,12 +62,17 @@ def evaluate_motion(data_dir, out_dir, checkpoint=None, split: str = "test",
                                split=None if split == "all" else split,
                                val_fraction=config.data.val_fraction,
                                test_fraction=config.data.test_fraction)
+    if folders:
+        sequences = [s for s in sequences if s.group in set(folders)]
+        if not sequences:
+            raise InputError(f"no {split} clips in {', '.join(folders)} of {data_dir}")
     if limit is not None:
         sequences = sequences[:limit]
     result = evaluate_sequences(generator, sequences, config.audio)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = {"model": name, "data": str(data_dir), "split": split, **result}
+    report = {"model": name, "data": str(data_dir), "split": split,
+              "folders": list(folders), **result}
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     s = result["summary"]
     lines = [

@@ -35,12 +35,16 @@ class MotionGenerator(keras.Model):
         rest_units: width of the rest shape's embedding.
         rest_noise: std (mouth widths) of the noise added to the rest shape in training.
         dropout: spatial dropout of each residual block's output in training.
+        quiet_db: frames whose loudest mel band stays below this (dB) hold no voice at all:
+            their displacement is 0, so the mouth keeps its rest shape exactly; it fades in
+            over the 20 dB above.
     """
 
     def __init__(self, points: int = 59, n_mels: int = 128, mel_frames_per_frame: int = 4,
                  channels: int = 160, dilations=(1, 2, 4, 8, 1, 2), target_scale: float = 10.0,
                  mel_std_floor: float = 6.0, silence_db: float = 50.0, rest_units: int = 8,
-                 rest_noise: float = 0.03, dropout: float = 0.2, **kwargs):
+                 rest_noise: float = 0.03, dropout: float = 0.2, quiet_db: float = -60.0,
+                 **kwargs):
         super().__init__(**kwargs)
         if mel_frames_per_frame not in (1, 2, 4):
             raise ValueError("mel_frames_per_frame must be 1, 2 or 4")
@@ -55,6 +59,7 @@ class MotionGenerator(keras.Model):
         self.rest_units = int(rest_units)
         self.rest_noise = float(rest_noise)
         self.dropout = float(dropout)
+        self.quiet_db = float(quiet_db)
         self.audio_in = keras.layers.Conv1D(channels, 3, padding="same", name="audio_in")
         strides = {1: 0, 2: 1, 4: 2}[self.mel_frames_per_frame]
         self.audio_down = [
@@ -111,9 +116,17 @@ class MotionGenerator(keras.Model):
             h = norm(x) * (1.0 + scale) + shift
             h = mix(keras.activations.gelu(conv(h)))
             x = x + self.block_dropout(h, training=training)
-        out = self.head(x) / self.target_scale
+        out = self.head(x) / self.target_scale * self.voice_gate(inputs["log_mel"])
         frames = ops.shape(out)[1]
         return ops.reshape(out, (-1, frames, self.points, 2))
+
+    def voice_gate(self, log_mel):
+        """``(B, T, 1)``: 0 for video frames with no voice at all (every mel band below
+        ``quiet_db``), 1 from 20 dB above it."""
+        loudest = ops.max(ops.cast(log_mel, "float32"), axis=2)
+        m = self.mel_frames_per_frame
+        per_frame = ops.max(ops.reshape(loudest, (ops.shape(loudest)[0], -1, m)), axis=2)
+        return ops.clip((per_frame - self.quiet_db) / 20.0, 0.0, 1.0)[..., None]
 
     def get_config(self):
         config = super().get_config()
@@ -123,6 +136,7 @@ class MotionGenerator(keras.Model):
             dilations=list(self.dilations), target_scale=self.target_scale,
             mel_std_floor=self.mel_std_floor, silence_db=self.silence_db,
             rest_units=self.rest_units, rest_noise=self.rest_noise, dropout=self.dropout,
+            quiet_db=self.quiet_db,
         )
         return config
 
@@ -135,4 +149,5 @@ class MotionGenerator(keras.Model):
                    target_scale=config.model.target_scale,
                    mel_std_floor=config.model.mel_std_floor, silence_db=config.model.silence_db,
                    rest_units=config.model.rest_units, rest_noise=config.model.rest_noise,
-                   dropout=config.model.dropout, name="motion_generator")
+                   dropout=config.model.dropout, quiet_db=config.model.quiet_db,
+                   name="motion_generator")

@@ -6,7 +6,7 @@ Per frame, at the crop's own (native) resolution:
    through the control points, :func:`~lipmotion_tf.motion.warp.tps_basis`); its inverse
    ``g(q) = f(q - f(q))`` (one fixed-point step) on the same grid, resized to the crop;
 2. backward warping: each output pixel ``p`` takes the identity at ``p - g(p)``, sampled
-   bilinearly;
+   bicubically around the mouth (``mouth_box``) and bilinearly elsewhere;
 3. the mouth interior: inside the target inner-lip polygon, a cavity colour with the upper
    teeth as a band under the upper lip, darker towards the corners (both colours come from
    the identity), blended
@@ -26,7 +26,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from lipmotion_tf.motion.warp import bilinear_sample, polygon_mask
+from lipmotion_tf.motion.warp import bicubic_sample, bilinear_sample, polygon_mask
 
 
 @keras.saving.register_keras_serializable(package="lipmotion_tf")
@@ -94,6 +94,14 @@ class MotionRenderer(keras.layers.Layer):
         px = ops.broadcast_to(grid[None, None, :], (batch, size, size))
         py = ops.broadcast_to(grid[None, :, None], (batch, size, size))
         warped = bilinear_sample(crop, px - inverse[..., 0], py - inverse[..., 1])
+        # Around the mouth, where the eye looks, bicubic sampling keeps the lips' texture.
+        top, left, height, width = self.mouth_box
+        near = (slice(None), slice(top, top + height), slice(left, left + width))
+        sharp = bicubic_sample(crop, px[near] - inverse[near][..., 0],
+                               py[near] - inverse[near][..., 1])
+        padding = ((0, 0), (top, size - top - height), (left, size - left - width), (0, 0))
+        inside = ops.pad(ops.ones_like(sharp[..., :1]), padding)
+        warped = warped * (1.0 - inside) + ops.pad(ops.clip(sharp, 0.0, 1.0), padding)
         mouth, teeth = self.interior_masks(inputs["inner_lip"], inputs["teeth"])
         # A 3x3 box blur softens the lips' inner edge by a pixel, as a camera would.
         mouth = ops.average_pool(mouth, 3, strides=1, padding="same")

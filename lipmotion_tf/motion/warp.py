@@ -76,6 +76,47 @@ def bilinear_sample(image, x, y):
     return top * (1.0 - wy) + bottom * wy
 
 
+def _gather(flat, yy, xx, width, batch, out_shape, channels):
+    """``flat`` ``(B, H * W, C)`` at integer positions ``yy, xx`` ``(B, H', W')``."""
+    index = ops.reshape(yy * width + xx, (batch, -1, 1))
+    values = ops.take_along_axis(flat, ops.broadcast_to(index, (batch, ops.shape(index)[1],
+                                                                channels)), axis=1)
+    return ops.reshape(values, (batch, out_shape[1], out_shape[2], channels))
+
+
+def _catmull_rom(t):
+    """The four Catmull-Rom (bicubic, a = -0.5) weights for a fractional offset ``t``."""
+    t2, t3 = t * t, t * t * t
+    return (-0.5 * t3 + t2 - 0.5 * t, 1.5 * t3 - 2.5 * t2 + 1.0,
+            -1.5 * t3 + 2.0 * t2 + 0.5 * t, 0.5 * t3 - 0.5 * t2)
+
+
+def bicubic_sample(image, x, y):
+    """As :func:`bilinear_sample` with Catmull-Rom weights over 4 x 4 pixels: moved skin and
+    lips keep their fine texture (bilinear sampling at half-pixel offsets halves it)."""
+    shape = ops.shape(image)
+    height, width, channels = shape[1], shape[2], shape[3]
+    batch = shape[0]
+    x = ops.clip(x, 0.0, ops.cast(width - 1, "float32"))
+    y = ops.clip(y, 0.0, ops.cast(height - 1, "float32"))
+    x0, y0 = ops.floor(x), ops.floor(y)
+    wx = _catmull_rom(x - x0)
+    wy = _catmull_rom(y - y0)
+    x0 = ops.cast(x0, "int32")
+    y0 = ops.cast(y0, "int32")
+    flat = ops.reshape(image, (batch, -1, channels))
+    out_shape = ops.shape(x)
+    columns = [ops.clip(x0 + k, 0, width - 1) for k in (-1, 0, 1, 2)]
+    total = 0.0
+    for j, row in enumerate((-1, 0, 1, 2)):
+        yy = ops.clip(y0 + row, 0, height - 1)
+        line = 0.0
+        for i, xx in enumerate(columns):
+            line = line + _gather(flat, yy, xx, width, batch, out_shape, channels) * wx[i][..., None]
+        total = total + line * wy[j][..., None]
+    return total
+
+
 def polygon_mask(polygon, height: int, width: int, supersample: int = 2):
     """Anti-aliased inside-mask of closed polygons: ``(B, K, 2)`` pixels -> ``(B, H, W)``.
 
