@@ -1,10 +1,12 @@
 """Dubbing quality: each clip dubbed with its own speech, against pasting the identity still.
 
-    python benchmarks/dub_quality.py [--data ../shared/data] [--checkpoint CKPT] [--json F]
+    python benchmarks/dub_quality.py [--model motion|paper] [--data ../shared/data]
+                                     [--checkpoint CKPT] [--json F]
 
 For every clip kept out of the shipped model's training (GRID s3, LRS3 sample4-6, the LRW
 ``test_*`` clips), runs ``lipmotion dub`` twice with the clip's own sound: with the generator
-and with ``--still`` (the identity crop pasted unchanged), and measures both against the
+and with ``--still`` (the paper model: the identity crop pasted unchanged; the motion model:
+the mouth held at its rest shape), and measures both against the
 source video (:func:`~lipmotion_tf.evaluation.dub_measures.measure_dub`): LMD (lower is
 better) and the mouth-opening correlation (higher is better). Prints one row per clip and the
 frame-weighted means; ``--keep DIR`` keeps the dubbed videos, ``--figure PNG`` draws the
@@ -65,8 +67,9 @@ def draw_figure(clips, rows, path: Path, height: int = 288) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--model", choices=("motion", "paper"), default="motion")
     parser.add_argument("--checkpoint", default=None,
-                        help="generator checkpoint (default: the shipped model)")
+                        help="model folder (default: the shipped model of --model)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--keep", type=Path, default=None, help="folder for the dubbed videos")
     parser.add_argument("--figure", type=Path, default=None, help="before/after picture (PNG)")
@@ -74,6 +77,9 @@ def main() -> None:
 
     from lipmotion_tf.evaluation.dub_measures import measure_dub
     from lipmotion_tf.generate.dub import dub_video
+    from lipmotion_tf.motion.dub import dub_motion_video
+
+    dub = dub_motion_video if args.model == "motion" else dub_video
 
     clips = held_out_clips(args.data)
     if not clips:
@@ -89,8 +95,8 @@ def main() -> None:
             for mode in ("dub", "still"):
                 target = out / f"{video.parent.name}_{video.stem}_{mode}.mp4"
                 start = time.perf_counter()
-                dub_video(video, speech, target, checkpoint=args.checkpoint,
-                          still=mode == "still", progress=False)
+                dub(video, speech, target, checkpoint=args.checkpoint,
+                    still=mode == "still", progress=False)
                 row[f"{mode}_seconds"] = time.perf_counter() - start
                 measures = measure_dub(video, target)
                 row.update({f"{mode}_lmd": measures.lmd, f"{mode}_sync": measures.sync,

@@ -18,21 +18,39 @@ def add_arguments(parser) -> None:
     parser.add_argument("--audio", required=True,
                         help="the new speech: wav, flac, mp3, ogg, m4a or the audio of a video")
     parser.add_argument("-o", "--output", default="dubbed.mp4", help="output .mp4 file")
+    parser.add_argument("--model", choices=("auto", "motion", "paper"), default="auto",
+                        help="motion: the video's own lips moved to the new speech's landmarks; "
+                             "paper: 64-pixel generated lips pasted in; auto: the "
+                             "--checkpoint's kind, else motion")
     parser.add_argument("--checkpoint", default=None,
-                        help="generator checkpoint folder (default: the shipped demo model)")
+                        help="model folder (default: the shipped model of --model)")
     parser.add_argument("--identity-frame", type=int, default=None, metavar="N",
                         help="take the identity from frame N (none: the frame with the most "
                         "closed mouth)")
     parser.add_argument("--still", action="store_true",
-                        help="paste the identity crop unchanged (a baseline, no generator)")
+                        help="a baseline without the speech: the identity crop pasted (paper) "
+                             "or the mouth held at its rest shape (motion)")
     add_generation_options(parser)
 
 
 def run(args) -> int:
     apply_device(args)
+    from lipmotion_tf.cli.generate import chosen_model
     from lipmotion_tf.cli.interrupts import terminate_as_interrupt
+    from lipmotion_tf.errors import InputError
     from lipmotion_tf.generate.dub import dub_video
 
+    if chosen_model(args) == "motion":
+        from lipmotion_tf.motion.dub import dub_motion_video
+
+        if args.identity_frame is not None or args.ease_in:
+            raise InputError("--identity-frame and --ease-in are for --model paper")
+        with terminate_as_interrupt():
+            result = dub_motion_video(args.video, args.audio, args.output,
+                                      checkpoint=args.checkpoint, batch_size=args.batch_size,
+                                      max_duration=args.max_duration, still=args.still)
+        print(result.summary(args.output))
+        return 0
     with terminate_as_interrupt():
         result = dub_video(
             args.video,

@@ -67,8 +67,14 @@ class FaceRig:
 
     @classmethod
     def from_image(cls, image: np.ndarray, mesh: np.ndarray | None = None,
-                   grid_size: int = 64, margin: float = 0.2, source: str = "the image"):
+                   grid_size: int = 64, margin: float = 0.2, source: str = "the image",
+                   frontal_rest: np.ndarray | None = None, side: int | None = None,
+                   colours: np.ndarray | None = None, mouth_box=None):
         """Rigs a photo (its face mesh is found with mediapipe unless ``mesh`` is given).
+
+        The keyword arguments after ``source`` rig one frame of a video the same way as its
+        other frames (:mod:`lipmotion_tf.motion.dub`): the person's pose-free rest shape (from
+        the video's most closed frames), the crop side, the interior colours and the mouth box.
 
         Raises:
             NoFaceError: no face in the photo, or a mouth too small for the renderer.
@@ -83,17 +89,18 @@ class FaceRig:
         mesh = np.asarray(mesh, np.float32)[:468]
         stable = rep.select(mesh[None], rep.STABLE_INDICES)
         frontal = rep.frontal_transform(stable, FRONTAL_TEMPLATE)
-        frontal_rest = rep.apply(rep.select(mesh[None], rep.MOTION_INDICES), frontal)[0]
+        if frontal_rest is None:
+            frontal_rest = rep.apply(rep.select(mesh[None], rep.MOTION_INDICES), frontal)[0]
         transform = rep.compose(rep.mouth_frame(frontal_rest), frontal)
         # The photo's own mouth may be open: motion starts from its closed shape.
-        rest = rep.closed_shape(rep.apply(rep.select(mesh[None], rep.MOTION_INDICES),
-                                          transform)[0])
+        rest = rep.closed_shape(rep.apply(frontal_rest[None], rep.mouth_frame(frontal_rest))[0])
 
         height, width = image.shape[:2]
         region = mesh[list(rep.MOTION_INDICES) + list(CROP_INDICES), :2]
         low, high = region.min(axis=0), region.max(axis=0)
         centre = (low + high) / 2
-        side = int(np.ceil((1 + 2 * margin) * (high - low).max()))
+        if side is None:
+            side = int(np.ceil((1 + 2 * margin) * (high - low).max()))
         side = min(side, height, width)
         mouth_width = float(np.linalg.norm(mesh[rep.MOTION_INDICES[rep.LEFT_CORNER], :2]
                                            - mesh[rep.MOTION_INDICES[rep.RIGHT_CORNER], :2]))
@@ -112,29 +119,34 @@ class FaceRig:
             np.stack([side - 1 - edge, np.full_like(edge, side - 1)], 1),
             np.stack([np.zeros_like(edge), side - 1 - edge], 1),
         ])
+        # Anchors outside the crop still hold the field there; all of them are kept, so that
+        # every frame of a video has as many control points.
         anchors = mesh[list(ANCHOR_INDICES), :2] - origin
-        inside = np.all((anchors > 1) & (anchors < side - 2), axis=1)
         moving = mesh[list(rep.MOTION_INDICES), :2] - origin
-        controls = np.concatenate([moving, anchors[inside], border]).astype(np.float32)
+        controls = np.concatenate([moving, anchors, border]).astype(np.float32)
         grid_size = min(grid_size, side)
         centres = (np.arange(grid_size) + 0.5) * side / grid_size - 0.5
         gx, gy = np.meshgrid(centres, centres)
         basis = tps_basis(controls, np.stack([gx.ravel(), gy.ravel()], 1))
 
-        crop = image[y0:y0 + side, x0:x0 + side].astype(np.float32) / 255.0
-        lips = _polygon_pixels(crop, moving[:40])
-        cavity = np.clip(0.22 * np.median(lips, axis=0), 0.0, 1.0)
-        brightness = float(np.clip(np.median(crop.mean(axis=-1)) / 0.55, 0.45, 1.05))
-        teeth = np.clip(np.array([0.86, 0.84, 0.79]) * brightness, 0.0, 1.0)
-        lip_low, lip_high = moving[:40].min(axis=0), moving[:40].max(axis=0)
-        top = int(np.clip(np.floor(lip_low[1] - 0.3 * mouth_width), 0, side - 1))
-        bottom = int(np.clip(np.ceil(lip_high[1] + 0.8 * mouth_width), top + 1, side))
-        left = int(np.clip(np.floor(lip_low[0] - 0.15 * mouth_width), 0, side - 1))
-        right = int(np.clip(np.ceil(lip_high[0] + 0.15 * mouth_width), left + 1, side))
+        if colours is None:
+            crop = image[y0:y0 + side, x0:x0 + side].astype(np.float32) / 255.0
+            lips = _polygon_pixels(crop, moving[:40])
+            cavity = np.clip(0.22 * np.median(lips, axis=0), 0.0, 1.0)
+            brightness = float(np.clip(np.median(crop.mean(axis=-1)) / 0.55, 0.45, 1.05))
+            teeth = np.clip(np.array([0.86, 0.84, 0.79]) * brightness, 0.0, 1.0)
+            colours = np.stack([cavity, teeth])
+        if mouth_box is None:
+            lip_low, lip_high = moving[:40].min(axis=0), moving[:40].max(axis=0)
+            top = int(np.clip(np.floor(lip_low[1] - 0.3 * mouth_width), 0, side - 1))
+            bottom = int(np.clip(np.ceil(lip_high[1] + 0.8 * mouth_width), top + 1, side))
+            left = int(np.clip(np.floor(lip_low[0] - 0.15 * mouth_width), 0, side - 1))
+            right = int(np.clip(np.ceil(lip_high[0] + 0.15 * mouth_width), left + 1, side))
+            mouth_box = (top, left, bottom - top, right - left)
         return cls(image=image, mesh=mesh, transform=transform, rest=rest,
                    origin=(x0, y0), crop_size=side, controls=controls, basis=basis,
-                   colours=np.stack([cavity, teeth]).astype(np.float32), grid_size=grid_size,
-                   mouth_box=(top, left, bottom - top, right - left))
+                   colours=np.asarray(colours, np.float32), grid_size=grid_size,
+                   mouth_box=tuple(int(v) for v in mouth_box))
 
     def renderer(self, **kwargs):
         """The :class:`~lipmotion_tf.motion.renderer.MotionRenderer` for this rig's crop."""

@@ -1,0 +1,140 @@
+"""Dubbing with the motion-first model: the person in a video says new speech.
+
+Two passes over the video, each a stream of frames:
+
+1. **Tracking.** mediapipe's face mesh (video mode, with depth) in every frame. The person's
+   rest shape is the median pose-free mouth of the video's most closed frames
+   (:func:`~lipmotion_tf.motion.representation.rest_shape`), so the motion model's
+   displacements mean the same thing in every frame whatever the head does.
+2. **Rendering.** The motion model reads the new speech once; each output frame rigs its
+   source frame (:class:`~lipmotion_tf.motion.face_rig.FaceRig`: that frame's pose and lip
+   positions, the video's rest shape, one crop size and one set of colours for the whole
+   video) and moves the frame's own lips and jaw from where they are to where the new speech
+   puts them. Frames without a face pass through unchanged.
+
+The output lasts as long as the speech, at the video's size and frame rate; a video shorter
+than the speech plays forward, then backward (frames read back from a temporary JPEG store).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from lipmotion_tf.audio.validation import DEFAULT_MAX_DURATION
+from lipmotion_tf.errors import NoFaceError
+from lipmotion_tf.generate.dub import DubResult, FrameStore, generated_index, pingpong_index
+from lipmotion_tf.motion import representation as rep
+from lipmotion_tf.motion.template import FRONTAL_TEMPLATE
+
+
+def track_meshes(frames, store: FrameStore | None = None, progress=None):
+    """Face meshes (with depth) of every frame: ``(T, 468, 3)`` and the found flags."""
+    from lipmotion_tf.video.face_mesh import FaceMeshDetector
+
+    meshes, found = [], []
+    with FaceMeshDetector(static_image_mode=False) as detector:
+        for frame in frames:
+            if store is not None:
+                store.append(frame)
+            mesh = detector.detect(frame, depth=True)
+            found.append(mesh is not None)
+            meshes.append(mesh[:468] if mesh is not None else np.zeros((468, 3), np.float32))
+            if progress is not None:
+                progress()
+    return np.asarray(meshes, np.float32), np.asarray(found, bool)
+
+
+def video_rest(meshes: np.ndarray, found: np.ndarray, fraction: float = 0.1) -> np.ndarray:
+    """The pose-free rest shape ``(59, 3)`` of the person in a tracked video."""
+    if not found.any():
+        raise NoFaceError("no face found in any frame of the video")
+    seen = meshes[found]
+    frontal = rep.frontal_transform(rep.select(seen, rep.STABLE_INDICES), FRONTAL_TEMPLATE)
+    return rep.rest_shape(rep.apply(rep.select(seen, rep.MOTION_INDICES), frontal), fraction)
+
+
+def dub_motion_video(video_path, audio_path, output, checkpoint=None, batch_size: int = 8,
+                     max_duration: float = DEFAULT_MAX_DURATION, still: bool = False,
+                     progress: bool = True) -> DubResult:
+    """Writes ``output``: the video at ``video_path`` with its mouth saying ``audio_path``.
+
+    ``still`` holds the mouth at the video's rest shape instead (the baseline).
+
+    Raises:
+        InputError, NoFaceError: bad inputs, each named in one line, before anything is
+            written.
+    """
+    import tensorflow as tf
+    from tqdm import tqdm
+
+    from lipmotion_tf.audio.loader import load_audio
+    from lipmotion_tf.generate.mp4_writer import Mp4Writer
+    from lipmotion_tf.generate.render import check_not_an_input, check_output
+    from lipmotion_tf.motion.face_rig import FaceRig
+    from lipmotion_tf.motion.pipeline import MotionPipeline
+    from lipmotion_tf.video.reader import iter_video, video_info
+
+    output = Path(output)
+    check_output(output)
+    check_not_an_input(output, video_path, audio_path)
+    info = video_info(video_path)
+    pipeline = MotionPipeline.from_checkpoint(checkpoint, batch_size=batch_size,
+                                              max_duration=max_duration)
+    config = pipeline.config
+    rate = config.audio.sample_rate
+    waveform = pipeline.check_speech(load_audio(audio_path, rate), rate, source=str(audio_path))
+    fps = info.fps if info.fps > 0 else float(config.audio.fps)
+    seconds = len(waveform) / rate
+    num_output = max(1, int(seconds * fps + 0.5))
+    needs_store = num_output + 2 > info.num_frames
+
+    with tempfile.TemporaryDirectory(prefix="lipmotion-dub-") as folder:
+        store = FrameStore(Path(folder)) if needs_store else None
+        with tqdm(total=info.num_frames, unit="frame", desc="tracking",
+                  disable=not progress) as bar:
+            meshes, found = track_meshes(iter_video(video_path, fps), store, bar.update)
+        frontal_rest = video_rest(meshes, found, config.data.rest_fraction)
+        first = int(np.flatnonzero(found)[0])
+        source = iter_video(video_path, fps)
+        frames_before = [next(source) for _ in range(first + 1)]
+        reference = FaceRig.from_image(frames_before[-1], meshes[first],
+                                       frontal_rest=frontal_rest, source=str(video_path))
+        from lipmotion_tf.motion.renderer import MotionRenderer
+
+        side = reference.crop_size
+        mouth_box = (0, 0, side, side)  # the mouth moves within the crop as the head does
+        render = tf.function(MotionRenderer(side, mouth_box, reference.grid_size),
+                             reduce_retracing=True)
+        if still:
+            motion = np.zeros((pipeline.num_frames(len(waveform)), rep.NUM_MOTION_POINTS, 2),
+                              np.float32)
+        else:
+            motion = pipeline.motion(waveform, rate, reference.rest_motion_input)
+        source = iter_video(video_path, fps)
+        faceless = 0
+        height, width = frames_before[-1].shape[:2]
+        with Mp4Writer(output, Fraction(fps).limit_denominator(1001), width, height, waveform,
+                       rate) as writer:
+            for j in tqdm(range(num_output), unit="frame", desc="dubbing", disable=not progress):
+                if j >= len(found) and store is None:
+                    break  # fewer frames than the container announced: end with the video
+                index = pingpong_index(j, len(found))
+                image = next(source) if j < len(found) else store[index]
+                if not found[index]:
+                    faceless += 1
+                    writer.write(image)
+                    continue
+                rig = FaceRig.from_image(image, meshes[index], frontal_rest=frontal_rest,
+                                         side=side, colours=reference.colours,
+                                         mouth_box=mouth_box, source=str(video_path))
+                step = motion[generated_index(j, fps, config.audio.fps, len(motion))][None]
+                out = render({"crop": rig.crop()[None], "basis": rig.basis,
+                              **rig.targets(step)})
+                writer.write(rig.paste(np.asarray(out)[0]))
+    return DubResult(frames_written=writer.frames_written, fps=fps, seconds=seconds,
+                     source_frames=len(found), faceless_frames=faceless,
+                     identity_index=first)
