@@ -229,3 +229,25 @@ def test_generate_motion_bad_inputs_one_line_nothing_written(tiny_motion_checkpo
         lines = [line for line in done.stderr.splitlines() if line.startswith("lipmotion")]
         assert len(lines) == 1 and words in lines[0], done.stderr[-2000:]
         assert not output.exists()
+
+
+def test_dub_motion_moves_only_the_mouth_region(tiny_motion_checkpoint, shared_data, tmp_path):
+    """`dub --model motion` on a real clip with its own sound, in a fresh process."""
+    import av
+
+    video = shared_data / "lrw" / "test_ABOUT_00001.mp4"
+    output = tmp_path / "dubbed.mp4"
+    done = _lipmotion("dub", "--checkpoint", tiny_motion_checkpoint, "--video", video,
+                      "--audio", video, "-o", output)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "0 frames without a face" in done.stdout
+    from lipmotion_tf.video.reader import read_video
+
+    source, dubbed = read_video(video), read_video(output)
+    assert dubbed.shape[1:] == source.shape[1:] and abs(len(dubbed) - len(source)) <= 1
+    with av.open(str(output)) as container:
+        assert container.streams.audio
+    # The top third of the frame (eyes, forehead) is the source's, the encoding aside.
+    top = slice(0, source.shape[1] // 3)
+    error = np.abs(dubbed[:len(source), top].astype(float) - source[:len(dubbed), top]).mean()
+    assert error < 3.0

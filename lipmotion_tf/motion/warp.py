@@ -62,26 +62,31 @@ def bilinear_sample(image, x, y):
     y0 = ops.cast(y0, "int32")
     x1 = ops.minimum(x0 + 1, width - 1)
     y1 = ops.minimum(y0 + 1, height - 1)
-    flat = ops.reshape(image, (shape[0], -1, channels))
+    table, base = _table(image)
     out_shape = ops.shape(x)
 
     def gather(yy, xx):
-        index = ops.reshape(yy * width + xx, (shape[0], -1, 1))
-        values = ops.take_along_axis(flat, ops.broadcast_to(index, (shape[0],
-                                     ops.shape(index)[1], channels)), axis=1)
-        return ops.reshape(values, (shape[0], out_shape[1], out_shape[2], channels))
+        return _gather(table, base, yy, xx, width, out_shape, channels)
 
     top = gather(y0, x0) * (1.0 - wx) + gather(y0, x1) * wx
     bottom = gather(y1, x0) * (1.0 - wx) + gather(y1, x1) * wx
     return top * (1.0 - wy) + bottom * wy
 
 
-def _gather(flat, yy, xx, width, batch, out_shape, channels):
-    """``flat`` ``(B, H * W, C)`` at integer positions ``yy, xx`` ``(B, H', W')``."""
-    index = ops.reshape(yy * width + xx, (batch, -1, 1))
-    values = ops.take_along_axis(flat, ops.broadcast_to(index, (batch, ops.shape(index)[1],
-                                                                channels)), axis=1)
-    return ops.reshape(values, (batch, out_shape[1], out_shape[2], channels))
+def _table(image):
+    """``image`` as one ``(B * H * W, C)`` table, and each batch item's first row there."""
+    shape = ops.shape(image)
+    per_item = shape[1] * shape[2]
+    base = ops.reshape(ops.arange(shape[0], dtype="int32") * per_item, (-1, 1, 1))
+    return ops.reshape(image, (-1, shape[3])), base
+
+
+def _gather(table, base, yy, xx, width, out_shape, channels):
+    """Rows of :func:`_table` at integer positions ``yy, xx`` ``(B, H', W')``: whole pixels
+    in one gather (TFLite GATHER)."""
+    index = ops.reshape(base + yy * width + xx, (-1,))
+    values = ops.take(table, index, axis=0)
+    return ops.reshape(values, (out_shape[0], out_shape[1], out_shape[2], channels))
 
 
 def _catmull_rom(t):
@@ -96,7 +101,6 @@ def bicubic_sample(image, x, y):
     lips keep their fine texture (bilinear sampling at half-pixel offsets halves it)."""
     shape = ops.shape(image)
     height, width, channels = shape[1], shape[2], shape[3]
-    batch = shape[0]
     x = ops.clip(x, 0.0, ops.cast(width - 1, "float32"))
     y = ops.clip(y, 0.0, ops.cast(height - 1, "float32"))
     x0, y0 = ops.floor(x), ops.floor(y)
@@ -104,7 +108,7 @@ def bicubic_sample(image, x, y):
     wy = _catmull_rom(y - y0)
     x0 = ops.cast(x0, "int32")
     y0 = ops.cast(y0, "int32")
-    flat = ops.reshape(image, (batch, -1, channels))
+    table, base = _table(image)
     out_shape = ops.shape(x)
     columns = [ops.clip(x0 + k, 0, width - 1) for k in (-1, 0, 1, 2)]
     total = 0.0
@@ -112,7 +116,8 @@ def bicubic_sample(image, x, y):
         yy = ops.clip(y0 + row, 0, height - 1)
         line = 0.0
         for i, xx in enumerate(columns):
-            line = line + _gather(flat, yy, xx, width, batch, out_shape, channels) * wx[i][..., None]
+            line = line + _gather(table, base, yy, xx, width, out_shape, channels) * wx[i][
+                ..., None]
         total = total + line * wy[j][..., None]
     return total
 
