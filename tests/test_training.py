@@ -604,6 +604,22 @@ def test_init_from_takes_a_generator_with_another_dead_zone(tmp_path):
     check_init_checkpoint(tmp_path, tiny_config(attention, "model.generator_dead_zone=0.05"))
 
 
+@pytest.mark.parametrize("content, words", [
+    (b"model:\n  generator_width: \xff\xfe\n", "not UTF-8 text"),
+    (b"model: [1, 2\n", "not valid YAML"),
+    (b"- model\n", "not an experiment config"),
+    (b"model: 3\n", "not an experiment config"),
+])
+def test_init_from_an_unreadable_config_is_one_config_error_naming_it(tmp_path, content, words):
+    from lipmotion_tf.train.init_from import check_init_checkpoint
+
+    (tmp_path / "config.yaml").write_bytes(content)
+    with pytest.raises(ConfigError, match=words) as error:
+        check_init_checkpoint(tmp_path, tiny_config())
+    message = str(error.value)
+    assert str(tmp_path / "config.yaml") in message and len(message.splitlines()) == 1
+
+
 def test_init_from_a_run_stopped_before_saving_a_generator(tmp_path):
     from lipmotion_tf.models.factory import build_networks
     from lipmotion_tf.train.gan import LipMotionGAN

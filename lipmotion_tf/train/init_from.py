@@ -14,8 +14,7 @@ def check_init_checkpoint(path, config) -> None:
     Raises:
         ConfigError: missing, unreadable, or another architecture (the key is named).
     """
-    import yaml
-
+    from lipmotion_tf.config import read_yaml
     from lipmotion_tf.generate.checkpoint import CONFIG_NAME
 
     path = Path(path)
@@ -24,9 +23,13 @@ def check_init_checkpoint(path, config) -> None:
         raise ConfigError(f"--init-from {path}: no generator checkpoint there ({CONFIG_NAME} "
                           "missing)")
     try:
-        stored = (yaml.safe_load(config_file.read_text()) or {}).get("model", {})
-    except yaml.YAMLError as error:
-        raise ConfigError(f"--init-from {path}: unreadable {CONFIG_NAME} ({error})") from None
+        content = read_yaml(config_file) or {}  # not UTF-8 or not YAML: names the file
+    except ConfigError as error:
+        raise ConfigError(f"--init-from: {error}") from None
+    if not isinstance(content, dict) or not isinstance(content.get("model") or {}, dict):
+        raise ConfigError(f"--init-from: {config_file}: not an experiment config (expected a "
+                          "mapping with a 'model' mapping)")
+    stored = content.get("model") or {}
     defaults = type(config.model)()
     for key in GENERATOR_CONFIG_KEYS.values():
         theirs = stored.get(key, getattr(defaults, key))
