@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from google.protobuf import text_format
 
 KIT = Path(__file__).resolve().parents[1] / "export"
@@ -93,3 +94,27 @@ def test_readme_container_command_mounts_what_the_configs_name():
                        ("--batching_parameters_file", "batching.config")):
         assert f"{flag}={config_dir}/{name}" in readme
         assert (KIT / "tf_serving" / name).is_file()
+
+
+def test_readme_recipe_serves_the_shipped_config_with_lipmotion_serve(exported_model_base,
+                                                                      tmp_path):
+    from lipmotion_tf.errors import InputError
+    from lipmotion_tf.serving.model_config import read_model_config_file
+
+    readme = (KIT / "README.md").read_text()
+    (model,) = _model_server_config().model_config_list.config
+    container_path, local_folder = re.search(
+        r'sed "s\|([^|]+)\|\$PWD/([^|]+)\|" export/tf_serving/models\.config > (\S+)',
+        readme).groups()[:2]
+    mounts = dict(re.findall(r'-v "\$PWD/([^:"]+):([^:"]+)(?::ro)?"', readme))
+    assert container_path == model.base_path and mounts[local_folder] == model.base_path
+    # The recipe's copy, with the exported tiny model as the local folder.
+    local = tmp_path / "models.config"
+    local.write_text((KIT / "tf_serving" / "models.config").read_text()
+                     .replace(container_path, str(exported_model_base)))
+    choice = read_model_config_file(local)
+    assert (choice.name, choice.base_path, choice.version) == (model.name, exported_model_base, 1)
+    if not Path(model.base_path).exists():  # the shipped file as it is: one line, the way out
+        with pytest.raises(InputError, match="container path .* see export/README.md") as error:
+            read_model_config_file(KIT / "tf_serving" / "models.config")
+        assert len(str(error.value).splitlines()) == 1

@@ -182,6 +182,108 @@ def test_missing_model_base_is_one_clear_error(tmp_path, capsys):
     assert "cannot load the model in" in err and len(err.splitlines()) == 1
 
 
+def _models_config(folder, base_path, policy="", labels="", name="lips", file="models.config"):
+    """A TF Serving models.config (text ModelServerConfig) for one model; returns its path."""
+    path = folder / file
+    path.write_text(f'model_config_list {{ config {{ name: "{name}" base_path: "{base_path}" '
+                    f'model_platform: "tensorflow" {policy} {labels} }} }}\n')
+    return path
+
+
+def test_model_config_file_serves_the_model_and_version_named_there(model_base, tmp_path):
+    from tensorflow_serving.apis import get_model_metadata_pb2, prediction_service_pb2_grpc
+
+    from lipmotion_tf.cli.main import build_parser
+    from lipmotion_tf.cli.serve import build_server
+    from lipmotion_tf.serving.client import LipMotionClient
+
+    config = _models_config(tmp_path, model_base,
+                            "model_version_policy { specific { versions: 1 } }",
+                            'version_labels { key: "stable" value: 1 }')
+    args = build_parser().parse_args(["serve", "--model-config-file", str(config), "--port", "0",
+                                      "--no-warmup"])
+    with build_server(args) as server:  # the folder also holds version 2
+        with LipMotionClient(f"127.0.0.1:{server.port}", model_name="lips", timeout=60) as client:
+            assert client.metadata()["version"] == 1
+        request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+        request.model_spec.name = "lips"
+        with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+            request.model_spec.version_label = "stable"
+            assert stub.GetModelMetadata(request, timeout=30).model_spec.version.value == 1
+            request.model_spec.version_label = "canary"
+            with pytest.raises(grpc.RpcError) as error:
+                stub.GetModelMetadata(request, timeout=30)
+            assert error.value.code() == grpc.StatusCode.NOT_FOUND
+            request.model_spec.name = "lipmotion"  # the name of --model-base-path's default
+            request.model_spec.ClearField("version_label")
+            with pytest.raises(grpc.RpcError) as error:
+                stub.GetModelMetadata(request, timeout=30)
+            assert error.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+@pytest.mark.parametrize("policy, version", [
+    ("", 2), ("model_version_policy { latest { num_versions: 1 } }", 2),
+    ("model_version_policy { specific { versions: 1 } }", 1),
+])
+def test_model_config_file_version_policy_chooses_the_version(model_base, tmp_path, policy,
+                                                               version):
+    from lipmotion_tf.serving.model_config import read_model_config_file
+
+    choice = read_model_config_file(_models_config(tmp_path, model_base, policy))
+    assert (choice.name, choice.base_path, choice.version) == ("lips", model_base, version)
+
+
+@pytest.mark.parametrize("policy, labels, words", [
+    ("model_version_policy { latest { num_versions: 2 } }", "", "loads one version"),
+    ("model_version_policy { specific { versions: 1 versions: 2 } }", "", "loads exactly one"),
+    ("model_version_policy { specific { versions: 7 } }", "", "version 7 of model \"lips\" not"),
+    ("model_version_policy { all {} }", "", "holds versions 1, 2"),
+    ("", 'version_labels { key: "old" value: 1 }', "label \"old\" names version 1"),
+    ("logging_config { }", "", "logging_config is not supported"),
+])
+def test_model_config_file_asking_what_serve_cannot_do_is_one_line(model_base, tmp_path, capsys,
+                                                                    policy, labels, words):
+    config = _models_config(tmp_path, model_base, policy, labels)
+    assert main(["serve", "--model-config-file", str(config), "--port", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and str(config) in err and len(err.splitlines()) == 1, err
+
+
+def test_model_config_file_problems_are_one_clear_line(model_base, tmp_path, capsys):
+    two = tmp_path / "two.config"
+    two.write_text(f'model_config_list {{ config {{ name: "a" base_path: "{model_base}" '
+                   f'model_platform: "tensorflow" }} config {{ name: "b" base_path: '
+                   f'"{model_base}" model_platform: "tensorflow" }} }}')
+    binary = tmp_path / "binary.config"
+    binary.write_bytes(b"\xff\xfe model_config_list")
+    good = _models_config(tmp_path, model_base, file="good.config")
+    (tmp_path / "bad.config").write_text("model_config_list { config { nam: 1 } }")
+    cases = [
+        (["--model-config-file", str(good), "--model-base-path", str(model_base)],
+         "do not give --model-base-path"),
+        (["--model-config-file", str(good), "--model-name", "x"], "do not give --model-name"),
+        ([], "give --model-base-path"),
+        (["--model-config-file", str(tmp_path / "none.config")], "cannot read model config"),
+        (["--model-config-file", str(binary)], "not UTF-8 text"),
+        (["--model-config-file", str(tmp_path / "bad.config")], "not a text ModelServerConfig"),
+        (["--model-config-file", str(two)], "lists 2 models (\"a\", \"b\")"),
+        (["--model-config-file", str(_models_config(tmp_path, "models/lipmotion",
+                                                     file="relative.config"))],
+         "expected model \"lips\" to have an absolute path"),
+        (["--model-config-file", str(_models_config(tmp_path, "gs://bucket/lipmotion",
+                                                     file="uri.config"))],
+         "local folders only"),
+        (["--model-config-file", str(_models_config(tmp_path, tmp_path / "nowhere",
+                                                     file="nowhere.config"))],
+         "model base path of model \"lips\" not found"),
+    ]
+    for flags, words in cases:
+        assert main(["serve", *flags, "--port", "0"]) == 2, flags
+        err = capsys.readouterr().err.strip()
+        assert words in err and len(err.splitlines()) == 1, (flags, err)
+
+
 def test_lipmotion_serve_command_serves_and_stops_on_sigterm(model_base):
     from lipmotion_tf.serving.client import LipMotionClient
 

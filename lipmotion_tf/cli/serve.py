@@ -1,12 +1,15 @@
 """Serve an exported model over gRPC with TensorFlow Serving's PredictionService API.
 
 Loads the newest version under --model-base-path (written by `lipmotion export saved-model`),
-replays its warm-up requests, then answers Predict and GetModelMetadata until Ctrl-C or
-SIGTERM. Each request is bounded (size, declared tensor sizes, speech duration, windows and
-response size, its deadline) and excess load is refused with RESOURCE_EXHAUSTED. On SIGTERM or Ctrl-C running requests get
---grace-period seconds to finish, are then cancelled, and the process exits. Clients written
-for TensorFlow Serving work unchanged; production deployments can run
-`tensorflow_model_server` on the same folder (see docs/deployment.md).
+or the model and version a TensorFlow Serving model config file names (--model-config-file:
+its name, its absolute base_path, the version its policy chooses, its version labels; what
+this server cannot honour is refused), replays its warm-up requests, then answers Predict and
+GetModelMetadata until Ctrl-C or SIGTERM. Each request is bounded (size, declared tensor
+sizes, speech duration, windows and response size, its deadline) and excess load is refused
+with RESOURCE_EXHAUSTED. On SIGTERM or Ctrl-C running requests get --grace-period seconds to
+finish, are then cancelled, and the process exits. Clients written for TensorFlow Serving
+work unchanged; production deployments can run `tensorflow_model_server` on the same folder
+(see docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -16,16 +19,24 @@ import argparse
 from lipmotion_tf.audio.validation import DEFAULT_MAX_DURATION
 
 HELP = "serve an exported model over gRPC (TensorFlow Serving's PredictionService)"
+DEFAULT_MODEL_NAME = "lipmotion"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model-base-path", required=True, metavar="MODEL_BASE",
-                        help="folder holding numbered versions (MODEL_BASE/N/saved_model.pb)")
+    parser.add_argument("--model-base-path", metavar="MODEL_BASE",
+                        help="folder holding numbered versions (MODEL_BASE/N/saved_model.pb); "
+                        "the newest is served")
+    parser.add_argument("--model-config-file", metavar="MODELS_CONFIG",
+                        help="serve the model named in this TensorFlow Serving model config "
+                        "file (text ModelServerConfig, e.g. export/tf_serving/models.config): "
+                        "one model, its base_path an absolute folder on this machine, its "
+                        "version policy latest or one specific version; instead of "
+                        "--model-base-path and --model-name")
     parser.add_argument("--port", type=int, default=8500, help="gRPC port (0: any free port)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="interface to listen on (0.0.0.0 for every interface)")
-    parser.add_argument("--model-name", default="lipmotion",
-                        help="model name clients put in model_spec.name")
+    parser.add_argument("--model-name",
+                        help="model name clients put in model_spec.name (default: lipmotion)")
     parser.add_argument("--max-concurrent", "--workers", dest="max_concurrent", type=int,
                         default=8, help="Predict requests computed at the same time")
     parser.add_argument("--max-queue", type=int, default=16,
@@ -56,12 +67,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not replay assets.extra/tf_serving_warmup_requests at start")
 
 
-def run(args: argparse.Namespace) -> int:
-    import math
-    import os
-    import sys
+def build_server(args: argparse.Namespace):
+    """The :class:`~lipmotion_tf.serving.server.ModelServer` the arguments describe, not
+    started yet (the model is loaded by ``start()``).
 
-    from lipmotion_tf.cli.interrupts import terminate_as_interrupt
+    Raises:
+        InputError: no model source or two, an out-of-range limit, or a model config file
+            this server cannot honour.
+    """
+    import functools
+    import math
+
     from lipmotion_tf.errors import InputError
     from lipmotion_tf.serving.server import (
         GRPC_MESSAGE_CAP,
@@ -69,6 +85,15 @@ def run(args: argparse.Namespace) -> int:
         ModelServer,
     )
 
+    if args.model_config_file is not None:
+        given = [flag for flag, value in (("--model-base-path", args.model_base_path),
+                                          ("--model-name", args.model_name)) if value is not None]
+        if given:
+            raise InputError(f"--model-config-file names the model and its path; do not give "
+                             f"{' or '.join(given)} as well")
+    elif args.model_base_path is None:
+        raise InputError("give --model-base-path (a folder of numbered versions) or "
+                         "--model-config-file (a TF Serving models.config)")
     largest_mb = GRPC_MESSAGE_CAP / (1 << 20)
     if not 0 < args.max_request_mb <= largest_mb:  # NaN and inf included
         raise InputError(f"--max-request-mb must be positive and at most {largest_mb:.0f} "
@@ -81,9 +106,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--max-windows must be at least 1, got {args.max_windows}")
     if not 0 <= args.grace_period < math.inf:
         raise InputError(f"--grace-period must be 0 or more seconds, got {args.grace_period}")
-    server = ModelServer(
-        args.model_base_path,
-        model_name=args.model_name,
+    if args.model_config_file is not None:
+        make_server = functools.partial(ModelServer.from_config_file, args.model_config_file)
+    else:
+        name = DEFAULT_MODEL_NAME if args.model_name is None else args.model_name
+        make_server = functools.partial(ModelServer, args.model_base_path, model_name=name)
+    return make_server(
         host=args.host,
         port=args.port,
         max_concurrent=args.max_concurrent,
@@ -95,13 +123,22 @@ def run(args: argparse.Namespace) -> int:
         grace_period=args.grace_period,
         warmup=args.warmup,
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+    import sys
+
+    from lipmotion_tf.cli.interrupts import terminate_as_interrupt
+
+    server = build_server(args)
     # SIGTERM stops the server as Ctrl-C does (a KeyboardInterrupt in this thread). Once
     # stopping, the default handlers are back: a second SIGTERM ends the process at once.
     with terminate_as_interrupt():
         server.start()
         warmup = f", warmed up in {server.warmup_seconds:.1f} s" if args.warmup else ""
         print(
-            f"serving model '{args.model_name}' version {server.model.version} from "
+            f"serving model '{server.model_name}' version {server.model.version} from "
             f"{server.model.version_dir} on {args.host}:{server.port} (gRPC){warmup}",
             flush=True,
         )

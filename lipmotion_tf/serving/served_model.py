@@ -1,8 +1,9 @@
 """One exported model version, loaded for serving, with TF Serving's request checks.
 
 ``ServedModel.load(model_base)`` picks the highest numbered version under the base folder
-(as TensorFlow Serving's default version policy does), loads its SavedModel and keeps each
-signature's input specs and ``SignatureDef``. A request goes through two steps:
+(as TensorFlow Serving's default version policy does; ``version=N`` picks another), loads
+its SavedModel and keeps each signature's input specs and ``SignatureDef``. A request goes
+through two steps:
 
 * :meth:`ServedModel.check_request` checks its tensors against the signature (every input
   present, no unknown one, dtype, shape), checks each tensor's declared element count
@@ -101,11 +102,12 @@ class ServedModel:
         return self.config.audio.sample_rate if self.config is not None else CONTRACT_SAMPLE_RATE
 
     @classmethod
-    def load(cls, model_base: str | Path) -> "ServedModel":
-        """Loads the newest version under ``model_base``.
+    def load(cls, model_base: str | Path, version: int | None = None) -> "ServedModel":
+        """Loads the newest version under ``model_base``, or the given ``version``.
 
         Raises:
-            InputError: no such folder, no version in it, or a version that cannot be loaded.
+            InputError: no such folder, no version in it (or not that one), or a version
+                that cannot be loaded.
         """
         import tensorflow as tf
         import yaml
@@ -121,7 +123,13 @@ class ServedModel:
         )
         from lipmotion_tf.export.warmup import WARMUP_DIR
 
-        version_dir = latest_version_dir(model_base)
+        if version is None:
+            version_dir = latest_version_dir(model_base)
+        else:
+            version_dir = Path(model_base) / str(int(version))
+            if not (version_dir / SAVED_MODEL_FILE).is_file():
+                raise InputError(f"model version {version} not found: no {version_dir}/"
+                                 f"{SAVED_MODEL_FILE}")
         config_file = version_dir / WARMUP_DIR / SERVING_CONFIG_FILE
         try:
             loaded = tf.saved_model.load(str(version_dir))

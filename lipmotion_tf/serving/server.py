@@ -1,7 +1,8 @@
 """``ModelServer``: a gRPC server answering TensorFlow Serving's PredictionService.
 
 For development, tests and small deployments where the TensorFlow Serving model server is
-not installed (it is not on PyPI). It serves the newest version under a model base folder,
+not installed (it is not on PyPI). It serves the newest version under a model base folder
+(or the one a TF Serving model config file chooses: :meth:`ModelServer.from_config_file`),
 replays the version's warm-up requests before accepting traffic, and runs requests on a
 thread pool, at most ``max_concurrent`` at once with ``max_queue`` more waiting (see
 :mod:`~lipmotion_tf.serving.servicer` for the limits on each request). :meth:`ModelServer.stop`
@@ -61,6 +62,9 @@ class ModelServer:
         max_windows: most windows of one ``generate_window`` request (INVALID_ARGUMENT).
         max_response_bytes: most bytes one answer's outputs may take, checked before they
             are computed (INVALID_ARGUMENT); also gRPC's send limit, with room for headers.
+        version: the version to load (default: the highest under ``model_base``).
+        version_labels: ``{label: version}`` clients may send as ``model_spec.version_label``;
+            each must name the loaded version.
     """
 
     def __init__(
@@ -78,6 +82,8 @@ class ModelServer:
         warmup: bool = True,
         max_windows: int = MAX_WINDOWS,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        version: int | None = None,
+        version_labels: dict | None = None,
     ):
         if not 0 <= int(port) <= 65535:
             raise InputError(f"port must be in 0..65535, got {port}")
@@ -111,12 +117,29 @@ class ModelServer:
         self.warmup = warmup
         self.max_windows = int(max_windows)
         self.max_response_bytes = int(max_response_bytes)
+        self.version = None if version is None else int(version)
+        self.version_labels = dict(version_labels or {})
         self.port: int | None = None
         self.model = None
         self.servicer = None
         self.warmup_seconds = 0.0
         self._server = None
         self._executor = None
+
+    @classmethod
+    def from_config_file(cls, path: str | Path, **options) -> "ModelServer":
+        """A server for the model a TF Serving model config file names (name, base path,
+        the version its policy chooses, version labels; see
+        :mod:`~lipmotion_tf.serving.model_config`). ``options``: the other arguments.
+
+        Raises:
+            InputError: the file cannot be read, or asks for what this server cannot do.
+        """
+        from lipmotion_tf.serving.model_config import read_model_config_file
+
+        choice = read_model_config_file(path)
+        return cls(choice.base_path, model_name=choice.name, version=choice.version,
+                   version_labels=choice.version_labels, **options)
 
     def start(self) -> "ModelServer":
         """Loads the model, warms it up and starts listening.
@@ -130,11 +153,12 @@ class ModelServer:
         from lipmotion_tf.serving.served_model import ServedModel
         from lipmotion_tf.serving.servicer import PredictionServicer
 
-        self.model = ServedModel.load(self.model_base)
+        self.model = ServedModel.load(self.model_base, self.version)
         self.servicer = PredictionServicer(
             self.model, self.model_name, self.max_request_bytes, self.max_tensor_elements,
             self.max_duration, self.max_concurrent, self.max_queue,
             max_windows=self.max_windows, max_response_bytes=self.max_response_bytes,
+            version_labels=self.version_labels,
         )
         if self.warmup:
             self.warmup_seconds = self._replay_warmup()

@@ -16,7 +16,7 @@ batches of windows). At most ``max_concurrent`` Predict calls compute at once an
 request problem                                    status
 =================================================  ===================
 model name other than the served one               NOT_FOUND
-version other than the loaded one, version label   NOT_FOUND
+version other than the loaded one, unknown label   NOT_FOUND
 unknown signature, missing / unknown input         INVALID_ARGUMENT
 wrong or unknown dtype, wrong shape, malformed     INVALID_ARGUMENT
 declared elements not carried or over the limit    INVALID_ARGUMENT
@@ -78,13 +78,16 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         max_windows: most windows of one ``generate_window`` request.
         max_response_bytes: most bytes one answer's outputs may take (checked before
             computing them).
+        version_labels: ``{label: version}`` accepted in ``model_spec.version_label``;
+            every label must name the loaded version.
     """
 
     def __init__(self, model: ServedModel, model_name: str = "lipmotion",
                  max_request_bytes: int = 64 << 20, max_tensor_elements: int | None = None,
                  max_duration: float = DEFAULT_MAX_DURATION, max_concurrent: int = 8,
                  max_queue: int = 16, max_windows: int = MAX_WINDOWS,
-                 max_response_bytes: int = MAX_RESPONSE_BYTES):
+                 max_response_bytes: int = MAX_RESPONSE_BYTES,
+                 version_labels: dict | None = None):
         if max_concurrent < 1:
             raise InputError(f"max concurrent requests must be at least 1, got {max_concurrent}")
         if max_queue < 0:
@@ -93,7 +96,13 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             raise InputError(f"max windows per request must be at least 1, got {max_windows}")
         if max_response_bytes < 1:
             raise InputError(f"max response bytes must be positive, got {max_response_bytes}")
+        version_labels = dict(version_labels or {})
+        others = {label: v for label, v in version_labels.items() if v != model.version}
+        if others:
+            raise InputError(f"version labels {others} name versions other than the loaded "
+                             f"{model.version}")
         self.model = model
+        self.version_labels = version_labels
         self.model_name = model_name
         self.max_request_bytes = int(max_request_bytes)
         self.max_tensor_elements = int(max_tensor_elements or max_request_bytes)
@@ -256,10 +265,12 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                 f"Servable not found for request: version {spec.version.value} of "
                 f"\"{self.model_name}\" (loaded: {self.model.version})",
             )
-        if choice == "version_label":
+        if choice == "version_label" and spec.version_label not in self.version_labels:
+            known = ", ".join(f'"{label}"' for label in sorted(self.version_labels)) or "none"
             raise RequestError(
                 grpc.StatusCode.NOT_FOUND,
-                f"version labels are not supported (got \"{spec.version_label}\")",
+                f"Servable not found for request: version label \"{spec.version_label}\" of "
+                f"\"{self.model_name}\" (labels: {known})",
             )
 
     def _served_spec(self, signature: str):
