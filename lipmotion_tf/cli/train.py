@@ -55,27 +55,31 @@ def build_config(args: argparse.Namespace):
     return config
 
 
+def time_budget(args: argparse.Namespace) -> float | None:
+    """``--time-budget`` in seconds (None: no budget)."""
+    from lipmotion_tf.errors import ConfigError
+    from lipmotion_tf.train.time_budget import parse_duration
+
+    if args.time_budget is None:
+        return None
+    try:
+        return parse_duration(args.time_budget)
+    except ValueError as error:
+        raise ConfigError(f"--time-budget: {error}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from lipmotion_tf.train.runner import parse_stages, train
-
-    from lipmotion_tf.errors import ConfigError
     from lipmotion_tf.generate.checkpoint import demo_checkpoint
-    from lipmotion_tf.train.time_budget import parse_duration
-
     from lipmotion_tf.motion.config import is_motion_config
+    from lipmotion_tf.train.runner import parse_stages, train
 
     if is_motion_config(args.config):
         return run_motion(args)
     config = build_config(args)
     stages = parse_stages(args.stages)
-    budget = None
-    if args.time_budget is not None:
-        try:
-            budget = parse_duration(args.time_budget)
-        except ValueError as error:
-            raise ConfigError(f"--time-budget: {error}") from None
+    budget = time_budget(args)
     init_from = args.init_from
     if init_from == "shipped":
         init_from = demo_checkpoint()
@@ -101,18 +105,12 @@ def run_motion(args: argparse.Namespace) -> int:
     from lipmotion_tf.errors import ConfigError
     from lipmotion_tf.motion.config import MotionExperimentConfig
     from lipmotion_tf.motion.training import train_motion
-    from lipmotion_tf.train.time_budget import parse_duration
 
     if args.ablation or args.init_from or len(args.data) > 1:
         raise ConfigError("--ablation, --init-from and a second --data are for the paper "
                           "model; the motion model takes one motion-data folder")
     config = load_config(args.config, list(args.overrides), config_class=MotionExperimentConfig)
-    budget = None
-    if args.time_budget is not None:
-        try:
-            budget = parse_duration(args.time_budget)
-        except ValueError as error:
-            raise ConfigError(f"--time-budget: {error}") from None
+    budget = time_budget(args)
     started = time.perf_counter()
     result = train_motion(config, args.data[0], args.output, time_budget=budget,
                           verbose=2 if args.quiet else "auto")

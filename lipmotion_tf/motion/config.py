@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from lipmotion_tf.config import AudioConfig
+from lipmotion_tf.config import MAX_SEED, AudioConfig
 from lipmotion_tf.errors import ConfigError
 
 MOTION_KIND = "motion"
@@ -201,8 +201,8 @@ class MotionExperimentConfig:
     def validate(self) -> None:
         if self.kind != MOTION_KIND:
             raise ConfigError(f"kind must be '{MOTION_KIND}' for a motion experiment")
-        if self.seed < 0:
-            raise ConfigError(f"seed must be >= 0, got {self.seed}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"seed must be in [0, {MAX_SEED}], got {self.seed}")
         for section in (self.audio, self.model, self.loss, self.data, self.train):
             section.validate()
 

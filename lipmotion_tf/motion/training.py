@@ -82,8 +82,6 @@ def train_motion(config: MotionExperimentConfig, data_dir: str | Path, output_di
         if earlier.to_dict() != config.to_dict():
             raise ConfigError(f"{output_dir} holds a run with another configuration; "
                               "use a new --output folder")
-    output_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, saved)
     keras.utils.set_random_seed(config.seed)
     split_args = dict(rest_fraction=config.data.rest_fraction,
                       val_fraction=config.data.val_fraction,
@@ -101,6 +99,9 @@ def train_motion(config: MotionExperimentConfig, data_dir: str | Path, output_di
     sampler = WindowSampler(train, config.data.window, config.audio, config.data.group_weights,
                             config.data.still_fraction, seed=config.seed,
                             spec_augment=config.data.spec_augment)
+    # Written once the data is known good: a refused run leaves no folder behind.
+    output_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, saved)
     log(f"training windows from {sampler.describe()}; {len(val)} validation clips")
     dataset = sampler.dataset(config.data.batch_size)
     val_inputs, val_targets = fixed_windows(val, config.data.window, config.audio)
