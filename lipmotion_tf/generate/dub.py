@@ -68,6 +68,17 @@ def generated_index(output_index: int, video_fps: float, model_fps: int,
     return min(int(output_index * model_fps / video_fps + 0.5), num_generated - 1)
 
 
+def output_plan(info, num_samples: int, sample_rate: int, model_fps: int):
+    """``(fps, seconds, frames, needs_store)`` of a dub: the video's frame rate (the model's
+    when the container has none), the speech's length, the output frames, and whether frames
+    must be stored for reading back (only when the video must play backward; with a margin,
+    as the container's frame count can be an estimate)."""
+    fps = info.fps if info.fps > 0 else float(model_fps)
+    seconds = num_samples / sample_rate
+    frames = max(1, int(seconds * fps + 0.5))
+    return fps, seconds, frames, frames + 2 > info.num_frames
+
+
 class FrameStore:
     """Frames written once in order and read back in any order, as JPEG files on disk.
 
@@ -213,12 +224,8 @@ def dub_video(
     config = pipeline.config
     rate = config.audio.sample_rate
     waveform = pipeline.check_speech(load_audio(audio_path, rate), rate, source=str(audio_path))
-    fps = info.fps if info.fps > 0 else float(config.audio.fps)
-    seconds = len(waveform) / rate
-    num_output = max(1, int(seconds * fps + 0.5))
-    # Frames are read back out of order only when the video must play backward (with a
-    # margin: the container's frame count can be an estimate).
-    needs_store = num_output + 2 > info.num_frames
+    fps, seconds, num_output, needs_store = output_plan(info, len(waveform), rate,
+                                                        config.audio.fps)
 
     cropper = LipCropper(image_size=config.data.image_size, crop_scale=config.data.crop_scale)
     with tempfile.TemporaryDirectory(prefix="lipmotion-dub-") as folder:

@@ -26,7 +26,8 @@ import numpy as np
 
 from lipmotion_tf.audio.validation import DEFAULT_MAX_DURATION
 from lipmotion_tf.errors import NoFaceError
-from lipmotion_tf.generate.dub import DubResult, FrameStore, generated_index, pingpong_index
+from lipmotion_tf.generate.dub import (DubResult, FrameStore, generated_index, output_plan,
+                                       pingpong_index)
 from lipmotion_tf.motion import representation as rep
 from lipmotion_tf.motion.template import FRONTAL_TEMPLATE
 
@@ -87,10 +88,8 @@ def dub_motion_video(video_path, audio_path, output, checkpoint=None, batch_size
     config = pipeline.config
     rate = config.audio.sample_rate
     waveform = pipeline.check_speech(load_audio(audio_path, rate), rate, source=str(audio_path))
-    fps = info.fps if info.fps > 0 else float(config.audio.fps)
-    seconds = len(waveform) / rate
-    num_output = max(1, int(seconds * fps + 0.5))
-    needs_store = num_output + 2 > info.num_frames
+    fps, seconds, num_output, needs_store = output_plan(info, len(waveform), rate,
+                                                        config.audio.fps)
 
     with tempfile.TemporaryDirectory(prefix="lipmotion-dub-") as folder:
         store = FrameStore(Path(folder)) if needs_store else None
