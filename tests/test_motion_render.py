@@ -116,17 +116,15 @@ def test_renderer_converts_to_tflite_builtins_and_matches_keras(tmp_path):
     assert np.abs(out - expected).max() < 1e-3
 
 
-def test_chunked_log_mel_equals_the_whole_signal_log_mel(monkeypatch):
-    from lipmotion_tf.audio.log_mel_numpy import log_mel_numpy
+def test_log_mel_of_frames_in_chunks_equals_the_whole_signal_log_mel():
+    from lipmotion_tf.audio.log_mel_numpy import log_mel_numpy, log_mel_of_frames
     from lipmotion_tf.config import AudioConfig
-    from lipmotion_tf.motion import pipeline
 
     audio = AudioConfig()
-    rng = np.random.default_rng(3)
     frames = 60
-    waveform = rng.normal(0, 0.1, frames * audio.samples_per_frame).astype(np.float32)
-    monkeypatch.setattr(pipeline, "CHUNK_SECONDS", 0.37)  # several chunks
-    chunked = pipeline.chunked_log_mel(waveform, frames, audio)
+    waveform = np.random.default_rng(3).normal(
+        0, 0.1, frames * audio.samples_per_frame).astype(np.float32)
+    chunked = log_mel_of_frames(waveform, frames, audio, chunk_seconds=0.37)  # several chunks
     whole = log_mel_numpy(waveform, audio)[: frames * audio.mel_frames_per_frame]
     assert np.abs(chunked - whole).max() < 1e-3
 

@@ -43,3 +43,31 @@ def log_mel_numpy(waveform: np.ndarray, config: AudioConfig) -> np.ndarray:
     )
     log_mel = librosa.power_to_db(power, ref=1.0, amin=config.amin, top_db=None)
     return np.ascontiguousarray(log_mel.T, dtype=np.float32)
+
+
+def log_mel_of_frames(waveform: np.ndarray, frames: int, config: AudioConfig,
+                      chunk_seconds: float = 60.0) -> np.ndarray:
+    """:func:`log_mel_numpy` of ``waveform`` cut or zero-extended to ``frames`` video frames,
+    ``(frames * mel_frames_per_frame, n_mels)``, computed a chunk at a time.
+
+    Each chunk is computed with a few mel frames of the neighbouring audio on both sides,
+    which are then dropped, so every frame sees the samples the whole-signal spectrogram
+    gives it (the signal's own ends are reflect-padded as there) and a long recording never
+    needs one huge STFT.
+    """
+    hop, m = config.hop_length, config.mel_frames_per_frame
+    samples = frames * config.samples_per_frame
+    waveform = np.asarray(waveform[:samples], np.float32)
+    if waveform.size < samples:
+        waveform = np.pad(waveform, (0, samples - waveform.size))
+    total = frames * m
+    context = -(-config.n_fft // (2 * hop)) + 1  # mel frames reaching past a chunk border
+    per_chunk = max(1, int(chunk_seconds * config.sample_rate) // hop)
+    out = np.empty((total, config.n_mels), np.float32)
+    for first in range(0, total, per_chunk):
+        last = min(total, first + per_chunk)
+        start = max(0, first - context)
+        stop = min(total, last + context)
+        segment = waveform[start * hop:stop * hop]
+        out[first:last] = log_mel_numpy(segment, config)[first - start:last - start]
+    return out

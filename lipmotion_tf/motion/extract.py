@@ -75,12 +75,9 @@ def track_mesh(frames, detector) -> tuple[np.ndarray, np.ndarray, tuple[int, int
 def speech_log_mel(path: Path, num_frames: int, audio: AudioConfig) -> np.ndarray:
     """The log-mel of a video's speech, ``mel_frames_per_frame`` rows per video frame."""
     from lipmotion_tf.audio.loader import load_audio
-    from lipmotion_tf.audio.log_mel_numpy import log_mel_numpy
+    from lipmotion_tf.audio.log_mel_numpy import log_mel_of_frames
 
-    waveform = load_audio(path, audio.sample_rate)
-    samples = num_frames * audio.samples_per_frame
-    waveform = np.pad(waveform[:samples], (0, max(0, samples - waveform.size)))
-    return log_mel_numpy(waveform, audio)[: num_frames * audio.mel_frames_per_frame]
+    return log_mel_of_frames(load_audio(path, audio.sample_rate), num_frames, audio)
 
 
 def extract_clip(path: Path, clip_id: str, detector, audio: AudioConfig) -> MotionClip:

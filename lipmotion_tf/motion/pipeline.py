@@ -1,6 +1,7 @@
 """``MotionPipeline``: speech of any length + one face photo -> frames of the photo talking.
 
-Speech -> log-mel (computed in chunks, so a long recording never needs one huge STFT) ->
+Speech -> log-mel (:func:`~lipmotion_tf.audio.log_mel_numpy.log_mel_of_frames`, a chunk at a
+time) ->
 the motion model over the whole utterance (its per-utterance normalisation sees all of it)
 -> mouth-frame displacements -> the photo's :class:`~lipmotion_tf.motion.face_rig.FaceRig`
 -> :class:`~lipmotion_tf.motion.renderer.MotionRenderer` a batch of frames at a time ->
@@ -18,9 +19,6 @@ from lipmotion_tf.audio.validation import DEFAULT_MAX_DURATION, check_max_durati
 from lipmotion_tf.errors import InputError
 from lipmotion_tf.generate.blending import num_output_frames
 
-CHUNK_SECONDS = 60.0
-
-
 def motion_checkpoint() -> Path:
     """The motion model shipped inside the package."""
     return Path(__file__).resolve().parents[1] / "assets" / "motion"
@@ -31,33 +29,6 @@ def is_motion_checkpoint(path: str | Path) -> bool:
     from lipmotion_tf.motion.training import WEIGHTS_NAME
 
     return (Path(path) / WEIGHTS_NAME).is_file()
-
-
-def chunked_log_mel(waveform: np.ndarray, frames: int, audio) -> np.ndarray:
-    """The log-mel of ``waveform`` cut or zero-extended to ``frames`` video frames:
-    ``(frames * m, n_mels)``, equal to one whole-signal log-mel but computed a minute at a time."""
-    import librosa
-
-    samples = frames * audio.samples_per_frame
-    waveform = np.asarray(waveform[:samples], np.float32)
-    if waveform.size < samples:
-        waveform = np.pad(waveform, (0, samples - waveform.size))
-    half = audio.n_fft // 2
-    padded = np.pad(waveform, half, mode="reflect" if waveform.size > half else "constant")
-    total = frames * audio.mel_frames_per_frame
-    per_chunk = max(1, int(CHUNK_SECONDS * audio.sample_rate) // audio.hop_length)
-    mel_basis = librosa.filters.mel(sr=audio.sample_rate, n_fft=audio.n_fft,
-                                    n_mels=audio.n_mels, fmin=audio.fmin, fmax=audio.fmax)
-    window = np.hanning(audio.n_fft + 1)[:-1].astype(np.float32)  # periodic Hann
-    out = np.empty((total, audio.n_mels), np.float32)
-    for first in range(0, total, per_chunk):
-        last = min(total, first + per_chunk)
-        segment = padded[first * audio.hop_length:(last - 1) * audio.hop_length + audio.n_fft]
-        frames_view = np.lib.stride_tricks.sliding_window_view(
-            segment, audio.n_fft)[::audio.hop_length][: last - first]
-        power = np.abs(np.fft.rfft(frames_view * window, axis=-1)) ** 2
-        out[first:last] = 10.0 * np.log10(np.maximum(power @ mel_basis.T, audio.amin))
-    return out
 
 
 class MotionPipeline:
@@ -102,6 +73,7 @@ class MotionPipeline:
 
     def motion(self, waveform: np.ndarray, sample_rate: int, rest: np.ndarray) -> np.ndarray:
         """Mouth-frame displacements ``(T, 59, 2)`` for the speech and a rest shape."""
+        from lipmotion_tf.audio.log_mel_numpy import log_mel_of_frames
         from lipmotion_tf.motion.measures import predict_motion
 
         waveform = self.check_speech(waveform, sample_rate)
@@ -110,7 +82,7 @@ class MotionPipeline:
 
             waveform = soxr.resample(waveform, sample_rate, self.config.audio.sample_rate)
         frames = self.num_frames(len(waveform))
-        log_mel = chunked_log_mel(waveform, frames, self.config.audio)
+        log_mel = log_mel_of_frames(waveform, frames, self.config.audio)
         return predict_motion(self.generator, log_mel, rest)
 
     def render(self, rig, motion: np.ndarray) -> Iterator[np.ndarray]:
