@@ -57,9 +57,9 @@ def test_pixels_to_mouth_frame_round_trip_is_exact():
     stable = rep.select(mesh, rep.STABLE_INDICES, rep.STORED_INDICES)
     frontal = rep.frontal_transform(stable, FRONTAL_TEMPLATE)
     rest = rep.apply(rep.select(mesh, rep.MOTION_INDICES, rep.STORED_INDICES), frontal)[0]
-    transform = rep.mouth_transform(mesh, FRONTAL_TEMPLATE, rest, rep.STORED_INDICES)
-    mouth = rep.to_mouth_frame(mesh, transform)
-    back = rep.from_mouth_frame(mouth, transform)
+    transform = rep.compose(rep.mouth_frame(rest), frontal)
+    mouth = rep.apply(mesh, transform)
+    back = rep.invert(mouth, transform)
     assert np.abs(back - mesh).max() < 1e-4 * np.abs(mesh).max()
 
 

@@ -44,26 +44,23 @@ class MotionSequence:
         return int(self.motion.shape[0])
 
 
-def mouth_points(clip: MotionClip, template: np.ndarray, rest_fraction: float = 0.1):
-    """A clip's motion points in its mouth frame and its rest shape: ``(T, P, 3), (P, 3)``."""
+def mouth_points(mesh: np.ndarray, found: np.ndarray, template: np.ndarray,
+                 rest_fraction: float = 0.1):
+    """A tracked face's motion points in its mouth frame and its rest shape: ``(T, P, 3)``,
+    ``(P, 3)``. ``mesh`` holds :data:`~.representation.STORED_INDICES` points per frame."""
     stored = rep.STORED_INDICES
-    frontal = rep.frontal_transform(rep.select(clip.mesh, rep.STABLE_INDICES, stored), template)
-    frontal_points = rep.apply(rep.select(clip.mesh, rep.MOTION_INDICES, stored), frontal)
-    frontal_rest = rep.rest_shape(frontal_points[clip.found] if clip.found.any()
-                                  else frontal_points, rest_fraction)
+    frontal = rep.frontal_transform(rep.select(mesh, rep.STABLE_INDICES, stored), template)
+    frontal_points = rep.apply(rep.select(mesh, rep.MOTION_INDICES, stored), frontal)
+    frontal_rest = rep.rest_shape(frontal_points[found] if found.any() else frontal_points,
+                                  rest_fraction)
     frame = rep.mouth_frame(frontal_rest)
-    points = rep.apply(frontal_points, rep.MouthTransform(
-        np.repeat(frame.scale, len(frontal_points)),
-        np.repeat(frame.rotation, len(frontal_points), axis=0),
-        np.repeat(frame.translation, len(frontal_points), axis=0)))
-    rest = rep.apply(frontal_rest[None], frame)[0]
-    return points, rest
+    return rep.apply(frontal_points, frame), rep.apply(frontal_rest[None], frame)[0]
 
 
 def to_sequence(clip: MotionClip, group: str, template: np.ndarray,
                 rest_fraction: float = 0.1) -> MotionSequence:
     """The :class:`MotionSequence` of a prepared clip."""
-    points, rest = mouth_points(clip, template, rest_fraction)
+    points, rest = mouth_points(clip.mesh, clip.found, template, rest_fraction)
     motion = points[..., :2] - rest[None, :, :2]
     return MotionSequence(clip.clip_id, group, clip.log_mel.astype(np.float32),
                           rest[:, :2].astype(np.float32), motion.astype(np.float32), clip.found)

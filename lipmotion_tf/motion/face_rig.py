@@ -170,10 +170,7 @@ class FaceRig:
         frames = motion.shape[0]
         shape = np.repeat(self.rest[None], frames, axis=0)
         shape[..., :2] += motion
-        transform = rep.MouthTransform(np.repeat(self.transform.scale, frames),
-                                       np.repeat(self.transform.rotation, frames, axis=0),
-                                       np.repeat(self.transform.translation, frames, axis=0))
-        pixels = rep.from_mouth_frame(shape, transform)[..., :2] - np.asarray(self.origin)
+        pixels = rep.invert(shape, self.transform)[..., :2] - np.asarray(self.origin)
         moving = self.controls[: rep.NUM_MOTION_POINTS]
         displacement = np.zeros((frames,) + self.controls.shape, np.float32)
         displacement[:, : rep.NUM_MOTION_POINTS] = pixels - moving[None]

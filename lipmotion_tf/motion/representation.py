@@ -20,7 +20,8 @@ motion model, evaluation, the renderer and the exports):
    frame -> pixels is exact) but is not predicted.
 
 A :class:`MouthTransform` holds the per-frame similarity ``mouth = scale * rotation @ pixel +
-translation``; :func:`to_mouth_frame` and :func:`from_mouth_frame` apply it both ways.
+translation``; :func:`apply` and :func:`invert` use it both ways (pixels -> mouth frame ->
+pixels is exact).
 """
 
 from __future__ import annotations
@@ -98,10 +99,10 @@ class MouthTransform:
     def __len__(self) -> int:
         return int(self.scale.shape[0])
 
-    def frame(self, index: int) -> "MouthTransform":
-        """The transform of one frame, as a one-frame transform."""
-        return MouthTransform(self.scale[index:index + 1], self.rotation[index:index + 1],
-                              self.translation[index:index + 1])
+    def over(self, frames: int) -> "MouthTransform":
+        """This transform for ``frames`` frames (a one-frame transform repeats; views only)."""
+        return MouthTransform(*(np.broadcast_to(a, (frames,) + a.shape[1:]) for a in (
+            self.scale, self.rotation, self.translation)))
 
 
 def fit_similarity(source: np.ndarray, target: np.ndarray):
@@ -134,7 +135,9 @@ def fit_similarity(source: np.ndarray, target: np.ndarray):
 
 
 def apply(points: np.ndarray, transform: MouthTransform) -> np.ndarray:
-    """``scale * rotation @ p + translation`` for ``(T, N, 3)`` points."""
+    """``scale * rotation @ p + translation`` for ``(T, N, 3)`` points (a one-frame
+    transform applies to every frame)."""
+    transform = transform.over(len(points))
     rotated = np.einsum("tij,tnj->tni", transform.rotation, np.asarray(points, np.float64))
     return (transform.scale[:, None, None] * rotated + transform.translation[:, None]).astype(
         np.float32)
@@ -142,6 +145,7 @@ def apply(points: np.ndarray, transform: MouthTransform) -> np.ndarray:
 
 def invert(points: np.ndarray, transform: MouthTransform) -> np.ndarray:
     """The inverse of :func:`apply`: ``rotation.T @ (m - translation) / scale``."""
+    transform = transform.over(len(points))
     shifted = np.asarray(points, np.float64) - transform.translation[:, None]
     unrotated = np.einsum("tji,tnj->tni", transform.rotation, shifted)
     return (unrotated / transform.scale[:, None, None]).astype(np.float32)
@@ -179,37 +183,11 @@ def mouth_frame(frontal_rest: np.ndarray) -> MouthTransform:
 def compose(outer: MouthTransform, inner: MouthTransform) -> MouthTransform:
     """``outer(inner(p))`` as one transform (a one-frame side broadcasts over frames)."""
     frames = max(len(outer), len(inner))
-    o_s, o_r, o_t = (np.broadcast_to(a, (frames,) + a.shape[1:]) for a in (
-        outer.scale, outer.rotation, outer.translation))
-    i_s, i_r, i_t = (np.broadcast_to(a, (frames,) + a.shape[1:]) for a in (
-        inner.scale, inner.rotation, inner.translation))
-    rotation = o_r @ i_r
-    translation = o_s[:, None] * np.einsum("tij,tj->ti", o_r, i_t) + o_t
-    return MouthTransform(o_s * i_s, rotation, translation)
-
-
-def mouth_transform(mesh: np.ndarray, template: np.ndarray, frontal_rest: np.ndarray,
-                    from_indices=None) -> MouthTransform:
-    """Per-frame transforms from pixels to the mouth frame of ``frontal_rest``.
-
-    Args:
-        mesh: ``(T, N, 3)`` landmarks in pixels (full mesh or :data:`STORED_INDICES`).
-        template: ``(len(STABLE_INDICES), 3)`` frontal template.
-        frontal_rest: ``(59, 3)`` the person's pose-free rest shape.
-        from_indices: as :func:`select`.
-    """
-    frontal = frontal_transform(select(mesh, STABLE_INDICES, from_indices), template)
-    return compose(mouth_frame(frontal_rest), frontal)
-
-
-def to_mouth_frame(points: np.ndarray, transform: MouthTransform) -> np.ndarray:
-    """Pixels -> mouth frame for ``(T, N, 3)`` points (exactly invertible)."""
-    return apply(points, transform)
-
-
-def from_mouth_frame(points: np.ndarray, transform: MouthTransform) -> np.ndarray:
-    """Mouth frame -> pixels for ``(T, N, 3)`` points."""
-    return invert(points, transform)
+    outer, inner = outer.over(frames), inner.over(frames)
+    rotation = outer.rotation @ inner.rotation
+    translation = (outer.scale[:, None] * np.einsum("tij,tj->ti", outer.rotation,
+                                                    inner.translation) + outer.translation)
+    return MouthTransform(outer.scale * inner.scale, rotation, translation)
 
 
 #: mediapipe's lip points above and below the mouth's opening (corners excluded).
