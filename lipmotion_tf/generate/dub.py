@@ -106,6 +106,32 @@ class FrameStore:
         return cv2.imread(str(self.folder / f"{index:07d}.jpg"))[..., ::-1]
 
 
+def recorded(frames, store: FrameStore | None = None, progress=None):
+    """``frames`` passed on unchanged, each kept in ``store`` (when given) and counted by
+    ``progress`` (called with no arguments) on the way."""
+    for frame in frames:
+        if store is not None:
+            store.append(frame)
+        if progress is not None:
+            progress()
+        yield frame
+
+
+def output_frames(video_path, fps: float, num_output: int, num_source: int,
+                  store: FrameStore | None):
+    """``(source index, source frame)`` of each output frame of a dub: the video in order
+    (decoded again), then ping-pong from ``store``. Ends early when the video has fewer frames
+    than the container announced and nothing was stored."""
+    from lipmotion_tf.video.reader import iter_video
+
+    source = iter_video(video_path, fps)
+    for j in range(num_output):
+        if j >= num_source and store is None:
+            return
+        index = pingpong_index(j, num_source)
+        yield index, (next(source) if j < num_source else store[index])
+
+
 def track_face(frames, cropper, identity_frame: int | None = None, store: FrameStore | None = None,
                progress=None) -> FaceTrack:
     """Tracks the lips through ``frames`` and chooses the identity frame.
@@ -124,15 +150,7 @@ def track_face(frames, cropper, identity_frame: int | None = None, store: FrameS
     """
     from lipmotion_tf.video.face_mesh import mouth_opening
 
-    def seen():
-        for frame in frames:
-            if store is not None:
-                store.append(frame)
-            if progress is not None:
-                progress()
-            yield frame
-
-    landmarks, face_found = cropper.track_lips(seen())
+    landmarks, face_found = cropper.track_lips(recorded(frames, store, progress))
     if identity_frame is not None and not 0 <= identity_frame < len(face_found):
         raise InputError(f"--identity-frame {identity_frame}: the video has {len(face_found)} "
                          f"frames (0 to {len(face_found) - 1})")
@@ -243,16 +261,13 @@ def dub_video(
                  else pipeline.iter_frames(waveform, rate, identity))
         compositor = MouthCompositor(feather, reference=identity)
         height, width = frame.shape[:2]
-        source = iter_video(video_path, fps)
         crop, crop_index = None, -1
         faceless = 0
+        frames = output_frames(video_path, fps, num_output, track.num_frames, store)
         with Mp4Writer(output, Fraction(fps).limit_denominator(1001), width, height, waveform,
                        rate) as writer:
-            for j in tqdm(range(num_output), unit="frame", desc="dubbing", disable=not progress):
-                if j >= track.num_frames and store is None:
-                    break  # fewer frames than the container announced: end with the video
-                index = pingpong_index(j, track.num_frames)
-                image = next(source) if j < track.num_frames else store[index]
+            for j, (index, image) in enumerate(tqdm(frames, total=num_output, unit="frame",
+                                                    desc="dubbing", disable=not progress)):
                 wanted = generated_index(j, fps, config.audio.fps, num_generated)
                 while crop_index < wanted:
                     crop, crop_index = next(crops), crop_index + 1

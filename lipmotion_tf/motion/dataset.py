@@ -44,26 +44,28 @@ class MotionSequence:
         return int(self.motion.shape[0])
 
 
-def mouth_points(mesh: np.ndarray, found: np.ndarray, template: np.ndarray,
+def mouth_motion(mesh: np.ndarray, found: np.ndarray, template: np.ndarray,
                  rest_fraction: float = 0.1):
-    """A tracked face's motion points in its mouth frame and its rest shape: ``(T, P, 3)``,
-    ``(P, 3)``. ``mesh`` holds :data:`~.representation.STORED_INDICES` points per frame."""
+    """A tracked face's motion and rest shape in its mouth frame: ``(T, P, 2)`` displacements
+    from the ``(P, 2)`` rest shape. ``mesh`` holds :data:`~.representation.STORED_INDICES`
+    points per frame."""
     stored = rep.STORED_INDICES
     frontal = rep.frontal_transform(rep.select(mesh, rep.STABLE_INDICES, stored), template)
     frontal_points = rep.apply(rep.select(mesh, rep.MOTION_INDICES, stored), frontal)
     frontal_rest = rep.rest_shape(frontal_points[found] if found.any() else frontal_points,
                                   rest_fraction)
     frame = rep.mouth_frame(frontal_rest)
-    return rep.apply(frontal_points, frame), rep.apply(frontal_rest[None], frame)[0]
+    points = rep.apply(frontal_points, frame)[..., :2]
+    rest = rep.apply(frontal_rest[None], frame)[0, :, :2]
+    return (points - rest[None]).astype(np.float32), rest.astype(np.float32)
 
 
 def to_sequence(clip: MotionClip, group: str, template: np.ndarray,
                 rest_fraction: float = 0.1) -> MotionSequence:
     """The :class:`MotionSequence` of a prepared clip."""
-    points, rest = mouth_points(clip.mesh, clip.found, template, rest_fraction)
-    motion = points[..., :2] - rest[None, :, :2]
-    return MotionSequence(clip.clip_id, group, clip.log_mel.astype(np.float32),
-                          rest[:, :2].astype(np.float32), motion.astype(np.float32), clip.found)
+    motion, rest = mouth_motion(clip.mesh, clip.found, template, rest_fraction)
+    return MotionSequence(clip.clip_id, group, clip.log_mel.astype(np.float32), rest, motion,
+                          clip.found)
 
 
 def load_sequences(motion_dir: str | Path, template: np.ndarray, rest_fraction: float = 0.1,

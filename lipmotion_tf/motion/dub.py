@@ -26,27 +26,10 @@ import numpy as np
 
 from lipmotion_tf.audio.validation import DEFAULT_MAX_DURATION
 from lipmotion_tf.errors import NoFaceError
-from lipmotion_tf.generate.dub import (DubResult, FrameStore, generated_index, output_plan,
-                                       pingpong_index)
+from lipmotion_tf.generate.dub import (DubResult, FrameStore, generated_index, output_frames,
+                                       output_plan, recorded)
 from lipmotion_tf.motion import representation as rep
 from lipmotion_tf.motion.template import FRONTAL_TEMPLATE
-
-
-def track_meshes(frames, store: FrameStore | None = None, progress=None):
-    """Face meshes (with depth) of every frame: ``(T, 468, 3)`` and the found flags."""
-    from lipmotion_tf.video.face_mesh import FaceMeshDetector
-
-    meshes, found = [], []
-    with FaceMeshDetector(static_image_mode=False) as detector:
-        for frame in frames:
-            if store is not None:
-                store.append(frame)
-            mesh = detector.detect(frame, depth=True)
-            found.append(mesh is not None)
-            meshes.append(mesh[:468] if mesh is not None else np.zeros((468, 3), np.float32))
-            if progress is not None:
-                progress()
-    return np.asarray(meshes, np.float32), np.asarray(found, bool)
 
 
 def video_rest(meshes: np.ndarray, found: np.ndarray, fraction: float = 0.1) -> np.ndarray:
@@ -75,9 +58,12 @@ def dub_motion_video(video_path, audio_path, output, checkpoint=None, batch_size
     from lipmotion_tf.audio.loader import load_audio
     from lipmotion_tf.generate.mp4_writer import Mp4Writer
     from lipmotion_tf.generate.render import check_not_an_input, check_output
+    from lipmotion_tf.motion.extract import track_mesh
     from lipmotion_tf.motion.face_rig import FaceRig
     from lipmotion_tf.motion.pipeline import MotionPipeline
-    from lipmotion_tf.video.reader import iter_video, video_info
+    from lipmotion_tf.motion.renderer import MotionRenderer
+    from lipmotion_tf.video.face_mesh import FaceMeshDetector
+    from lipmotion_tf.video.reader import iter_video, video_frame, video_info
 
     output = Path(output)
     check_output(output)
@@ -93,17 +79,15 @@ def dub_motion_video(video_path, audio_path, output, checkpoint=None, batch_size
 
     with tempfile.TemporaryDirectory(prefix="lipmotion-dub-") as folder:
         store = FrameStore(Path(folder)) if needs_store else None
-        with tqdm(total=info.num_frames, unit="frame", desc="tracking",
-                  disable=not progress) as bar:
-            meshes, found = track_meshes(iter_video(video_path, fps), store, bar.update)
+        with FaceMeshDetector(static_image_mode=False) as detector, tqdm(
+                total=info.num_frames, unit="frame", desc="tracking", disable=not progress) as bar:
+            meshes, found, (height, width) = track_mesh(
+                recorded(iter_video(video_path, fps), store, bar.update), detector, indices=None)
         frontal_rest = video_rest(meshes, found, config.data.rest_fraction)
         first = int(np.flatnonzero(found)[0])
-        source = iter_video(video_path, fps)
-        frames_before = [next(source) for _ in range(first + 1)]
-        reference = FaceRig.from_image(frames_before[-1], meshes[first],
-                                       frontal_rest=frontal_rest, source=str(video_path))
-        from lipmotion_tf.motion.renderer import MotionRenderer
-
+        frame = store[first] if store is not None else video_frame(video_path, first, fps)
+        reference = FaceRig.from_image(frame, meshes[first], frontal_rest=frontal_rest,
+                                       source=str(video_path))
         side = reference.crop_size
         mouth_box = (0, 0, side, side)  # the mouth moves within the crop as the head does
         render = tf.function(MotionRenderer(side, mouth_box, reference.grid_size),
@@ -113,16 +97,12 @@ def dub_motion_video(video_path, audio_path, output, checkpoint=None, batch_size
                               np.float32)
         else:
             motion = pipeline.motion(waveform, rate, reference.rest_motion_input)
-        source = iter_video(video_path, fps)
         faceless = 0
-        height, width = frames_before[-1].shape[:2]
+        frames = output_frames(video_path, fps, num_output, len(found), store)
         with Mp4Writer(output, Fraction(fps).limit_denominator(1001), width, height, waveform,
                        rate) as writer:
-            for j in tqdm(range(num_output), unit="frame", desc="dubbing", disable=not progress):
-                if j >= len(found) and store is None:
-                    break  # fewer frames than the container announced: end with the video
-                index = pingpong_index(j, len(found))
-                image = next(source) if j < len(found) else store[index]
+            for j, (index, image) in enumerate(tqdm(frames, total=num_output, unit="frame",
+                                                    desc="dubbing", disable=not progress)):
                 if not found[index]:
                     faceless += 1
                     writer.write(image)

@@ -60,16 +60,35 @@ def fill_missing(points: np.ndarray, found: np.ndarray) -> np.ndarray:
     return points[nearest]
 
 
-def track_mesh(frames, detector) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
-    """Face mesh of every frame: ``(T, K, 3)`` stored points, found flags, frame size."""
+def track_mesh(frames, detector, indices=STORED_INDICES):
+    """Face mesh (with depth) of every frame: ``(T, K, 3)`` points (``indices`` of the mesh;
+    None: all 468), the found flags (zeros where no face), and the frame size."""
+    count = 468 if indices is None else len(indices)
     points, found, size = [], [], (0, 0)
     for frame in frames:
         size = frame.shape[:2]
         mesh = detector.detect(frame, depth=True)
         found.append(mesh is not None)
-        points.append(mesh[list(STORED_INDICES)] if mesh is not None
-                      else np.zeros((len(STORED_INDICES), 3), np.float32))
+        if mesh is None:
+            points.append(np.zeros((count, 3), np.float32))
+        else:
+            points.append(mesh[:468] if indices is None else mesh[list(indices)])
     return np.stack(points), np.asarray(found, bool), (int(size[0]), int(size[1]))
+
+
+def track_video(path: Path, detector, fps: int):
+    """:func:`track_mesh` of a video's frames, the gaps filled from the nearest face.
+
+    Raises:
+        InputError: the video cannot be read.
+        NoFaceError: a face was found in fewer than half of the frames.
+    """
+    from lipmotion_tf.video.reader import iter_video
+
+    mesh, found, size = track_mesh(iter_video(path, fps=fps), detector)
+    if found.mean() < MIN_FOUND_FRACTION:
+        raise NoFaceError(f"{path}: a face in only {int(found.sum())} of {len(found)} frames")
+    return fill_missing(mesh, found), found, size
 
 
 def speech_log_mel(path: Path, num_frames: int, audio: AudioConfig) -> np.ndarray:
@@ -87,13 +106,9 @@ def extract_clip(path: Path, clip_id: str, detector, audio: AudioConfig) -> Moti
         InputError: the video or its sound cannot be read.
         NoFaceError: a face was found in fewer than half of the frames.
     """
-    from lipmotion_tf.video.reader import iter_video
-
-    mesh, found, size = track_mesh(iter_video(path, fps=audio.fps), detector)
-    if found.mean() < MIN_FOUND_FRACTION:
-        raise NoFaceError(f"{path}: a face in only {int(found.sum())} of {len(found)} frames")
+    mesh, found, size = track_video(path, detector, audio.fps)
     log_mel = speech_log_mel(path, len(found), audio)
-    return MotionClip(clip_id, fill_missing(mesh, found), found, log_mel.astype(np.float16), size)
+    return MotionClip(clip_id, mesh, found, log_mel.astype(np.float16), size)
 
 
 def save_clip(clip: MotionClip, path: Path) -> None:

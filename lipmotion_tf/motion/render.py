@@ -85,11 +85,11 @@ def video_motion(path, config) -> np.ndarray:
     Raises:
         InputError, NoFaceError: an unreadable video, or a face in fewer than half its frames.
     """
-    from lipmotion_tf.motion.dataset import to_sequence
-    from lipmotion_tf.motion.extract import extract_clip
+    from lipmotion_tf.motion.dataset import mouth_motion
+    from lipmotion_tf.motion.extract import track_video
     from lipmotion_tf.motion.template import FRONTAL_TEMPLATE
     from lipmotion_tf.video.face_mesh import FaceMeshDetector
 
     with FaceMeshDetector(static_image_mode=False) as detector:
-        clip = extract_clip(Path(path), Path(path).stem, detector, config.audio)
-    return to_sequence(clip, "video", FRONTAL_TEMPLATE, config.data.rest_fraction).motion
+        mesh, found, _ = track_video(Path(path), detector, config.audio.fps)
+    return mouth_motion(mesh, found, FRONTAL_TEMPLATE, config.data.rest_fraction)[0]
