@@ -134,7 +134,7 @@ def tiny_motion_checkpoint(tmp_path_factory) -> Path:
     """A tiny, untrained motion model folder (config.yaml + weights), as training writes it."""
     from lipmotion_tf.motion.config import MotionExperimentConfig
     from lipmotion_tf.motion.motion_generator import MotionGenerator
-    from lipmotion_tf.motion.training import WEIGHTS_NAME
+    from lipmotion_tf.motion.config import WEIGHTS_NAME
     from lipmotion_tf.train.runner import save_config
 
     folder = tmp_path_factory.mktemp("motion_model")

@@ -8,7 +8,8 @@ is cut. Frames without a face pass through unchanged.
 
 from __future__ import annotations
 
-from lipmotion_tf.cli.generation_options import add_generation_options, apply_device
+from lipmotion_tf.cli.generation_options import (add_generation_options, add_model_options,
+                                                 apply_device, chosen_model)
 
 HELP = "put new speech into the mouth of a person's video"
 
@@ -18,12 +19,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--audio", required=True,
                         help="the new speech: wav, flac, mp3, ogg, m4a or the audio of a video")
     parser.add_argument("-o", "--output", default="dubbed.mp4", help="output .mp4 file")
-    parser.add_argument("--model", choices=("auto", "motion", "paper"), default="auto",
-                        help="motion: the video's own lips moved to the new speech's landmarks; "
-                             "paper: 64-pixel generated lips pasted in; auto: the "
-                             "--checkpoint's kind, else motion")
-    parser.add_argument("--checkpoint", default=None,
-                        help="model folder (default: the shipped model of --model)")
+    add_model_options(parser, "the video's own lips moved to the new speech's landmarks",
+                      "64-pixel generated lips pasted in")
     parser.add_argument("--identity-frame", type=int, default=None, metavar="N",
                         help="take the identity from frame N (none: the frame with the most "
                         "closed mouth)")
@@ -35,7 +32,6 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     apply_device(args)
-    from lipmotion_tf.cli.generate import chosen_model
     from lipmotion_tf.cli.interrupts import terminate_as_interrupt
     from lipmotion_tf.errors import InputError
     from lipmotion_tf.generate.dub import dub_video

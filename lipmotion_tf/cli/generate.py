@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lipmotion_tf.cli.generation_options import add_generation_options, apply_device
+from lipmotion_tf.cli.generation_options import (add_generation_options, add_model_options,
+                                                 apply_device, chosen_model)
 
 HELP = "generate a lip video from speech and one face or lip image"
 LAYOUT_CHOICES = ("lips", "side-by-side", "face")
@@ -30,11 +31,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--image", default=str(samples / "face.jpg"),
                         help="a photo with a face, or an already-cropped lip image")
     parser.add_argument("-o", "--output", default="lipmotion.mp4", help="output .mp4 file")
-    parser.add_argument("--model", choices=("auto", "motion", "paper"), default="auto",
-                        help="motion: landmarks then the photo's own pixels; paper: the "
-                             "one-stage generator; auto: the --checkpoint's kind, else motion")
-    parser.add_argument("--checkpoint", default=None,
-                        help="model folder (default: the shipped model of --model)")
+    add_model_options(parser, "landmarks then the photo's own pixels",
+                      "the one-stage generator")
     parser.add_argument("--layout", choices=LAYOUT_CHOICES, default=None,
                         help="lips alone, next to the identity image, or the whole photo "
                              "(default: face for the motion model, side-by-side for paper)")
@@ -48,20 +46,6 @@ def add_arguments(parser) -> None:
                         help="motion model: move the photo's lips as the person in this video "
                              "moves theirs (their speech is muxed in; --audio is not used)")
     add_generation_options(parser)
-
-
-def chosen_model(args) -> str:
-    """``motion`` or ``paper``: what --model and --checkpoint ask for."""
-    from lipmotion_tf.errors import InputError
-    from lipmotion_tf.motion.pipeline import is_motion_checkpoint
-
-    if args.checkpoint is None:
-        return "paper" if args.model == "paper" else "motion"
-    kind = "motion" if is_motion_checkpoint(args.checkpoint) else "paper"
-    if args.model not in ("auto", kind):
-        raise InputError(f"--checkpoint {args.checkpoint} holds a {kind} model, not --model "
-                         f"{args.model}")
-    return kind
 
 
 def run(args) -> int:

@@ -20,6 +20,29 @@ def add_generation_options(parser) -> None:
                              "for generate, 0 for dub; 0: open on the first generated frame)")
 
 
+def add_model_options(parser, motion_help: str, paper_help: str) -> None:
+    """``--model auto|motion|paper`` and ``--checkpoint`` (see :func:`chosen_model`)."""
+    parser.add_argument("--model", choices=("auto", "motion", "paper"), default="auto",
+                        help=f"motion: {motion_help}; paper: {paper_help}; auto: the "
+                             "--checkpoint's kind, else motion")
+    parser.add_argument("--checkpoint", default=None,
+                        help="model folder (default: the shipped model of --model)")
+
+
+def chosen_model(args) -> str:
+    """``motion`` or ``paper``: what --model and --checkpoint ask for."""
+    from lipmotion_tf.errors import InputError
+    from lipmotion_tf.motion.pipeline import is_motion_checkpoint
+
+    if args.checkpoint is None:
+        return "paper" if args.model == "paper" else "motion"
+    kind = "motion" if is_motion_checkpoint(args.checkpoint) else "paper"
+    if args.model not in ("auto", kind):
+        raise InputError(f"--checkpoint {args.checkpoint} holds a {kind} model, not --model "
+                         f"{args.model}")
+    return kind
+
+
 def apply_device(args) -> None:
     """Hides the GPUs for ``--device cpu``; must run before TensorFlow is imported."""
     if args.device == "cpu":

@@ -14,6 +14,8 @@ from lipmotion_tf.config import MAX_SEED, AudioConfig
 from lipmotion_tf.errors import ConfigError
 
 MOTION_KIND = "motion"
+#: The motion generator's weights in a run (or shipped model) folder, beside config.yaml.
+WEIGHTS_NAME = "motion_generator.weights.h5"
 
 
 @dataclasses.dataclass

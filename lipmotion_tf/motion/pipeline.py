@@ -26,7 +26,7 @@ def motion_checkpoint() -> Path:
 
 def is_motion_checkpoint(path: str | Path) -> bool:
     """Whether a checkpoint folder holds a motion model."""
-    from lipmotion_tf.motion.training import WEIGHTS_NAME
+    from lipmotion_tf.motion.config import WEIGHTS_NAME
 
     return (Path(path) / WEIGHTS_NAME).is_file()
 

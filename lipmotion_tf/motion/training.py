@@ -17,10 +17,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from lipmotion_tf.motion.config import MotionExperimentConfig
+from lipmotion_tf.motion.config import WEIGHTS_NAME, MotionExperimentConfig
 from lipmotion_tf.motion.template import FRONTAL_TEMPLATE
-
-WEIGHTS_NAME = "motion_generator.weights.h5"
 
 
 class MotionValidation(keras.callbacks.Callback):
