@@ -67,12 +67,13 @@ def measure(photo: Path, video: Path) -> dict:
     from lipmotion_tf.video.reader import read_video
 
     image = read_image(photo)
-    frames = read_video(video)[:, : image.shape[0], : image.shape[1]]
+    decoded = read_video(video)
+    frames = decoded[:, : image.shape[0], : image.shape[1]]
     rig = FaceRig.from_image(image)
     x0, y0, side = *rig.origin, rig.crop_size
     outside = np.ones(image.shape[:2], bool)
     outside[y0:y0 + side, x0:x0 + side] = False
-    lips = rig.mesh[list(range(468))][[61, 291, 0, 17], :2]
+    lips = rig.mesh[[61, 291, 0, 17], :2]  # mouth corners, upper and lower lip middles
     lx0, ly0 = np.floor(lips.min(axis=0)).astype(int) - 4
     lx1, ly1 = np.ceil(lips.max(axis=0)).astype(int) + 4
     photo_sharpness = laplacian_variance(image[ly0:ly1, lx0:lx1])
@@ -89,7 +90,7 @@ def measure(photo: Path, video: Path) -> dict:
     mse = diff.mean()
     return {
         "photo": photo.name, "photo_size": list(image.shape[:2]),
-        "video_size": list(read_video(video).shape[1:3]), "frames": int(len(frames)),
+        "video_size": list(decoded.shape[1:3]), "frames": int(len(frames)),
         "crop": int(side),
         "psnr_outside": round(float(10 * np.log10(255.0 ** 2 / mse)) if mse > 0 else 100.0, 2),
         "psnr_all": round(float(psnr(frames, np.repeat(image[None], len(frames), 0))), 2),

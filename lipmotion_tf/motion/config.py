@@ -213,15 +213,16 @@ class MotionExperimentConfig:
 
 
 def is_motion_config(path) -> bool:
-    """Whether a YAML experiment file declares ``kind: motion``."""
-    import yaml
-
+    """Whether a YAML experiment file declares ``kind: motion`` (False for a file that cannot
+    be read: the paper model's loader then names the problem)."""
     from pathlib import Path
+
+    from lipmotion_tf.config import read_yaml
 
     if path is None or not Path(path).is_file():
         return False
     try:
-        content = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError):
+        content = read_yaml(path)
+    except ConfigError:
         return False
     return isinstance(content, dict) and content.get("kind") == MOTION_KIND

@@ -91,6 +91,12 @@ def load_sequences(motion_dir: str | Path, template: np.ndarray, rest_fraction: 
     return sequences
 
 
+def window_at(sequence: MotionSequence, start: int, window: int, mel_frames_per_frame: int):
+    """``(log_mel, rest, motion)`` of the ``window`` frames of ``sequence`` from ``start``."""
+    m, end = mel_frames_per_frame, start + window
+    return sequence.log_mel[m * start:m * end], sequence.rest, sequence.motion[start:end]
+
+
 def quiet_log_mel(frames: int, config, rng: np.random.Generator) -> np.ndarray:
     """The log-mel of a recording with no voice: low noise with a random spectral tilt."""
     mels = config.n_mels
@@ -147,10 +153,7 @@ class WindowSampler:
 
     def window_at(self, sequence: MotionSequence, start: int):
         """The window of ``sequence`` starting at frame ``start``."""
-        m = self.audio.mel_frames_per_frame
-        end = start + self.window
-        return (sequence.log_mel[m * start:m * end], sequence.rest,
-                sequence.motion[start:end])
+        return window_at(sequence, start, self.window, self.audio.mel_frames_per_frame)
 
     def sample(self):
         """One random window ``(log_mel, rest, motion)``."""
@@ -206,14 +209,13 @@ class WindowSampler:
 
 def fixed_windows(sequences, window: int, audio, limit: int = 512):
     """Non-overlapping windows of every sequence (a fixed validation set), at most ``limit``."""
-    sampler_like = WindowSampler(sequences, window, audio)
-    items = []
-    for group in sampler_like.names:
-        for sequence in sampler_like.groups[group]:
-            for start in range(0, sequence.num_frames - window + 1, window):
-                items.append(sampler_like.window_at(sequence, start))
-    rng = np.random.default_rng(0)
+    items = [window_at(sequence, start, window, audio.mel_frames_per_frame)
+             for sequence in sequences
+             for start in range(0, sequence.num_frames - window + 1, window)]
+    if not items:
+        raise DataError(f"no clip has the {window} frames of a window")
     if len(items) > limit:
-        items = [items[i] for i in sorted(rng.choice(len(items), limit, replace=False))]
+        keep = np.random.default_rng(0).choice(len(items), limit, replace=False)
+        items = [items[i] for i in sorted(keep)]
     return ({"log_mel": np.stack([i[0] for i in items]), "rest": np.stack([i[1] for i in items])},
             np.stack([i[2] for i in items]))

@@ -170,6 +170,7 @@ def prepare_motion(video_dir: str | Path, out_dir: str | Path, audio: AudioConfi
     and failed (with reasons, also written to ``out_dir/failures.json``).
     """
     from concurrent.futures import ProcessPoolExecutor
+    from contextlib import nullcontext
 
     from tqdm import tqdm
 
@@ -186,20 +187,14 @@ def prepare_motion(video_dir: str | Path, out_dir: str | Path, audio: AudioConfi
         clip_id = relative.with_suffix("").as_posix()
         tasks.append((str(video), str(target), clip_id, dataclasses.asdict(audio)))
     failures = {}
-    bar = tqdm(total=len(tasks), desc="motion data", unit="clip", disable=not progress)
-    if workers <= 1:
-        results = map(_worker_clip, tasks)
+    with (ProcessPoolExecutor(max_workers=workers) if workers > 1 else nullcontext()) as pool, \
+            tqdm(total=len(tasks), desc="motion data", unit="clip", disable=not progress) as bar:
+        results = (pool.map(_worker_clip, tasks, chunksize=4) if pool is not None
+                   else map(_worker_clip, tasks))
         for clip_id, error in results:
             if error:
                 failures[clip_id] = error
             bar.update()
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for clip_id, error in pool.map(_worker_clip, tasks, chunksize=4):
-                if error:
-                    failures[clip_id] = error
-                bar.update()
-    bar.close()
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "failures.json").write_text(json.dumps(failures, indent=2) + "\n")
     return {"written": len(tasks) - len(failures), "kept": kept, "failed": failures}

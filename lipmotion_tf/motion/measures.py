@@ -17,15 +17,14 @@ from __future__ import annotations
 import numpy as np
 
 from lipmotion_tf.metrics.lip_sync import sync_correlation
-from lipmotion_tf.motion.representation import LOWER_INNER, UPPER_INNER
+from lipmotion_tf.motion.representation import inner_opening
 
 LIP_POINTS = 40  # the lip set comes first in MOTION_INDICES
 
 
 def opening(rest: np.ndarray, motion: np.ndarray) -> np.ndarray:
     """Inner-lip gap of ``rest + motion`` per frame (mouth widths)."""
-    shape = rest[None] + motion
-    return np.linalg.norm(shape[:, UPPER_INNER] - shape[:, LOWER_INNER], axis=-1)
+    return inner_opening(rest[None] + motion)
 
 
 def clip_measures(rest: np.ndarray, real: np.ndarray, generated: np.ndarray) -> dict:
@@ -85,6 +84,8 @@ def evaluate_sequences(generator, sequences, audio=None) -> dict:
         ``still_max``: the largest displacement (mouth widths) any clip's rest shape gets
         from a recording with no voice (0: the mouth stays at the given shape).
     """
+    from lipmotion_tf.motion.dataset import quiet_log_mel
+
     per_clip = {}
     still = 0.0
     rng = np.random.default_rng(0)
@@ -92,8 +93,6 @@ def evaluate_sequences(generator, sequences, audio=None) -> dict:
         generated = predict_motion(generator, sequence.log_mel, sequence.rest)
         per_clip[sequence.clip_id] = clip_measures(sequence.rest, sequence.motion, generated)
         if audio is not None:
-            from lipmotion_tf.motion.dataset import quiet_log_mel
-
             quiet = quiet_log_mel(sequence.num_frames, audio, rng)
             moved = predict_motion(generator, quiet, sequence.rest)
             still = max(still, float(np.abs(moved).max()))

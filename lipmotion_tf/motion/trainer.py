@@ -35,6 +35,16 @@ def _encoder(channels: int, stride: int, name: str) -> keras.Sequential:
     return keras.Sequential(layers, name=name)
 
 
+def frame_difference(x):
+    """``x[t] - x[t - 1]`` along axis 1, 0 at the first frame (the length is kept)."""
+    return ops.concatenate([x[:, :1] * 0.0, x[:, 1:] - x[:, :-1]], axis=1)
+
+
+def flat_motion(motion, scale: float):
+    """``(B, T, P, 2)`` motion as ``(B, T, 2P)``, multiplied by ``scale``."""
+    return ops.reshape(motion * scale, (-1, ops.shape(motion)[1], motion.shape[2] * 2))
+
+
 @keras.saving.register_keras_serializable(package="lipmotion_tf")
 class MotionDiscriminator(keras.Model):
     """Scores whether a motion sequence belongs with a log-mel: ``(B, T', 1)`` logits.
@@ -59,10 +69,9 @@ class MotionDiscriminator(keras.Model):
         self.out = keras.layers.Conv1D(1, 1, name="discriminator_logit")
 
     def call(self, audio_features, motion):
-        frames = ops.shape(motion)[1]
-        flat = ops.reshape(motion * self.target_scale, (-1, frames, motion.shape[2] * 2))
-        moving = ops.concatenate([flat[:, :1] * 0.0, flat[:, 1:] - flat[:, :-1]], axis=1)
-        x = self.audio(audio_features) + self.motion(ops.concatenate([flat, moving], axis=-1))
+        flat = flat_motion(motion, self.target_scale)
+        x = self.audio(audio_features) + self.motion(
+            ops.concatenate([flat, frame_difference(flat)], axis=-1))
         for layer in self.joint:
             x = x + layer(keras.activations.leaky_relu(x, 0.2))
         return self.out(keras.activations.leaky_relu(x, 0.2))
@@ -151,13 +160,7 @@ class MotionTrainer(keras.Model):
 
     def _flat_velocity(self, motion):
         """Landmark velocities as ``(B, T, 2P)`` (a zero first frame keeps the length)."""
-        frames = ops.shape(motion)[1]
-        flat = ops.reshape(motion * self.scale, (-1, frames, motion.shape[2] * 2))
-        return ops.concatenate([flat[:, :1] * 0.0, flat[:, 1:] - flat[:, :-1]], axis=1)
-
-    def _audio_derivative(self, features):
-        """Frame-to-frame change of the audio features (zero first frame)."""
-        return ops.concatenate([features[:, :1] * 0.0, features[:, 1:] - features[:, :-1]], axis=1)
+        return frame_difference(flat_motion(motion, self.scale))
 
     def _shifted(self, features):
         """The audio features rolled by ``mismatch_shift`` video frames (a mismatched pair)."""
@@ -179,7 +182,7 @@ class MotionTrainer(keras.Model):
         features = self.generator.audio_features(inputs["log_mel"])
         if self.use_correlation:
             values["correlation"] = losses.derivative_correlation_loss(
-                self.audio_derivative_encoder(self._audio_derivative(features)),
+                self.audio_derivative_encoder(frame_difference(features)),
                 self.motion_velocity_encoder(self._flat_velocity(generated)))
             total += cfg.correlation * values["correlation"]
         if self.use_adversarial:
@@ -191,8 +194,8 @@ class MotionTrainer(keras.Model):
     def _auxiliary_losses(self, real, generated, features):
         values, total = {}, 0.0
         if self.use_correlation:
-            audio = self.audio_derivative_encoder(self._audio_derivative(features))
-            shifted = self.audio_derivative_encoder(self._audio_derivative(self._shifted(features)))
+            audio = self.audio_derivative_encoder(frame_difference(features))
+            shifted = self.audio_derivative_encoder(frame_difference(self._shifted(features)))
             motion = self.motion_velocity_encoder(self._flat_velocity(real))
             # Aligned pairs pulled together, shifted pairs pushed to orthogonal (no collapse).
             values["correlation_encoders"] = (
