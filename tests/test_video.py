@@ -113,19 +113,21 @@ def test_empty_video_raises_input_error(tmp_path):
         read_video(path)
 
 
-def write_rotated_video(path, degrees, num_frames=3, size=(16, 32)):
+def write_rotated_video(path, degrees, num_frames=3, size=(16, 32), hflip=False, vflip=False):
     """Writes an H.264 mp4 as a phone does: stored pixels ``size`` (height, width) with a
-    display matrix turning them ``degrees`` counter-clockwise; the stored top-left quarter
-    is white, the rest black."""
+    display matrix turning them ``degrees`` counter-clockwise (and mirroring them, as a
+    front camera's video may); the stored top-left quarter is white, a green bar below right
+    of the middle (so that every mirror and turn looks different), the rest black."""
     import av
 
     height, width = size
     image = np.zeros((height, width, 3), np.uint8)
     image[: height // 2, : width // 2] = 255
+    image[height // 2:, width // 2: width // 2 + 8] = (0, 255, 0)
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.set_display_rotation(degrees)
+        stream.set_display_rotation(degrees, hflip=hflip, vflip=vflip)
         for _ in range(num_frames):
             for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
                 container.mux(packet)
@@ -149,18 +151,25 @@ def test_display_rotation_is_applied(tmp_path, degrees, turns):
     assert info.rotation == 90 * turns
 
 
-def test_display_rotation_matches_ffmpeg(tmp_path):
-    """The reader turns a -90 degree (phone portrait) clip the way the ffmpeg player does."""
+@pytest.mark.parametrize("degrees, hflip, vflip", [
+    (-90, False, False), (0, True, False), (0, False, True), (90, True, False),
+    (-90, False, True), (180, True, False)])
+def test_display_matrix_matches_ffmpeg(tmp_path, degrees, hflip, vflip):
+    """The reader shows a turned clip (a phone's portrait) and a mirrored one (a display
+    matrix with a flip, as a front camera may write) the way the ffmpeg player does."""
     import subprocess
 
     imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
     path = tmp_path / "phone.mp4"
-    write_rotated_video(path, -90, num_frames=1, size=(16, 48))
+    write_rotated_video(path, degrees, num_frames=1, size=(16, 48), hflip=hflip, vflip=vflip)
     shown = subprocess.run(
         [imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(path),
          "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
         capture_output=True, check=True).stdout
     frame = read_video(path)[0]
-    assert frame.shape == (48, 16, 3)
+    assert frame.shape == ((16, 48, 3) if degrees in (0, 180) else (48, 16, 3))
     reference = np.frombuffer(shown, np.uint8).reshape(frame.shape)
     assert np.abs(frame.astype(int) - reference).mean() < 2
+    info = video_info(path)
+    assert info.mirrored == (hflip != vflip)
+    assert (info.height, info.width) == frame.shape[:2]

@@ -9,8 +9,9 @@ back unchanged.
 
 Frames come out upright, as every player shows them: a phone stores a portrait recording as
 landscape pixels with a display matrix (rotation side data) saying how to turn them, and the
-reader applies that rotation in quarter turns (:func:`_quarter_turns`). ``video_info`` reports
-the displayed size.
+reader applies that rotation in quarter turns, and the mirroring a display matrix may also
+hold (a front camera's selfie video), as FFmpeg's player does (:func:`_orientation`).
+``video_info`` reports the displayed size.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class VideoInfo:
         has_audio: whether the file has an audio stream.
         rotation: counter-clockwise degrees (0, 90, 180 or 270) the stored pixels are turned
             by to show them upright; frames from :func:`iter_video` are already turned.
+        mirrored: whether the display matrix also mirrors the picture (mirrored back, before
+            the turn, in the frames of :func:`iter_video`).
     """
 
     fps: float
@@ -47,6 +50,7 @@ class VideoInfo:
     duration: float
     has_audio: bool
     rotation: int = 0
+    mirrored: bool = False
 
 
 def _open(path: str | Path):
@@ -75,30 +79,50 @@ def _describe(error: Exception) -> str:
     return str(error) or type(error).__name__
 
 
-def _quarter_turns(frame) -> int:
-    """Counter-clockwise quarter turns (0-3) that show a decoded frame upright.
+def _orientation(frame) -> tuple[int, bool]:
+    """``(turns, mirrored)`` that show a decoded frame upright: mirror it left to right first
+    when ``mirrored``, then turn it counter-clockwise by ``turns`` quarter turns (0-3).
 
-    The rotation is the display matrix (FFmpeg's DISPLAYMATRIX side data, written by phones),
-    which PyAV exposes as ``VideoFrame.rotation`` in counter-clockwise degrees; a ``rotate``
-    tag in the stream's metadata is not read, as FFmpeg itself does not apply one. A rotation
-    that is not a multiple of 90 degrees is rounded to the nearest quarter turn.
+    Read from the frame's display matrix (FFmpeg's DISPLAYMATRIX side data, written by
+    phones): ``[a b u; c d v; x y w]`` in 16.16 fixed point maps a stored pixel ``(p, q)`` to
+    ``(a p + c q, b p + d q)``. A negative determinant is a mirrored picture, which FFmpeg's
+    player shows mirrored back; the rest is the rotation FFmpeg's ``av_display_rotation_get``
+    gives, rounded to the nearest quarter turn. A ``rotate`` tag in the stream's metadata is
+    not read, as FFmpeg itself does not apply one. A matrix that is degenerate or not finite
+    is ignored (the frame is shown as stored).
     """
+    data = None
     try:
-        degrees = float(getattr(frame, "rotation", 0) or 0)
-    except (TypeError, ValueError):
-        return 0
-    if not np.isfinite(degrees):
-        return 0
-    return int(np.round(degrees / 90.0)) % 4
+        from av.sidedata.sidedata import Type
+
+        data = frame.side_data.get(Type.DISPLAYMATRIX)
+    except (AttributeError, ImportError, KeyError, TypeError, ValueError):
+        pass
+    if data is None or len(bytes(data)) < 36:
+        return 0, False
+    a, b, _, c, d = (float(v) / 65536.0 for v in np.frombuffer(bytes(data)[:20], "<i4"))
+    mirrored = a * d - b * c < 0
+    if mirrored:  # undo the mirror of the x axis: what is left is a rotation
+        a, b = -a, -b
+    if not (np.hypot(a, b) > 0 and np.isfinite([a, b]).all()):
+        return 0, False
+    degrees = -np.degrees(np.arctan2(b, a))  # counter-clockwise, as VideoFrame.rotation
+    return int(np.round(degrees / 90.0)) % 4, bool(mirrored)
 
 
-def _upright(image: np.ndarray, turns: int) -> np.ndarray:
-    """``image`` turned counter-clockwise by ``turns`` quarter turns, contiguous in memory."""
-    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+def _upright(image: np.ndarray, orientation: tuple[int, bool]) -> np.ndarray:
+    """``image`` mirrored and turned as :func:`_orientation` says, contiguous in memory."""
+    turns, mirrored = orientation
+    if mirrored:
+        image = image[:, ::-1]
+    if turns:
+        image = np.rot90(image, turns)
+    return np.ascontiguousarray(image) if turns or mirrored else image
 
 
-def _first_frame_turns(path: str | Path) -> int:
-    """Quarter turns of a video's first frame (0 when it has none or it cannot be decoded).
+def _first_frame_orientation(path: str | Path) -> tuple[int, bool]:
+    """:func:`_orientation` of a video's first frame (none when it has no frame or the frame
+    cannot be decoded).
 
     The rotation is side data of the decoded frames (PyAV has no reader for the stream's),
     so one frame is decoded; a broken stream is reported by whoever decodes it in full.
@@ -109,10 +133,10 @@ def _first_frame_turns(path: str | Path) -> int:
         stream = container.streams.video[0]
         try:
             for frame in container.decode(stream):
-                return _quarter_turns(frame)
+                return _orientation(frame)
         except av.FFmpegError:
             pass
-    return 0
+    return 0, False
 
 
 def video_info(path: str | Path) -> VideoInfo:
@@ -152,17 +176,17 @@ def video_info(path: str | Path) -> VideoInfo:
         )
     if info.num_frames <= 0:
         raise InputError(f"{path} holds no video frames")
-    turns = _first_frame_turns(path)
+    turns, mirrored = _first_frame_orientation(path)
     if turns % 2:
         info = dataclasses.replace(info, width=info.height, height=info.width)
-    return dataclasses.replace(info, rotation=90 * turns)
+    return dataclasses.replace(info, rotation=90 * turns, mirrored=mirrored)
 
 
 def iter_video(path: str | Path, fps: float = 25.0) -> Iterator[np.ndarray]:
     """Yields the frames of a video as ``(H, W, 3)`` RGB uint8 arrays at ``fps``, upright.
 
-    The container's display rotation (a phone's portrait recording) is applied, so ``H`` and
-    ``W`` are the displayed height and width.
+    The container's display matrix (a phone's portrait recording, a mirrored selfie video)
+    is applied, so ``H`` and ``W`` are the displayed height and width.
 
     Args:
         path: a video file in any format FFmpeg reads (mpg, mp4, mov, avi, mkv, webm...).
@@ -186,7 +210,7 @@ def iter_video(path: str | Path, fps: float = 25.0) -> Iterator[np.ndarray]:
         start = None  # time of the first source frame
         previous = None  # (time, image) of the last source frame seen
         step = default_step
-        turns = None  # quarter turns that show the frames upright
+        orientation = None  # how to show the frames upright (see _orientation)
         emitted = 0
         # Output frames chosen but not yet known to fall inside the clip's rounded length.
         pending: list[np.ndarray] = []
@@ -202,9 +226,9 @@ def iter_video(path: str | Path, fps: float = 25.0) -> Iterator[np.ndarray]:
                     time = previous[0] + step  # broken timestamps: keep decode order
                 if frame.duration and frame.time_base is not None:
                     step = float(frame.duration * frame.time_base)
-                if turns is None:  # the first frame's rotation holds for the clip
-                    turns = _quarter_turns(frame)
-                image = _upright(frame.to_ndarray(format="rgb24"), turns)
+                if orientation is None:  # the first frame's matrix holds for the clip
+                    orientation = _orientation(frame)
+                image = _upright(frame.to_ndarray(format="rgb24"), orientation)
                 if start is None:
                     start = time
                 else:
