@@ -340,3 +340,46 @@ def test_prepare_with_worker_processes(video_dir, tmp_path):
     assert parallel.manifest.to_json() == serial.manifest.to_json()
     assert_same_clips(read_clips_numpy(parallel.manifest.shards("all")),
                       read_clips_numpy(serial.manifest.shards("all")))
+
+
+def test_find_videos_follows_symlinked_folders_once(tmp_path):
+    from lipmotion_tf.data.prepare import find_videos
+
+    elsewhere = tmp_path / "elsewhere" / "s9"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "a.mp4").write_bytes(b"")
+    root = tmp_path / "videos"
+    (root / "s1").mkdir(parents=True)
+    (root / "s1" / "b.MPG").write_bytes(b"")
+    (root / "s9").symlink_to(elsewhere, target_is_directory=True)
+    (root / "s1" / "loop").symlink_to(root, target_is_directory=True)  # a cycle
+    assert find_videos(root) == [root / "s1" / "b.MPG", root / "s9" / "a.mp4"]
+
+
+def test_prepare_clip_streams_the_frames(video_dir, monkeypatch):
+    """prepare_clip decodes the clip twice in a stream instead of holding all its frames,
+    and gives what cropping the held frames gives."""
+    import lipmotion_tf.video.reader as reader
+    from lipmotion_tf.data.prepare import ClipSource, prepare_clip
+    from lipmotion_tf.video.lip_crop import LipCropper
+
+    path = video_dir / "s1" / f"{GRID_CLIPS[0]}.mpg"
+    held = LipCropper().crop_video(reader.read_video(path))
+    opened = []
+    iter_video = reader.iter_video
+
+    def counted(*args, **kwargs):
+        opened.append(args[0])
+        return iter_video(*args, **kwargs)
+
+    def refused(*_args, **_kwargs):
+        raise AssertionError("prepare read the whole video into memory")
+
+    monkeypatch.setattr(reader, "iter_video", counted)
+    monkeypatch.setattr(reader, "read_video", refused)
+    source = ClipSource(f"s1/{GRID_CLIPS[0]}", "s1", f"s1/{GRID_CLIPS[0]}.mpg")
+    clip = prepare_clip(path, source, settings(), LipCropper())
+    assert len(opened) == 2
+    np.testing.assert_array_equal(clip.frames, held.frames)
+    np.testing.assert_array_equal(clip.boxes, held.boxes)
+    assert clip.frame_size == (288, 360)

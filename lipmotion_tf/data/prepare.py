@@ -140,10 +140,21 @@ def find_videos(video_dir: str | Path) -> list[Path]:
     video_dir = Path(video_dir)
     if not video_dir.is_dir():
         raise InputError(f"video folder not found: {video_dir}")
-    videos = sorted(
-        path for path in video_dir.rglob("*")
-        if path.suffix.lower() in VIDEO_EXTENSIONS and path.is_file()
-    )
+    # os.walk, unlike Path.rglob before Python 3.13, can follow symlinked folders; a folder
+    # reached twice (a link to a parent, two links to one place) is walked once.
+    videos, seen = [], set()
+    for folder, subfolders, files in os.walk(video_dir, followlinks=True):
+        info = os.stat(folder)
+        key = info.st_ino, info.st_dev
+        if key in seen:
+            subfolders[:] = []
+            continue
+        seen.add(key)
+        subfolders.sort()
+        videos += [Path(folder) / name for name in files
+                   if Path(name).suffix.lower() in VIDEO_EXTENSIONS
+                   and (Path(folder) / name).is_file()]
+    videos.sort()
     if not videos:
         raise InputError(
             f"no videos ({', '.join(VIDEO_EXTENSIONS)}) found in {video_dir}"
@@ -181,7 +192,9 @@ def plan_shards(
 def prepare_clip(
     video_path: Path, source: ClipSource, settings: PrepareSettings, cropper
 ) -> records.PreparedClip:
-    """Prepares one video (held in memory whole: clips of seconds, not hours).
+    """Prepares one video, its frames streamed: decoded once to track the lips and once more
+    to cut the crops, so memory holds the crops, never the frames (a 60 s 720p clip would
+    take 4 GB of frames; a 5-minute 1080p talk 45 GB).
 
     Audio and video are assumed to start together (the streams' start offsets are ignored).
 
@@ -198,12 +211,23 @@ def prepare_clip(
     """
     from lipmotion_tf.audio.loader import load_audio
     from lipmotion_tf.data.alignment import speech_flags_for_video
-    from lipmotion_tf.video.reader import read_video
+    from lipmotion_tf.video.reader import iter_video
 
     audio_config = settings.audio
     audio = load_audio(video_path, audio_config.sample_rate)  # first: cheap, fails fast
-    frames = read_video(video_path, fps=audio_config.fps)
-    num_frames = int(frames.shape[0])
+    frame_size: tuple[int, int] = (0, 0)
+
+    def measured(frames):
+        nonlocal frame_size
+        for frame in frames:
+            frame_size = (int(frame.shape[0]), int(frame.shape[1]))
+            yield frame
+
+    # The boxes are smoothed over the whole clip (a centred filter), so they are known only
+    # once every frame was seen: the frames are decoded a second time to be cut.
+    landmarks, face_found = cropper.track_lips(
+        measured(iter_video(video_path, fps=audio_config.fps)))
+    num_frames = int(face_found.size)
     if num_frames < settings.min_frames:
         raise InputError(
             f"{video_path} has {num_frames} frames at {audio_config.fps} fps, "
@@ -216,23 +240,24 @@ def prepare_clip(
             f"but the video {num_frames / audio_config.fps:.2f} s"
         )
     try:
-        crops = cropper.crop_video(frames)
+        boxes, landmarks = cropper.smooth_boxes(landmarks, face_found)
     except NoFaceError as error:
         raise NoFaceError(f"{video_path}: {error}") from None
+    crops = cropper.crop_frames(iter_video(video_path, fps=audio_config.fps), boxes)
     audio = np.pad(audio[:wanted], (0, max(0, wanted - audio.size)))
     pcm = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
     return records.PreparedClip(
         clip_id=source.clip_id,
         speaker=source.speaker,
         source=source.source,
-        frames=crops.frames,
+        frames=crops,
         audio=pcm,
         sample_rate=audio_config.sample_rate,
-        boxes=crops.boxes,
-        landmarks=crops.landmarks,
-        face_found=crops.face_found,
+        boxes=boxes,
+        landmarks=landmarks,
+        face_found=face_found,
         speech=speech_flags_for_video(video_path, num_frames),
-        frame_size=(int(frames.shape[1]), int(frames.shape[2])),
+        frame_size=frame_size,
     )
 
 
