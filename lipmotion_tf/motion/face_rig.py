@@ -190,12 +190,19 @@ class FaceRig:
                 "teeth": teeth.astype(np.float32), "colours": colours}
 
     def paste(self, rendered: np.ndarray) -> np.ndarray:
-        """The photo with a rendered crop (``(S, S, 3)`` in [0, 1]) in place: uint8."""
+        """The photo with a rendered crop in place: uint8. ``rendered``: ``(S, S, 3)`` in
+        [0, 1], or already uint8 (:func:`crop_to_uint8`: a served model's frames)."""
         frame = self.image.copy()
         x0, y0 = self.origin
         side = self.crop_size
-        frame[y0:y0 + side, x0:x0 + side] = np.clip(rendered * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        frame[y0:y0 + side, x0:x0 + side] = (rendered if rendered.dtype == np.uint8
+                                             else crop_to_uint8(rendered))
         return frame
+
+
+def crop_to_uint8(rendered: np.ndarray) -> np.ndarray:
+    """Rendered crops in [0, 1] -> uint8, rounded (the pixels :meth:`FaceRig.paste` writes)."""
+    return np.clip(rendered * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def _polygon_pixels(image: np.ndarray, polygon: np.ndarray) -> np.ndarray:

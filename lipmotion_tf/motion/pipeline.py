@@ -6,6 +6,12 @@ the motion model over the whole utterance (its per-utterance normalisation sees 
 -> mouth-frame displacements -> the photo's :class:`~lipmotion_tf.motion.face_rig.FaceRig`
 -> :class:`~lipmotion_tf.motion.renderer.MotionRenderer` a batch of frames at a time ->
 full-size frames in which only the mouth region differs from the photo.
+
+The motion model and the renderer run through the functions of
+:mod:`~lipmotion_tf.motion.graph_functions`, the graphs the exports hold, so a served or
+exported model gives these frames. :meth:`MotionPipeline.predict` and
+:meth:`MotionPipeline.render_batch` are the two model calls; a served model's pipeline
+(:mod:`lipmotion_tf.serving.motion_model`) replaces them by its signatures.
 """
 
 from __future__ import annotations
@@ -49,6 +55,8 @@ class MotionPipeline:
         self.config = config
         self.batch_size = int(batch_size)
         self.max_duration = check_max_duration(max_duration)
+        self._motion = None
+        self._renderers: dict = {}
 
     @classmethod
     def from_checkpoint(cls, path: str | Path | None = None, **kwargs) -> "MotionPipeline":
@@ -71,34 +79,53 @@ class MotionPipeline:
         """Frames for speech of ``num_samples`` at the model rate."""
         return num_output_frames(num_samples, self.config.audio.samples_per_frame)
 
-    def motion(self, waveform: np.ndarray, sample_rate: int, rest: np.ndarray) -> np.ndarray:
-        """Mouth-frame displacements ``(T, 59, 2)`` for the speech and a rest shape."""
+    def log_mel(self, waveform: np.ndarray, sample_rate: int) -> np.ndarray:
+        """The motion model's log-mel ``(4T, M)`` of checked speech, resampled to the model
+        rate, for its ``T`` output frames."""
         from lipmotion_tf.audio.log_mel_numpy import log_mel_of_frames
-        from lipmotion_tf.motion.measures import predict_motion
 
         waveform = self.check_speech(waveform, sample_rate)
         if sample_rate != self.config.audio.sample_rate:
             import soxr
 
             waveform = soxr.resample(waveform, sample_rate, self.config.audio.sample_rate)
-        frames = self.num_frames(len(waveform))
-        log_mel = log_mel_of_frames(waveform, frames, self.config.audio)
-        return predict_motion(self.generator, log_mel, rest)
+        return log_mel_of_frames(waveform, self.num_frames(len(waveform)), self.config.audio)
+
+    def motion(self, waveform: np.ndarray, sample_rate: int, rest: np.ndarray) -> np.ndarray:
+        """Mouth-frame displacements ``(T, 59, 2)`` for the speech and a rest shape."""
+        return self.predict(self.log_mel(waveform, sample_rate), rest)
+
+    def predict(self, log_mel: np.ndarray, rest: np.ndarray) -> np.ndarray:
+        """The motion model on one whole utterance: ``(4T, M)`` dB + ``(59, 2)`` -> ``(T, 59, 2)``."""
+        from lipmotion_tf.motion.graph_functions import motion_function
+
+        if self._motion is None:
+            self._motion = motion_function(self.generator)
+        frames = log_mel.shape[0] // self.config.audio.mel_frames_per_frame
+        log_mel = log_mel[: frames * self.config.audio.mel_frames_per_frame]
+        out = self._motion(np.asarray(log_mel, np.float32)[None],
+                           np.asarray(rest, np.float32)[None])["motion"]
+        return np.asarray(out)[0]
+
+    def render_batch(self, inputs: dict) -> np.ndarray:
+        """The renderer on :func:`renderer_inputs`: ``(B, S, S, 3)`` float32 in [0, 1]."""
+        from lipmotion_tf.motion.graph_functions import render_function
+        from lipmotion_tf.motion.renderer import MotionRenderer
+
+        grid = int(round(np.sqrt(inputs["basis"].shape[0])))
+        if grid not in self._renderers:
+            self._renderers[grid] = render_function(MotionRenderer(grid_size=grid))
+        return np.asarray(self._renderers[grid](**inputs)["frames"])
+
+    def render_crops(self, rig, motion: np.ndarray) -> Iterator[np.ndarray]:
+        """Rendered crops ``(S, S, 3)`` in [0, 1] of ``rig``'s photo moved by ``motion``."""
+        for start in range(0, len(motion), self.batch_size):
+            yield from self.render_batch(renderer_inputs(rig, motion[start:start + self.batch_size]))
 
     def render(self, rig, motion: np.ndarray) -> Iterator[np.ndarray]:
         """Full-size uint8 frames of ``rig``'s photo moved by ``motion``, in order."""
-        import tensorflow as tf
-
-        renderer = rig.renderer()
-        render = tf.function(renderer, reduce_retracing=True)
-        crop = rig.crop()
-        for start in range(0, len(motion), self.batch_size):
-            part = motion[start:start + self.batch_size]
-            targets = rig.targets(part)
-            out = render({"crop": np.repeat(crop[None], len(part), axis=0),
-                          "basis": rig.basis, **targets})
-            for rendered in np.asarray(out):
-                yield rig.paste(rendered)
+        for rendered in self.render_crops(rig, motion):
+            yield rig.paste(rendered)
 
     def iter_frames(self, waveform: np.ndarray, sample_rate: int, rig) -> Iterator[np.ndarray]:
         """The frames for ``waveform`` (any length) on the rigged photo."""
@@ -109,3 +136,11 @@ class MotionPipeline:
         from lipmotion_tf.motion.face_rig import FaceRig
 
         return np.stack(list(self.iter_frames(waveform, sample_rate, FaceRig.from_image(image))))
+
+
+def renderer_inputs(rig, motion: np.ndarray) -> dict:
+    """The ``render`` inputs (:mod:`~lipmotion_tf.motion.graph_functions`) for ``(B, 59, 2)``
+    displacements of a rigged photo."""
+    crop = rig.crop()
+    return {"crop": np.repeat(crop[None], len(motion), axis=0), "basis": rig.basis,
+            "mouth_box": np.asarray(rig.mouth_box, np.int32), **rig.targets(motion)}

@@ -16,6 +16,11 @@ Per frame, at the crop's own (native) resolution:
 Only pixels the spline moves or the interior covers change; anchors on the crop's border
 keep the border still, so pasting the crop back into the photo leaves no seam.
 
+One renderer serves any photo when built without ``crop_size`` and ``mouth_box``: the crop
+size is then read from the ``crop`` input's shape and the mouth box from a ``mouth_box``
+input (the exported SavedModel and TFLite renderer). Sizes are used through the same tensor
+operations either way, so a fixed-size renderer and an any-size one give the same frames.
+
 The interior is drawn, not learned: where the identity's mouth is closed there are no teeth
 to move, and a learned interior needs the self-reenactment training this renderer was built
 to receive (its inputs already carry everything such a layer would read).
@@ -24,9 +29,10 @@ to receive (its inputs already carry everything such a layer would read).
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
-from lipmotion_tf.motion.warp import bicubic_sample, bilinear_sample, polygon_mask
+from lipmotion_tf.motion.warp import bicubic_sample, bilinear_sample
 
 
 @keras.saving.register_keras_serializable(package="lipmotion_tf")
@@ -40,85 +46,146 @@ class MotionRenderer(keras.layers.Layer):
         ``inner_lip``: ``(B, K, 2)`` the target inner-lip polygon in crop pixels.
         ``teeth``: ``(B, K', 2)`` the target upper-teeth polygon in crop pixels.
         ``colours``: ``(B, 2, 3)`` cavity and teeth colours in [0, 1].
+        ``mouth_box``: ``(4,)`` int32 ``(top, left, height, width)``; only for a renderer
+            built without ``mouth_box``.
 
     Args:
-        crop_size: ``S``.
-        mouth_box: ``(top, left, height, width)`` in crop pixels: where the interior can be.
-        grid_size: ``G``.
+        crop_size: ``S``; None: any, read from ``crop``.
+        mouth_box: ``(top, left, height, width)`` in crop pixels: where the interior can be;
+            None: read from the ``mouth_box`` input.
+        grid_size: ``G`` (a renderer without ``crop_size`` uses it as it is: crops are at
+            least :data:`~lipmotion_tf.motion.face_rig.MIN_CROP` pixels, more than ``G``).
         supersample: samples per pixel side of the polygon masks (anti-aliasing).
     """
 
-    def __init__(self, crop_size: int, mouth_box, grid_size: int = 64, supersample: int = 2,
-                 **kwargs):
+    def __init__(self, crop_size: int | None = None, mouth_box=None, grid_size: int = 64,
+                 supersample: int = 2, **kwargs):
         super().__init__(**kwargs)
-        if crop_size < 8 or grid_size < 2 or supersample < 1:
+        if (crop_size is not None and crop_size < 8) or grid_size < 2 or supersample < 1:
             raise ValueError("crop_size >= 8, grid_size >= 2 and supersample >= 1 required")
-        self.crop_size = int(crop_size)
-        self.grid_size = int(min(grid_size, crop_size))
+        self.crop_size = None if crop_size is None else int(crop_size)
+        self.grid_size = int(grid_size if crop_size is None else min(grid_size, crop_size))
         self.supersample = int(supersample)
-        top, left, height, width = (int(v) for v in mouth_box)
-        if not (0 <= top and 0 <= left and height >= 1 and width >= 1
-                and top + height <= crop_size and left + width <= crop_size):
-            raise ValueError(f"mouth_box {mouth_box} is not inside a {crop_size}-pixel crop")
-        self.mouth_box = (top, left, height, width)
+        if mouth_box is not None:
+            top, left, height, width = (int(v) for v in mouth_box)
+            side = self.crop_size if self.crop_size is not None else np.inf
+            if not (0 <= top and 0 <= left and height >= 1 and width >= 1
+                    and top + height <= side and left + width <= side):
+                raise ValueError(f"mouth_box {mouth_box} is not inside a {crop_size}-pixel crop")
+            mouth_box = (top, left, height, width)
+        self.mouth_box = mouth_box
 
-    def inverse_field(self, basis, displacement):
+    def inverse_field(self, basis, displacement, size):
         """``g`` with ``p - g(p)`` the source of output pixel ``p``: ``(B, S, S, 2)`` pixels."""
         grid = self.grid_size
-        forward = ops.reshape(ops.einsum("mn,bnc->bmc", basis, displacement), (-1, grid, grid, 2))
+        batch = ops.shape(displacement)[0]  # kept static where it is (TFLite: 1)
+        forward = ops.reshape(ops.einsum("mn,bnc->bmc", basis, displacement),
+                              (batch, grid, grid, 2))
         # Coarse grid coordinates of a crop position q: (q + 0.5) * G / S - 0.5.
-        step = grid / self.crop_size
+        step = ops.divide(float(grid), ops.cast(size, "float32"))
         centres = (ops.cast(ops.arange(grid), "float32") + 0.5) / step - 0.5
         qx = centres[None, None, :] - forward[..., 0]
         qy = centres[None, :, None] - forward[..., 1]
         inverse = bilinear_sample(forward, (qx + 0.5) * step - 0.5, (qy + 0.5) * step - 0.5)
-        return ops.image.resize(inverse, (self.crop_size, self.crop_size),
-                                interpolation="bilinear")
+        return _resize(inverse, size)
 
-    def interior_masks(self, inner_lip, teeth):
-        """The mouth and teeth masks ``(B, S, S, 1)``, drawn inside ``mouth_box`` only."""
-        top, left, height, width = self.mouth_box
-        offset = ops.convert_to_tensor([[[float(left), float(top)]]])
-        masks = [polygon_mask(ops.cast(p, "float32") - offset, height, width, self.supersample)
+    def interior_masks(self, inner_lip, teeth, size, box):
+        """The mouth and teeth masks ``(B, S, S, 1)``, drawn inside the mouth box only."""
+        top, left, height, width = box
+        offset = ops.stack([ops.cast(left, "float32"), ops.cast(top, "float32")])[None, None]
+        masks = [_polygon_mask(ops.cast(p, "float32") - offset, height, width, self.supersample)
                  for p in (inner_lip, teeth)]
-        padding = ((0, 0), (top, self.crop_size - top - height),
-                   (left, self.crop_size - left - width))
-        return [ops.pad(mask, padding)[..., None] for mask in masks]
+        padding = ((0, 0), (top, size - top - height), (left, size - left - width))
+        return [ops.expand_dims(ops.pad(mask, padding), -1) for mask in masks]
 
     def call(self, inputs):
         crop = ops.cast(inputs["crop"], "float32")
-        size = self.crop_size
-        inverse = self.inverse_field(inputs["basis"], ops.cast(inputs["displacement"], "float32"))
+        size = self.crop_size if self.crop_size is not None else ops.shape(crop)[1]
+        if self.mouth_box is not None:
+            box = self.mouth_box
+        else:
+            given = ops.cast(inputs["mouth_box"], "int32")
+            box = tuple(given[i] for i in range(4))
+        inverse = self.inverse_field(inputs["basis"], ops.cast(inputs["displacement"], "float32"),
+                                     size)
         grid = ops.cast(ops.arange(size), "float32")
-        batch = ops.shape(inverse)[0]
+        batch = ops.shape(crop)[0]
         px = ops.broadcast_to(grid[None, None, :], (batch, size, size))
         py = ops.broadcast_to(grid[None, :, None], (batch, size, size))
-        warped = bilinear_sample(crop, px - inverse[..., 0], py - inverse[..., 1])
+        source_x, source_y = px - inverse[..., 0], py - inverse[..., 1]
+        warped = _sample(bilinear_sample, crop, source_x, source_y)
         # Around the mouth, where the eye looks, bicubic sampling keeps the lips' texture.
-        top, left, height, width = self.mouth_box
+        top, left, height, width = box
         near = (slice(None), slice(top, top + height), slice(left, left + width))
-        sharp = bicubic_sample(crop, px[near] - inverse[near][..., 0],
-                               py[near] - inverse[near][..., 1])
+        sharp = _sample(bicubic_sample, crop, source_x[near], source_y[near])
         padding = ((0, 0), (top, size - top - height), (left, size - left - width), (0, 0))
         inside = ops.pad(ops.ones_like(sharp[..., :1]), padding)
         warped = warped * (1.0 - inside) + ops.pad(ops.clip(sharp, 0.0, 1.0), padding)
-        mouth, teeth = self.interior_masks(inputs["inner_lip"], inputs["teeth"])
+        mouth, teeth = self.interior_masks(inputs["inner_lip"], inputs["teeth"], size, box)
         # A 3x3 box blur softens the lips' inner edge by a pixel, as a camera would.
         mouth = ops.average_pool(mouth, 3, strides=1, padding="same")
         colours = ops.cast(inputs["colours"], "float32")
         cavity, tooth = colours[:, None, None, 0], colours[:, None, None, 1]
         # Teeth recede into shadow towards the corners of the mouth.
         inner = ops.cast(inputs["inner_lip"], "float32")
-        centre = ops.mean(inner[..., 0], axis=1)[:, None, None, None]
-        half = (ops.max(inner[..., 0], axis=1) - ops.min(inner[..., 0], axis=1))[
-            :, None, None, None] / 2.0 + 1.0
-        across = ops.abs(px[..., None] - centre) / half
+        centre = ops.reshape(ops.mean(inner[..., 0], axis=1), (-1, 1, 1, 1))
+        half = ops.reshape(ops.max(inner[..., 0], axis=1) - ops.min(inner[..., 0], axis=1),
+                           (-1, 1, 1, 1)) / 2.0 + 1.0
+        across = ops.abs(ops.expand_dims(px, -1) - centre) / half
         tooth = cavity + (tooth - cavity) * ops.clip(1.0 - 0.7 * ops.square(across), 0.0, 1.0)
         interior = cavity * (1.0 - teeth) + tooth * teeth
         return warped * (1.0 - mouth) + interior * mouth
 
     def get_config(self):
         config = super().get_config()
-        config.update(crop_size=self.crop_size, mouth_box=list(self.mouth_box),
+        config.update(crop_size=self.crop_size,
+                      mouth_box=None if self.mouth_box is None else list(self.mouth_box),
                       grid_size=self.grid_size, supersample=self.supersample)
         return config
+
+
+def _sample(sampler, image, x, y):
+    """``sampler(image, x, y)`` with the positions flattened to ``(B, 1, H' * W')`` and the
+    result shaped back: with one free dimension besides the batch, the samplers' new axes
+    convert to TFLite builtins when the crop size is known only at run time."""
+    shape = ops.shape(x)
+    flat = (ops.shape(image)[0], 1, -1)
+    values = sampler(image, ops.reshape(x, flat), ops.reshape(y, flat))
+    return ops.reshape(values, (shape[0], shape[1], shape[2], ops.shape(image)[3]))
+
+
+def _resize(images, size):
+    """Bilinear resize to ``size x size``; ``size`` may be a tensor (Keras's resize wants
+    Python integers; both reach the same TensorFlow kernel)."""
+    if isinstance(size, int):
+        return ops.image.resize(images, (size, size), interpolation="bilinear")
+    import tensorflow as tf
+
+    return tf.image.resize(images, ops.stack([size, size]), method="bilinear")
+
+
+def _polygon_mask(polygon, height, width, supersample: int):
+    """:func:`~lipmotion_tf.motion.warp.polygon_mask` for a ``height`` and ``width`` that
+    may be tensors (and written with TFLite builtins for that case: reshapes instead of new
+    axes, a concatenation instead of a roll): ``(B, K, 2)`` pixels -> ``(B, H, W)``."""
+    offsets = ((np.arange(supersample) + 0.5) / supersample - 0.5).astype(np.float32)
+
+    def samples(count):
+        positions = ops.cast(ops.arange(count), "float32")[:, None] + offsets[None]
+        return ops.reshape(positions, (-1,))
+
+    px = ops.reshape(samples(width), (1, 1, -1, 1))  # (1, 1, W', 1)
+    py = ops.reshape(samples(height), (1, -1, 1, 1))  # (1, H', 1, 1)
+    a = ops.expand_dims(ops.expand_dims(polygon, 1), 1)  # (B, 1, 1, K, 2)
+    b = ops.concatenate([a[:, :, :, 1:], a[:, :, :, :1]], axis=3)  # the next vertex
+    ax, ay, bx, by = a[..., 0], a[..., 1], b[..., 0], b[..., 1]
+    straddles = ops.not_equal(ay > py, by > py)
+    dy = by - ay
+    safe = ops.where(ops.abs(dy) < 1e-6, ops.ones_like(dy), dy)
+    crossing_x = ax + (py - ay) * (bx - ax) / safe
+    crosses = ops.logical_and(straddles, px < crossing_x)
+    count = ops.sum(ops.cast(crosses, "int32"), axis=-1)
+    inside = ops.cast(ops.equal(count % 2, 1), "float32")  # (B, H', W')
+    batch = ops.shape(polygon)[0]
+    inside = ops.reshape(inside, (batch, height, supersample, width, supersample))
+    return ops.mean(inside, axis=(2, 4))
