@@ -4,7 +4,9 @@ The folder holds ``saved_model.pb``, ``variables/``, ``assets/``,
 ``assets.extra/tf_serving_warmup_requests`` and ``assets.extra/lipmotion_config.yaml`` (the
 experiment config, which ``lipmotion serve`` uses), written through ``keras.export.ExportArchive``
 with the signatures of :class:`~lipmotion_tf.export.serving_functions.ServingFunctions`
-(``serving_default``, ``generate_window``, ``log_mel``). TensorFlow Serving
+(``serving_default``, ``generate_window``, ``log_mel``) for the paper model, or of
+:class:`~lipmotion_tf.export.motion_functions.MotionServingFunctions` (``serving_default``,
+``motion``, ``render``, ``log_mel``) for the motion model. TensorFlow Serving
 (``--model_base_path=MODEL_BASE``) and ``lipmotion serve`` load the highest version number.
 
 A version is written to a hidden temporary folder beside it and renamed into place when
@@ -87,20 +89,61 @@ def export_saved_model(
         InputError: a bad version number, an existing version without ``overwrite``, or a
             ``model_base`` that cannot be created or written.
     """
-    import keras
-
     from lipmotion_tf.export.serving_functions import ServingFunctions
-    from lipmotion_tf.export.warmup import warmup_inputs, warmup_path, write_warmup_requests
+    from lipmotion_tf.export.warmup import warmup_inputs
 
-    base = Path(model_base)
-    target = resolve_version_dir(base, version, overwrite)
-
+    target = resolve_version_dir(model_base, version, overwrite)
     functions = ServingFunctions(generator.deployment_copy() if conv2d else generator, config,
                                  batch_size=batch_size)
+    return write_version(functions.tf_functions(), config, model_base, target, model_name,
+                         warmup_inputs(config))
+
+
+def export_motion_saved_model(
+    generator,
+    config,
+    model_base: str | Path,
+    version: int | None = None,
+    overwrite: bool = False,
+    model_name: str = "lipmotion",
+    batch_size: int = 8,
+) -> Path:
+    """Writes ``model_base/<version>/`` for TensorFlow Serving from a motion model, with the
+    signatures of :class:`~lipmotion_tf.export.motion_functions.MotionServingFunctions`
+    (``serving_default``, ``motion``, ``render``, ``log_mel``).
+
+    Args:
+        generator: a built :class:`~lipmotion_tf.motion.motion_generator.MotionGenerator`.
+        config: its :class:`~lipmotion_tf.motion.config.MotionExperimentConfig`.
+        batch_size: frames per renderer call inside ``serving_default``.
+        The others: as :func:`export_saved_model`.
+
+    Raises:
+        InputError: as :func:`export_saved_model`.
+    """
+    from lipmotion_tf.export.motion_functions import MotionServingFunctions
+    from lipmotion_tf.export.warmup import motion_warmup_inputs
+
+    target = resolve_version_dir(model_base, version, overwrite)
+    functions = MotionServingFunctions(generator, config, batch_size=batch_size)
+    return write_version(functions.tf_functions(), config, model_base, target, model_name,
+                         motion_warmup_inputs(config, functions.grid_size))
+
+
+def write_version(functions: dict, config, model_base: str | Path, target: Path,
+                  model_name: str, warmup: dict) -> Path:
+    """Writes the ``tf.function`` s ``{signature: function}`` as the version folder
+    ``target``, with warm-up requests (``{signature: {input: array}}``) and the experiment
+    config, staged beside it and renamed into place when complete."""
+    import keras
+
+    from lipmotion_tf.export.warmup import warmup_path, write_warmup_requests
+
+    base = Path(model_base)
     archive = keras.export.ExportArchive()
     # No archive.track(generator): the endpoints capture the variables, and tracking them as
     # well stores every weight twice (keras-team/keras#23553).
-    for name, function in functions.tf_functions().items():
+    for name, function in functions.items():
         archive.add_endpoint(name, function)
 
     created = _make_folders(base)
@@ -109,7 +152,7 @@ def export_saved_model(
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=base))
         os.chmod(staging, 0o755)  # mkdtemp makes it private; a model server may run as another user
         archive.write_out(str(staging), verbose=False)
-        write_warmup_requests(warmup_path(staging), model_name, warmup_inputs(config))
+        write_warmup_requests(warmup_path(staging), model_name, warmup)
         write_serving_config(staging, config)
         _move_into_place(staging, target)
     except BaseException:
