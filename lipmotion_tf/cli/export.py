@@ -1,21 +1,33 @@
-"""Export a generator for deployment: a TF Serving SavedModel, or a TFLite model for apps.
+"""Export a model for deployment: a TF Serving SavedModel, or a TFLite model for apps.
 
-  lipmotion export saved-model --output MODEL_BASE [--version N] [--checkpoint CKPT]
-  lipmotion export tflite -o model.tflite [--quantize none|float16|dynamic|int8]
-                          [--calibration-data PREPARED_DIR] [--model generator|log_mel]
+  lipmotion export saved-model --output MODEL_BASE [--model motion|paper] [--version N]
+                               [--checkpoint CKPT]
+  lipmotion export tflite -o model.tflite [--model motion|paper] [--part PART]
+                          [--quantize none|float16|dynamic|int8] [--calibration-data DIR]
   lipmotion export checkpoint --checkpoint RUN_OR_CKPT -o FOLDER [--dtype float16|float32]
                              [--average N] [--mix-with CKPT [--mix-weight W]] [--ease-in K]
 
-Without --checkpoint the shipped demonstration model is exported. See docs/deployment.md for
-the signatures and how to serve them.
+``--model motion`` (the default, as for generate) exports the motion-first pipeline (motion
+model and renderer), ``--model paper`` the paper's one-stage generator; without --checkpoint
+the shipped model of that kind. TFLite parts: motion, renderer, log_mel (motion model);
+generator, log_mel (paper model). See docs/deployment.md for the signatures and how to serve
+them.
 """
 
 from __future__ import annotations
 
 import argparse
 
-HELP = "export a generator as a TF Serving SavedModel or a TFLite model"
+from lipmotion_tf.cli.generation_options import add_model_options, chosen_model
+
+HELP = "export a model as a TF Serving SavedModel or a TFLite model"
 QUANTIZE_CHOICES = ("none", "float16", "dynamic", "int8")
+MODEL_HELP = ("landmarks then the photo's own pixels (its motion model and renderer)",
+              "Chen et al.'s one-stage generator")
+#: TFLite parts of each model, the default first.
+PARTS = {"motion": ("motion", "renderer", "log_mel"), "paper": ("generator", "log_mel")}
+#: Old spellings of --model for the paper model's TFLite parts.
+PAPER_PARTS = ("generator", "log_mel")
 #: Largest model version TF Serving can load (versions are int64).
 MAX_VERSION = 2**63 - 1
 
@@ -28,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "saved-model", help="TF Serving model version folder (MODEL_BASE/N/saved_model.pb)",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    _add_checkpoint(saved)
+    add_model_options(saved, *MODEL_HELP)
     saved.add_argument("--output", "-o", required=True, metavar="MODEL_BASE",
                        help="model base folder (TF Serving's --model_base_path)")
     saved.add_argument("--version", type=int, default=None,
@@ -36,32 +48,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     saved.add_argument("--model-name", default="lipmotion",
                        help="model name written into the warm-up requests")
     saved.add_argument("--batch-size", type=int, default=8,
-                       help="windows per generator call inside serving_default")
+                       help="frames per renderer call (motion) or windows per generator call "
+                       "(paper) inside serving_default")
     saved.add_argument("--conv2d", action="store_true",
-                       help="compute the 3-D convolutions as 2-D ones (same weights; not faster "
-                       "with TensorFlow on CPU)")
+                       help="paper model: compute the 3-D convolutions as 2-D ones (same "
+                       "weights; not faster with TensorFlow on CPU)")
     saved.add_argument("--overwrite", action="store_true", help="replace an existing version")
 
     lite = formats.add_parser(
         "tflite", help="TFLite (LiteRT) model with builtin operators only",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    _add_checkpoint(lite)
+    lite.add_argument("--model", choices=("auto", "motion", "paper") + PAPER_PARTS,
+                      default="auto",
+                      help=f"motion: {MODEL_HELP[0]}; paper: {MODEL_HELP[1]}; auto: the "
+                      "--checkpoint's kind, else motion; generator and log_mel: old "
+                      "spellings of --model paper --part generator|log_mel")
+    lite.add_argument("--checkpoint", default=None,
+                      help="model folder (default: the shipped model of --model)")
+    lite.add_argument("--part", choices=("motion", "renderer", "generator", "log_mel"),
+                      default=None,
+                      help="motion model: motion (log-mel + rest shape -> motion), renderer "
+                      "(float32) or log_mel (the float32 audio front end); paper model: "
+                      "generator (the generate_window signature) or log_mel (default: "
+                      "motion, or generator)")
     lite.add_argument("--output", "-o", required=True, help="the .tflite file to write")
-    lite.add_argument("--model", choices=("generator", "log_mel"), default="generator",
-                      help="generator: the generate_window signature; log_mel: the float32 "
-                      "audio front end")
     lite.add_argument("--quantize", choices=QUANTIZE_CHOICES, default="none",
                       help="weights and activations: float32, float16 weights, int8 weights "
                       "(dynamic range) or int8 weights and activations")
-    lite.add_argument("--calibration-data", metavar="PREPARED_DIR", default=None,
-                      help="prepared data (lipmotion prepare) whose windows calibrate int8")
+    lite.add_argument("--calibration-data", metavar="DIR", default=None,
+                      help="real inputs that calibrate int8: motion data (lipmotion "
+                      "prepare-motion) for the motion model, prepared data (lipmotion "
+                      "prepare) for the paper model")
     lite.add_argument("--calibration-split", default="train",
-                      help="split of --calibration-data to read (falls back to all)")
+                      help="paper model: split of --calibration-data to read (falls back to "
+                      "all)")
     lite.add_argument("--calibration-windows", type=int, default=64,
-                      help="windows used to calibrate int8 ranges")
+                      help="windows used to calibrate int8 ranges (motion model: one 4 s "
+                      "window from each of as many clips)")
     lite.add_argument("--conv3d", action="store_true",
-                      help="keep CONV_3D operators (slow, GBs of memory: no XNNPACK kernel)")
+                      help="paper model: keep CONV_3D operators (slow, GBs of memory: no "
+                      "XNNPACK kernel)")
     lite.add_argument("--overwrite", action="store_true", help="replace an existing file")
 
     compact = formats.add_parser(
@@ -92,11 +119,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="replace the checkpoint files of an existing folder")
 
 
-def _add_checkpoint(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", default=None,
-                        help="generator checkpoint folder (default: the shipped demo model)")
-
-
 def run(args: argparse.Namespace) -> int:
     from lipmotion_tf.cli.interrupts import terminate_as_interrupt
 
@@ -121,28 +143,76 @@ def _run(args: argparse.Namespace) -> int:
         if args.version is not None and not 1 <= args.version <= MAX_VERSION:
             raise InputError(f"--version must be a whole number from 1 to {MAX_VERSION} "
                              f"(TF Serving's int64), got {args.version}")
-        return _saved_model(args)
+        model = chosen_model(args)
+        if model == "motion" and args.conv2d:
+            raise InputError("--conv2d is for the paper model (--model paper)")
+        return _saved_model(args, model)
     if args.format == "checkpoint":
         return _compact_checkpoint(args)
+    model, part = _tflite_model_and_part(args)
     if args.quantize == "int8" and not args.calibration_data:
-        raise InputError("--quantize int8 needs --calibration-data PREPARED_DIR (real windows)")
+        what = "motion data DIR (lipmotion prepare-motion)" if model == "motion" else \
+            "PREPARED_DIR (real windows)"
+        raise InputError(f"--quantize int8 needs --calibration-data {what}")
     if args.calibration_windows < 1:
         raise InputError(f"--calibration-windows must be at least 1, got {args.calibration_windows}")
-    if args.model == "log_mel" and args.quantize != "none":
+    if part == "log_mel" and args.quantize != "none":
         raise InputError("the log_mel front end is exported as float32 only (--quantize none)")
-    return _tflite(args)
+    if part == "renderer" and args.quantize != "none":
+        raise InputError("the renderer is exported as float32 only (--quantize none): it has "
+                         "no weights, and int8 activations would put its pixel coordinates "
+                         "on a coarse grid")
+    if model == "motion" and args.conv3d:
+        raise InputError("--conv3d is for the paper model (--model paper)")
+    if model == "motion":
+        return _motion_tflite(args, part)
+    return _tflite(args, part)
 
 
-def _saved_model(args: argparse.Namespace) -> int:
+def _tflite_model_and_part(args: argparse.Namespace) -> tuple[str, str]:
+    """``(motion|paper, part)`` that --model, --part and --checkpoint ask for."""
     from lipmotion_tf.errors import InputError
-    from lipmotion_tf.export.saved_model import export_saved_model, resolve_version_dir
-    from lipmotion_tf.generate.checkpoint import load_generator
+
+    if args.model in PAPER_PARTS:  # the old --model generator|log_mel
+        if args.part is not None and args.part != args.model:
+            raise InputError(f"--model {args.model} is the paper model's {args.model} part; "
+                             f"it cannot go with --part {args.part}")
+        args.part, args.model = args.model, "paper"
+    model = chosen_model(args)
+    part = args.part or PARTS[model][0]
+    if part not in PARTS[model]:
+        raise InputError(f"the {model} model has no part {part!r}; choose one of "
+                         f"{', '.join(PARTS[model])}")
+    return model, part
+
+
+def _saved_model(args: argparse.Namespace, model: str) -> int:
+    from lipmotion_tf.errors import InputError
+    from lipmotion_tf.export.saved_model import (
+        export_motion_saved_model,
+        export_saved_model,
+        resolve_version_dir,
+    )
 
     # Fail on the output before the slow part (loading and tracing the model).
     version = int(resolve_version_dir(args.output, args.version, args.overwrite).name)
     if version > MAX_VERSION:  # one more than a version folder already at the limit
         raise InputError(f"the next version of {args.output} would be {version}, beyond TF "
                          f"Serving's {MAX_VERSION}: pass --version")
+    if model == "motion":
+        from lipmotion_tf.motion.pipeline import motion_checkpoint
+        from lipmotion_tf.motion.training import load_motion_generator
+
+        generator, config = load_motion_generator(args.checkpoint or motion_checkpoint())
+        target = export_motion_saved_model(
+            generator, config, args.output, version=version, overwrite=args.overwrite,
+            model_name=args.model_name, batch_size=args.batch_size,
+        )
+        print(f"wrote {target} (motion model; signatures serving_default, motion, render, "
+              "log_mel)")
+        return 0
+    from lipmotion_tf.generate.checkpoint import load_generator
+
     generator, config = load_generator(args.checkpoint)
     target = export_saved_model(
         generator, config, args.output, version=version, overwrite=args.overwrite,
@@ -186,7 +256,7 @@ def _compact_checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tflite(args: argparse.Namespace) -> int:
+def _tflite(args: argparse.Namespace, part: str) -> int:
     from lipmotion_tf.export.tflite import (
         calibration_windows_from_prepared,
         check_output_file,
@@ -202,10 +272,36 @@ def _tflite(args: argparse.Namespace) -> int:
             args.calibration_data, config, args.calibration_windows, args.calibration_split
         )
     result = export_tflite(
-        generator, config, args.output, model=args.model, quantize=args.quantize,
+        generator, config, args.output, model=part, quantize=args.quantize,
         calibration=calibration, overwrite=args.overwrite, conv2d=not args.conv3d,
     )
+    _print_tflite(result)
+    return 0
+
+
+def _motion_tflite(args: argparse.Namespace, part: str) -> int:
+    from lipmotion_tf.export.motion_tflite import (
+        calibration_from_motion_data,
+        export_motion_tflite,
+    )
+    from lipmotion_tf.export.tflite import check_output_file
+    from lipmotion_tf.motion.pipeline import motion_checkpoint
+    from lipmotion_tf.motion.training import load_motion_generator
+
+    check_output_file(args.output, args.overwrite)
+    generator, config = load_motion_generator(args.checkpoint or motion_checkpoint())
+    calibration = None
+    if args.quantize == "int8":
+        calibration = calibration_from_motion_data(args.calibration_data, config,
+                                                   args.calibration_windows)
+    result = export_motion_tflite(generator, config, args.output, part=part,
+                                  quantize=args.quantize, calibration=calibration,
+                                  overwrite=args.overwrite)
+    _print_tflite(result)
+    return 0
+
+
+def _print_tflite(result) -> None:
     note = f", calibrated on {result.calibration_windows} windows" if result.calibration_windows else ""
     print(f"wrote {result.path} ({result.size_bytes / 1e6:.2f} MB, signature {result.signature}, "
           f"{result.quantize}{note}; builtin ops: {', '.join(result.ops)})")
-    return 0

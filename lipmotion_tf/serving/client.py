@@ -8,7 +8,8 @@ deadline, and every failure (server not reachable, deadline passed, request refu
 Example::
 
     with LipMotionClient("127.0.0.1:8500") as client:
-        frames = client.generate(waveform, SPEECH_SAMPLE_RATE, lip_image)   # uint8 (T, 64, 64, 3)
+        frames = client.generate_motion(waveform, SPEECH_SAMPLE_RATE, photo)  # motion model
+        frames = client.generate(waveform, SPEECH_SAMPLE_RATE, lip_image)     # paper model
 """
 
 from __future__ import annotations
@@ -134,6 +135,72 @@ class LipMotionClient:
             waveform = soxr.resample(waveform, sample_rate, model_rate).astype(np.float32)
         outputs = self.predict({"waveform": waveform, "image": image}, "serving_default", timeout)
         return outputs["frames"]
+
+    def generate_motion(self, waveform: np.ndarray, sample_rate: int, image: np.ndarray,
+                        rig=None, frames_per_request: int | None = None,
+                        model_rate: int = SPEECH_SAMPLE_RATE,
+                        timeout: float | None = None) -> np.ndarray:
+        """Speech + a face photo -> uint8 frames ``(T, H, W, 3)`` of the photo from a served
+        motion model (``lipmotion export saved-model --model motion``).
+
+        The photo is rigged here (mediapipe's face mesh:
+        :meth:`~lipmotion_tf.motion.face_rig.FaceRig.from_image`) unless ``rig`` is given,
+        the server renders the mouth region of every frame, and the crops are pasted back
+        here. With ``frames_per_request`` the speech goes through the ``motion`` signature
+        (log-mel computed here) and the frames through ``render``, that many a request (for
+        speech whose ``serving_default`` answer would pass the server's size limit);
+        otherwise one ``serving_default`` request.
+
+        Raises:
+            NoFaceError: no face in the photo, or one too small.
+            ServingError: the server refused or did not answer.
+        """
+        from lipmotion_tf.motion.face_rig import FaceRig
+
+        waveform = self._model_rate_speech(waveform, sample_rate, model_rate)
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ServingError(f"image must be RGB uint8 (H, W, 3), got {image.dtype} {image.shape}")
+        rig = rig if rig is not None else FaceRig.from_image(image)
+        return np.stack([rig.paste(crop) for crop in self.motion_crops(
+            waveform, rig, frames_per_request, timeout)])
+
+    def motion_crops(self, waveform: np.ndarray, rig, frames_per_request: int | None = None,
+                     timeout: float | None = None):
+        """The served mouth-region crops ``(T, S, S, 3)`` uint8 for model-rate speech and a
+        rigged photo (see :meth:`generate_motion`), in order."""
+        from lipmotion_tf.motion.rig_tensors import rig_tensors
+
+        if frames_per_request is None:
+            inputs = {"waveform": waveform, "image": rig.image, **rig_tensors(rig)}
+            yield from self.predict(inputs, "serving_default", timeout)["frames"]
+            return
+        from lipmotion_tf.audio.log_mel_numpy import log_mel_of_frames
+        from lipmotion_tf.config import AudioConfig
+        from lipmotion_tf.generate.blending import num_output_frames
+        from lipmotion_tf.motion.face_rig import crop_to_uint8
+        from lipmotion_tf.motion.pipeline import renderer_inputs
+
+        if frames_per_request < 1:
+            raise ServingError(f"frames_per_request must be at least 1, got {frames_per_request}")
+        audio = AudioConfig()  # the served models' audio front end
+        frames = num_output_frames(len(waveform), audio.samples_per_frame)
+        log_mel = log_mel_of_frames(waveform, frames, audio)
+        motion = self.predict({"log_mel": log_mel[None], "rest": rig.rest_motion_input[None]},
+                              "motion", timeout)["motion"][0]
+        for first in range(0, len(motion), frames_per_request):
+            inputs = renderer_inputs(rig, motion[first:first + frames_per_request])
+            yield from crop_to_uint8(self.predict(inputs, "render", timeout)["frames"])
+
+    def _model_rate_speech(self, waveform, sample_rate: int, model_rate: int) -> np.ndarray:
+        waveform = np.asarray(waveform, np.float32)
+        if waveform.ndim != 1 or waveform.size == 0:
+            raise ServingError(f"waveform must be non-empty mono (samples,), got {waveform.shape}")
+        if sample_rate != model_rate:
+            import soxr
+
+            waveform = soxr.resample(waveform, sample_rate, model_rate).astype(np.float32)
+        return waveform
 
     def generate_window(self, log_mel: np.ndarray, image: np.ndarray,
                         timeout: float | None = None) -> np.ndarray:

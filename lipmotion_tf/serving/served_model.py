@@ -84,9 +84,14 @@ class ServedModel:
     loaded: object = dataclasses.field(default=None, repr=False)
     config: object = dataclasses.field(default=None, repr=False)
     _pipeline: object = dataclasses.field(default=None, init=False, repr=False)
+    _motion: object = dataclasses.field(default=None, init=False, repr=False)
 
     def __post_init__(self):
-        if self.config is not None and "generate_window" in self.functions:
+        from lipmotion_tf.serving.motion_model import MotionRequests, is_motion_version
+
+        if self.config is not None and is_motion_version(self.functions):
+            self._motion = MotionRequests(self.functions, self.config)
+        elif self.config is not None and "generate_window" in self.functions:
             from lipmotion_tf.generate.pipeline import LipMotionPipeline
 
             self._pipeline = LipMotionPipeline(
@@ -114,7 +119,7 @@ class ServedModel:
         from google.protobuf.message import DecodeError
         from tensorflow.core.protobuf import saved_model_pb2
 
-        from lipmotion_tf.config import config_from_dict
+        from lipmotion_tf.serving.motion_model import served_config
         from lipmotion_tf.errors import LipMotionError, InputError
         from lipmotion_tf.export.saved_model import (
             SAVED_MODEL_FILE,
@@ -138,7 +143,7 @@ class ServedModel:
             )
             config = None
             if config_file.is_file():
-                config = config_from_dict(yaml.safe_load(config_file.read_text()) or {})
+                config = served_config(yaml.safe_load(config_file.read_text()) or {})
         except (OSError, ValueError, DecodeError, yaml.YAMLError, LipMotionError,
                 tf.errors.OpError) as error:
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else error
@@ -208,6 +213,13 @@ class ServedModel:
             )
         arrays = self._check_inputs(signature, inputs, max_elements)
         self._validate(signature, arrays, max_duration)
+        if self._motion is not None:
+            from lipmotion_tf.errors import InputError
+
+            try:
+                self._motion.validate(signature, arrays)
+            except InputError as error:
+                raise invalid(str(error)) from None
         wanted = list(output_filter) or list(outputs)
         self._check_answer(signature, arrays, wanted, max_windows, max_response_bytes)
         return signature, arrays, wanted
@@ -216,6 +228,8 @@ class ServedModel:
         """Bytes the outputs of a checked request will take, known before computing them
         (their leading dimension follows from the inputs, the rest from the signature);
         None when the signature does not say."""
+        if self._motion is not None and signature in ("serving_default", "render", "motion"):
+            return self._motion.response_bytes(signature, arrays)
         outputs = self.signature_defs[signature].outputs
         leading = self._leading_size(signature, arrays)
         if leading is None:
@@ -284,7 +298,10 @@ class ServedModel:
 
         should_stop = should_stop or (lambda: False)
         try:
-            if signature == DEFAULT_SIGNATURE and self._pipeline is not None:
+            if self._motion is not None and signature in ("serving_default", "render"):
+                results = self._motion.run(signature, arrays,
+                                           lambda progress: _stop_if(should_stop, progress))
+            elif signature == DEFAULT_SIGNATURE and self._pipeline is not None:
                 results = self._generate(arrays["waveform"], arrays["image"], should_stop)
             elif signature == "generate_window":
                 results = self._generate_windows(arrays, should_stop)
