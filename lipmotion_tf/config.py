@@ -25,6 +25,10 @@ SPEECH_SAMPLE_RATE = 44100
 #: 32-bit seeds, and the data pipeline adds small offsets to it.
 MAX_SEED = 2**31 - 1
 
+#: Most frames a generated video may ease in over (``data.ease_in``, ``--ease-in``): 10 s at
+#: 25 fps; its weights are one float a frame, and a hundred million of them once took 3.5 GB.
+MAX_EASE_IN = 250
+
 
 def check_positive(key: str, value, allow_zero: bool = False) -> None:
     """Refuses a value that is not a finite number ``> 0`` (``>= 0`` with ``allow_zero``)."""
@@ -177,8 +181,8 @@ class DataConfig:
             raise ConfigError("data.source_weights must be finite, >= 0, with a positive sum")
         if not 0 <= self.still_fraction < 1:
             raise ConfigError("data.still_fraction must be in [0, 1)")
-        if self.ease_in < 0:
-            raise ConfigError("data.ease_in must be >= 0 (frames)")
+        if not 0 <= self.ease_in <= MAX_EASE_IN:
+            raise ConfigError(f"data.ease_in must be from 0 to {MAX_EASE_IN} frames")
 
 
 @dataclasses.dataclass

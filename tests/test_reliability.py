@@ -58,8 +58,8 @@ def inputs(tmp_path_factory, tiny_checkpoint, optional_shared_data) -> dict[str,
 # words the one-line message must hold)
 GENERATE_CASES = {
     "nan_audio": (["--audio", "{nan}"], 2, "non-finite"),
-    "max_duration_nan": (["--audio", "{speech}", "--max-duration", "nan"], 2, "max duration"),
-    "max_duration_zero": (["--audio", "{speech}", "--max-duration", "0"], 2, "max duration"),
+    "max_duration_nan": (["--audio", "{speech}", "--max-duration", "nan"], 2, "--max-duration"),
+    "max_duration_zero": (["--audio", "{speech}", "--max-duration", "0"], 2, "--max-duration"),
     "empty_image": (["--audio", "{speech}", "--image", "{empty_image}"], 2, "empty"),
     "truncated_video": (["--audio", "{truncated_mpg}"], 2, "looks truncated"),
     "garbage_weights": (["--audio", "{speech}", "--checkpoint", "{garbage_npz}"], 2,

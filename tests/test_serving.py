@@ -122,6 +122,13 @@ GOOD = {"waveform": np.zeros(3 * 1764, np.float32), "image": np.zeros((64, 64, 3
     ("unknown version", GOOD, {"version": 1}, grpc.StatusCode.NOT_FOUND, "version 1"),
     ("empty image", {**GOOD, "image": np.zeros((0, 0, 3), np.uint8)}, {},
      grpc.StatusCode.INVALID_ARGUMENT, "is 0x0 pixels"),
+    # Finite but not speech: refused, not answered with black frames and OK.
+    ("absurd speech", {**GOOD, "waveform": np.full(3 * 1764, 3.4e38, np.float32)}, {},
+     grpc.StatusCode.INVALID_ARGUMENT, "far outside float speech's [-1, 1]"),
+    ("one image for two windows", {"log_mel": np.zeros((2, 64, 128), np.float32),
+                                   "image": np.zeros((1, 64, 64, 3), np.float32)},
+     {"signature": "generate_window"}, grpc.StatusCode.INVALID_ARGUMENT,
+     "2 log-mel windows and 1 images"),
     # gRPC's own receive limit is the request limit: refused before the request is read.
     ("oversize", {**GOOD, "waveform": np.zeros(1 << 20, np.float32)}, {},
      grpc.StatusCode.RESOURCE_EXHAUSTED, "vs. 2097152"),

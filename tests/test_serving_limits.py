@@ -362,14 +362,17 @@ def test_sigterm_exits_even_when_a_request_cannot_be_interrupted(model_base, tmp
 
 
 def test_serve_refuses_bad_limits_in_one_line(model_base, capsys):
-    for flags, words in ((["--max-concurrent", "0"], "max concurrent requests must be at least 1"),
-                         (["--max-queue", "-1"], "max queued requests must be 0 or more"),
-                         (["--max-duration", "nan"], "max duration must be a positive number"),
-                         (["--grace-period", "-1"], "--grace-period must be 0 or more"),
-                         (["--max-request-mb", "inf"], "--max-request-mb must be positive"),
+    # The ranges of lipmotion_tf.cli.bounds, checked before the server is built.
+    for flags, words in ((["--max-concurrent", "0"], "--max-concurrent must be a whole number "
+                                                     "from 1"),
+                         (["--max-queue", "-1"], "--max-queue must be a whole number from 0"),
+                         (["--max-duration", "nan"], "--max-duration must be a number above 0"),
+                         (["--grace-period", "-1"], "--grace-period must be a number from 0"),
+                         (["--max-request-mb", "inf"], "--max-request-mb must be a number above 0"),
                          (["--max-request-mb", "4096"], "gRPC's largest message"),
-                         (["--max-response-mb", "nan"], "--max-response-mb must be positive"),
-                         (["--max-windows", "0"], "--max-windows must be at least 1")):
+                         (["--max-response-mb", "nan"], "--max-response-mb must be a number "
+                                                        "above 0"),
+                         (["--max-windows", "0"], "--max-windows must be a whole number from 1")):
         assert main(["serve", "--model-base-path", str(model_base), "--port", "0",
                      *flags]) == 2
         err = capsys.readouterr().err.strip()

@@ -19,17 +19,23 @@ its loudest channel (the first of equals) is used instead, with a one-line warni
 The result is resampled with soxr (librosa's own default resampler, "HQ" quality) and
 clipped to [-1, 1], since lossy decoders and resampling can overshoot full scale slightly.
 Every failure is an :class:`~lipmotion_tf.errors.InputError` with one line naming the file.
+
+With a ``max_duration``, speech longer than it is refused from the file's header before
+anything is decoded (:func:`check_declared_duration`), and decoding stops once it passes the
+limit (a header can be wrong or absent), so memory stays bounded by the limit.
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
+import math
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from lipmotion_tf.audio.validation import TooLongError, too_long
 from lipmotion_tf.errors import InputError
 
 # Extensions libsndfile 1.2 reads natively (no ffmpeg needed).
@@ -50,32 +56,42 @@ _DEFAULT_ORDER = {3: ("FL", "FR", "FC"), 6: ("FL", "FR", "FC", "LFE", "BL", "BR"
                   8: ("FL", "FR", "FC", "LFE", "BL", "BR", "SL", "SR")}
 
 
-def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
+def load_audio(path: str | Path, sample_rate: int,
+               max_duration: float | None = None) -> np.ndarray:
     """Decodes the first audio track of ``path`` into mono float32 samples at ``sample_rate``.
 
     Args:
         path: an audio file (wav, flac, ogg, mp3, m4a, aac...) or a video file with sound
             (mp4, mpg, mkv...).
         sample_rate: output rate in Hz; any input rate is resampled to it.
+        max_duration: refuse speech longer than this many seconds, from the header before
+            decoding, else once decoding passes it (None or ``inf``: no limit; the exact
+            check on the samples is :func:`~lipmotion_tf.audio.validation.check_waveform`'s).
 
     Returns:
         ``(samples,)`` float32 array in [-1, 1].
 
     Raises:
-        InputError: the file is missing, unreadable or corrupt, has no audio track or holds
-            no samples.
+        InputError: the file is missing, unreadable or corrupt, has no audio track, holds
+            no samples or lasts longer than ``max_duration``.
     """
     path = _check_file(path)
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+    limit = None  # seconds of the user's limit, when there is one
+    if max_duration is not None and float(max_duration) < math.inf:
+        limit = float(max_duration)
+        check_declared_duration(path, limit)
     # libsndfile does not say which channel is which: surround files go through FFmpeg.
     if path.suffix.lower() in SOUNDFILE_EXTENSIONS and _soundfile_channels(path) <= 2:
         try:
-            samples, rate = _read_soundfile(path)
+            samples, rate = _read_soundfile(path, limit)
+        except TooLongError:
+            raise
         except InputError:
-            samples, rate = _read_pyav(path)  # e.g. a .wav with a codec libsndfile lacks
+            samples, rate = _read_pyav(path, limit=limit)  # a codec libsndfile lacks
     else:
-        samples, rate = _read_pyav(path)
+        samples, rate = _read_pyav(path, limit=limit)
     if samples.size == 0:
         raise InputError(f"{path} holds no audio samples")
     if rate != sample_rate:
@@ -86,6 +102,31 @@ def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
     return np.clip(samples, -1.0, 1.0, out=samples)
 
 
+def _decoding_limit(max_duration: float) -> float:
+    """Seconds after which decoding stops: the limit with room for a last partial frame and
+    for how FFmpeg estimates some durations; the exact check comes after decoding."""
+    return max_duration * 1.02 + 1.0
+
+
+def check_declared_duration(path: str | Path, max_duration: float) -> None:
+    """Refuses a file whose header says it lasts longer than ``max_duration`` seconds, without
+    decoding it (a 3-hour FLAC is 2 GB of samples before a check on them could refuse it).
+    Headers that state no duration, or one within :func:`_decoding_limit`, pass: decoding
+    then stops at the limit. What the header shows to be wrong (a missing file, an image,
+    a video without sound) is refused here too, before anything slow.
+
+    Raises:
+        TooLongError: the declared duration passes the limit (as
+            :func:`~lipmotion_tf.audio.validation.check_waveform` words it).
+        InputError: the file is missing, unreadable or has no audio track.
+    """
+    path = _check_file(path)
+    declared = _declared_duration(path)
+    limit = float(max_duration)
+    if declared is not None and limit < math.inf and declared > _decoding_limit(limit):
+        raise too_long(str(path), declared, limit)
+
+
 def audio_duration(path: str | Path) -> float:
     """Duration in seconds of the first audio track of ``path``, from the header only.
 
@@ -93,9 +134,18 @@ def audio_duration(path: str | Path) -> float:
     is an estimate; :func:`load_audio` gives the exact sample count.
 
     Raises:
-        InputError: the file is missing or unreadable, or has no audio track.
+        InputError: the file is missing or unreadable, has no audio track, or its header
+            states no duration.
     """
     path = _check_file(path)
+    duration = _declared_duration(path)
+    if duration is None:
+        raise InputError(f"{path} does not state its duration")
+    return duration
+
+
+def _declared_duration(path: Path) -> float | None:
+    """:func:`audio_duration`, None where the header states none."""
     if path.suffix.lower() in SOUNDFILE_EXTENSIONS:
         import soundfile
 
@@ -116,12 +166,17 @@ def audio_duration(path: str | Path) -> float:
                 return container.duration / av.time_base
     except av.FFmpegError as error:
         raise InputError(f"cannot read audio from {path}: {_reason(error)}") from None
-    raise InputError(f"{path} does not state its duration")
+    return None
 
 
 def _no_audio_track(path: Path, container) -> InputError:
-    """The error for a file where no audio stream was found, telling a video that was cut
-    short (the decoder then sees only the streams that start in the part that is there)."""
+    """The error for a file where no audio stream was found, telling an image given for
+    speech, and a video that was cut short (the decoder then sees only the streams that start
+    in the part that is there)."""
+    name = container.format.name or ""
+    if name in ("image2", "gif", "apng") or name.endswith("_pipe"):
+        return InputError(f"{path} is an image, not audio: give speech (wav, flac, mp3, ogg, "
+                          "m4a or a video with its sound)")
     if container.streams.video:
         # Counting stops at a second of video: enough to tell, without reading a long file.
         packets = container.demux(container.streams.video[0])
@@ -202,14 +257,20 @@ def _soundfile_channels(path: Path) -> int:
         return 0
 
 
-def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
-    """Mono or stereo audio through libsndfile, mixed (see the module docstring)."""
+def _read_soundfile(path: Path, limit: float | None = None) -> tuple[np.ndarray, int]:
+    """Mono or stereo audio through libsndfile, mixed (see the module docstring); reading
+    stops with an InputError past ``limit`` seconds (:func:`_decoding_limit`)."""
     import soundfile
 
     try:
-        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        frames = -1
+        if limit is not None:
+            frames = int(_decoding_limit(limit) * soundfile.info(str(path)).samplerate) + 1
+        data, rate = soundfile.read(str(path), frames=frames, dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError) as error:
         raise InputError(f"cannot read audio from {path}: {_reason(error)}") from None
+    if frames > 0 and len(data) >= frames:
+        raise too_long(str(path), len(data) / rate, limit, at_least=True)
     mix = data.mean(axis=1, dtype=np.float32)
     if data.shape[1] > 1 and len(mix):
         mix_energy = float(np.mean(np.square(mix, dtype=np.float64)))
@@ -231,15 +292,19 @@ def _to_float(chunk: np.ndarray) -> np.ndarray:
     return chunk.astype(np.float32) / scale
 
 
-def _read_pyav(path: Path, channel: int | None = None) -> tuple[np.ndarray, int]:
+def _read_pyav(path: Path, channel: int | None = None,
+               limit: float | None = None) -> tuple[np.ndarray, int]:
     """Audio through FFmpeg, mixed to mono frame by frame (only the mix is held), or only
-    ``channel``; a mix that cancels is read again as its fallback channel."""
+    ``channel``; a mix that cancels is read again as its fallback channel. Decoding stops
+    with an InputError once it passes ``limit`` seconds (:func:`_decoding_limit`)."""
     import av
 
     chunks = []
     mix_energy = channel_energy = 0.0
     per_channel = None  # energy of each channel, while the layout stays the same
     surround = multichannel = False
+    decoded = 0  # samples per channel so far
+    stop = math.inf if limit is None else _decoding_limit(limit)
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
@@ -247,6 +312,10 @@ def _read_pyav(path: Path, channel: int | None = None) -> tuple[np.ndarray, int]
             stream = container.streams.audio[0]
             rate = stream.rate
             for frame in container.decode(stream):
+                decoded += frame.samples
+                if decoded > stop * (frame.sample_rate or rate or 1):
+                    raise too_long(str(path), decoded / (frame.sample_rate or rate or 1),
+                                   limit, at_least=True)
                 data = frame.to_ndarray()
                 names = tuple(c.name for c in frame.layout.channels)
                 # Planar formats give (channels, n); packed ones (1, n * channels) interleaved.
@@ -280,7 +349,7 @@ def _read_pyav(path: Path, channel: int | None = None) -> tuple[np.ndarray, int]
         loudest = int(np.argmax(per_channel)) if per_channel is not None else 0
         _warn_cancelled(path, mix_energy, channel_energy, loudest)
         del chunks
-        return _read_pyav(path, channel=loudest)
+        return _read_pyav(path, channel=loudest, limit=limit)
     samples = np.concatenate(chunks).astype(np.float32, copy=False)
     if surround:  # the downmix's weights add up to more than 1: no clipping, scale it down
         peak = float(np.max(np.abs(samples))) if samples.size else 0.0

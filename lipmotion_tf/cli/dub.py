@@ -34,8 +34,17 @@ def run(args) -> int:
     apply_device(args)
     from lipmotion_tf.cli.interrupts import terminate_as_interrupt
     from lipmotion_tf.errors import InputError
-    from lipmotion_tf.generate.dub import dub_video
+    from pathlib import Path
 
+    from lipmotion_tf.audio.loader import check_declared_duration
+    from lipmotion_tf.generate.dub import dub_video
+    from lipmotion_tf.generate.render import check_not_an_input, check_output
+
+    # The output and the speech's header before the model loads: a 3-hour file is refused
+    # without decoding it.
+    check_output(Path(args.output))
+    check_not_an_input(args.output, args.video, args.audio)
+    check_declared_duration(args.audio, args.max_duration)
     if chosen_model(args) == "motion":
         from lipmotion_tf.motion.dub import dub_motion_video
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from lipmotion_tf.cli.generation_options import (add_generation_options, add_model_options,
                                                  apply_device, chosen_model)
+from lipmotion_tf.video.image_io import DEFAULT_MAX_SIZE
 
 HELP = "generate a lip video from speech and one face or lip image"
 LAYOUT_CHOICES = ("lips", "side-by-side", "face")
@@ -42,22 +43,47 @@ def add_arguments(parser) -> None:
     crop.add_argument("--face-image", dest="is_lip_crop", action="store_const", const=False,
                       help="the image must contain a face")
     parser.add_argument("--size", type=int, default=256, help="output height in pixels (lips layouts)")
+    parser.add_argument("--max-size", type=int, default=DEFAULT_MAX_SIZE, metavar="PIXELS",
+                        help="a photo with a longer side is scaled down to it for the face "
+                             "search and the video, which keeps memory and time bounded "
+                             "(0: keep the photo's size)")
     parser.add_argument("--motion-from", metavar="VIDEO", default=None,
                         help="motion model: move the photo's lips as the person in this video "
                              "moves theirs (their speech is muxed in; --audio is not used)")
     add_generation_options(parser)
 
 
+def read_photo(path, max_size: int):
+    """The photo at ``path``, scaled down to ``max_size`` on its long side (a note says so)."""
+    import sys
+
+    from lipmotion_tf.video.image_io import read_image, scaled_to
+
+    image = read_image(path)
+    scaled = scaled_to(image, max_size)
+    if scaled is not image:
+        print(f"lipmotion generate: {path} is {image.shape[1]}x{image.shape[0]} pixels: "
+              f"scaled to {scaled.shape[1]}x{scaled.shape[0]} (--max-size {max_size}; 0 keeps "
+              "its size)", file=sys.stderr)
+    return scaled
+
+
 def run(args) -> int:
     apply_device(args)
+    from lipmotion_tf.audio.loader import check_declared_duration
     from lipmotion_tf.cli.interrupts import terminate_as_interrupt
     from lipmotion_tf.errors import InputError
-    from lipmotion_tf.generate.render import render_video
-    from lipmotion_tf.video.image_io import read_image
+    from lipmotion_tf.generate.render import check_not_an_input, check_output, render_video
 
     model = chosen_model(args)
     if args.motion_from is not None and model != "motion":
         raise InputError("--motion-from needs the motion model")
+    # The inputs' headers and the output, before the model loads: a 3-hour file is refused
+    # without decoding it, an image given as speech without waiting for the model.
+    check_output(Path(args.output))
+    check_not_an_input(args.output, args.motion_from or args.audio)
+    if args.motion_from is None:
+        check_declared_duration(args.audio, args.max_duration)
     if model == "motion":
         from lipmotion_tf.motion.render import render_motion_video
 
@@ -67,7 +93,7 @@ def run(args) -> int:
         if args.ease_in is not None:
             raise InputError("--ease-in is for --model paper (the motion model starts at "
                              "the photo's own mouth)")
-        image = read_image(args.image)
+        image = read_photo(args.image, args.max_size)
         with terminate_as_interrupt():
             render_motion_video(args.audio, image, args.output, checkpoint=args.checkpoint,
                                 layout=args.layout or "face", size=args.size,
@@ -78,7 +104,7 @@ def run(args) -> int:
     with terminate_as_interrupt():
         render_video(
             audio_path=args.audio,
-            image=read_image(args.image),
+            image=read_photo(args.image, args.max_size),
             output=args.output,
             checkpoint=args.checkpoint,
             layout=args.layout or "side-by-side",

@@ -9,13 +9,16 @@ the libraries' log levels and the CPU kernels are chosen here, before they load
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 
 from lipmotion_tf import __version__
+from lipmotion_tf.cli.bounds import check_number_options
 from lipmotion_tf.cpu_kernels import prefer_onednn
 from lipmotion_tf.errors import LipMotionError
 from lipmotion_tf.library_logs import VERBOSE_VARIABLE, quiet_library_logs
+from lipmotion_tf.output_files import folder_lock
 
 # name -> module in lipmotion_tf.cli; each module defines add_arguments(parser) and run(args).
 SUBCOMMANDS = {
@@ -31,6 +34,10 @@ SUBCOMMANDS = {
     "serve": "serve",
 }
 
+
+# command -> the argument naming the folder it writes, locked while the command runs: two
+# training runs into one folder would otherwise interleave their checkpoints and logs.
+LOCKED_FOLDERS = {"train": "output"}
 
 VERBOSE_HELP = (f"show the libraries' own log lines (TensorFlow, absl, mediapipe, CUDA probes), "
                 f"hidden by default; also {VERBOSE_VARIABLE}=1")
@@ -76,7 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     quiet_library_logs(verbose=args.verbose or None)
     prefer_onednn()
     try:
-        result = args._module.run(args)
+        check_number_options(args)
+        folder = LOCKED_FOLDERS.get(args.command)
+        with (folder_lock(getattr(args, folder), "run folder") if folder
+              else contextlib.nullcontext()):
+            result = args._module.run(args)
     except LipMotionError as error:
         print(f"lipmotion {args.command}: error: {error}", file=sys.stderr)
         return error.exit_code

@@ -34,7 +34,24 @@ batch after batch of activations.
 
 from __future__ import annotations
 
+from lipmotion_tf.audio.validation import MAX_SAMPLE
 from lipmotion_tf.video.image_io import MIN_IMAGE_SIZE
+
+
+def checked_speech(waveform):
+    """The speech checks of :func:`lipmotion_tf.audio.validation.check_waveform` as graph ops,
+    for servers that run the graph as it is (TF Serving; ``lipmotion serve`` makes them
+    before the graph): finite samples, none beyond ``MAX_SAMPLE`` (3.4e38 would overflow the
+    spectrogram into black frames), clipped to [-1, 1]."""
+    import tensorflow as tf
+
+    waveform = tf.debugging.assert_all_finite(
+        waveform, "the speech has non-finite samples (NaN or infinity)")
+    peak = tf.reduce_max(tf.abs(waveform))  # an empty waveform is refused by the caller
+    with tf.control_dependencies([tf.debugging.assert_less_equal(
+            peak, tf.constant(MAX_SAMPLE, waveform.dtype),
+            message="the speech has samples far outside float speech's [-1, 1]")]):
+        return tf.clip_by_value(waveform, -1.0, 1.0)
 
 
 class ServingFunctions:
@@ -48,9 +65,14 @@ class ServingFunctions:
             With a fixed number every tensor shape is static, which TFLite needs for XNNPACK
             to run the transposed convolutions (their output shape is otherwise computed at
             run time, and the graph splits around them).
+        checks: refuse bad inputs in the graph (INVALID_ARGUMENT from TF Serving): speech
+            beyond float speech's range, a generate_window batch with more or fewer images
+            than windows. TFLite, which has no assert operator, builds without them; its
+            runner checks the speech before the graph.
     """
 
-    def __init__(self, generator, config, batch_size: int = 8, window_batch: int | None = None):
+    def __init__(self, generator, config, batch_size: int = 8, window_batch: int | None = None,
+                 checks: bool = True):
         from lipmotion_tf.audio.log_mel import LogMelSpectrogram
 
         if batch_size < 1:
@@ -61,6 +83,7 @@ class ServingFunctions:
         if window_batch is not None and window_batch < 1:
             raise ValueError(f"window_batch must be >= 1 or None, got {window_batch}")
         self.window_batch = window_batch
+        self.checks = checks
         self.log_mel_layer = LogMelSpectrogram.from_audio_config(config.audio, name="log_mel")
 
     # -- shapes -----------------------------------------------------------------------------
@@ -119,8 +142,7 @@ class ServingFunctions:
         # The checks of lipmotion_tf.audio.validation.check_waveform, for servers that run
         # this graph as it is (TF Serving); `lipmotion serve` makes them before the graph.
         tf.debugging.assert_positive(num_samples, message="the speech is empty")
-        waveform = tf.debugging.assert_all_finite(
-            waveform, "the speech has non-finite samples (NaN or infinity)")
+        waveform = checked_speech(waveform)
         num_frames = num_output_frames_tf(num_samples, audio.samples_per_frame)
         starts = covering_window_starts_tf(num_frames, window, hop)
 
@@ -139,11 +161,18 @@ class ServingFunctions:
 
     def generate_window(self, log_mel, image):
         """A batch of 0.64 s log-mel windows + lip images -> ``{"frames": (B, 16, 64, 64, 3)}``."""
+        import tensorflow as tf
+
+        if self.checks:
+            tf.debugging.assert_equal(tf.shape(log_mel)[0], tf.shape(image)[0], message=(
+                "generate_window needs one image per log-mel window"))
         outputs = self.generator({"audio": log_mel, "identity": image}, training=False)
         return {"frames": outputs["video"]}
 
     def log_mel(self, waveform):
         """Mono speech -> ``{"log_mel": (1 + N // hop, n_mels)}`` (the training front end)."""
+        if self.checks:
+            waveform = checked_speech(waveform)
         return {"log_mel": self.log_mel_layer(waveform)}
 
     def identity_from_uint8(self, image):

@@ -39,7 +39,7 @@ from typing import Iterable
 import numpy as np
 
 from lipmotion_tf.errors import InputError
-from lipmotion_tf.output_files import ensure_writable_folder, write_atomically
+from lipmotion_tf.output_files import check_name_length, ensure_writable_folder, write_atomically
 
 QUANTIZE_MODES = ("none", "float16", "dynamic", "int8")
 MODELS = {"generator": "generate_window", "log_mel": "log_mel"}
@@ -141,7 +141,7 @@ def convert_to_tflite(
     signature = MODELS[model]
 
     functions = ServingFunctions(generator.deployment_copy() if conv2d else generator, config,
-                                 window_batch=1)
+                                 window_batch=1, checks=False)  # TFLite has no assert op
     archive = keras.export.ExportArchive()
     # No archive.track(generator): the endpoints capture the variables, and tracking them as
     # well stores every weight twice (keras-team/keras#23553).
@@ -230,4 +230,5 @@ def check_output_file(output: str | Path, overwrite: bool = False) -> None:
         raise InputError(f"output must be a .tflite file, got {output}")
     if output.exists() and not overwrite:
         raise InputError(f"{output} already exists (pass --overwrite to replace it)")
+    check_name_length(output)
     ensure_writable_folder(output.parent)

@@ -18,6 +18,7 @@ from typing import Iterator
 
 import numpy as np
 
+from lipmotion_tf.audio.validation import check_waveform
 from lipmotion_tf.errors import InputError
 from lipmotion_tf.video.pixels import to_uint8, to_unit_range
 from lipmotion_tf.generate.blending import (
@@ -81,9 +82,8 @@ class TFLiteLipGenerator:
             identity: the 64x64 RGB uint8 lip image.
             batch_size: windows cut and handed to :meth:`generate_window` at a time.
         """
-        waveform = np.asarray(waveform, np.float32)
-        if waveform.ndim != 1 or waveform.size == 0:
-            raise InputError(f"waveform must be non-empty mono (samples,), got {waveform.shape}")
+        # The checks of every entry point: mono, finite, in float speech's range (clipped).
+        waveform = check_waveform(waveform, self.sample_rate, source="waveform")
         identity = np.asarray(identity)
         if identity.shape != (64, 64, 3) or identity.dtype != np.uint8:
             raise InputError(f"identity must be a uint8 (64, 64, 3) lip image, got "

@@ -221,7 +221,7 @@ def dub_video(
     """
     from tqdm import tqdm
 
-    from lipmotion_tf.audio.loader import load_audio
+    from lipmotion_tf.audio.loader import check_declared_duration, load_audio
     from lipmotion_tf.generate.compositing import MouthCompositor
     from lipmotion_tf.generate.mp4_writer import Mp4Writer
     from lipmotion_tf.generate.pipeline import LipMotionPipeline
@@ -233,6 +233,7 @@ def dub_video(
     output = Path(output)
     check_output(output)
     check_not_an_input(output, video_path, audio_path)
+    check_declared_duration(audio_path, max_duration)  # from the header, before the model loads
     info = video_info(video_path)
     if require_gpu:
         check_gpu_visible()
@@ -241,7 +242,8 @@ def dub_video(
                                                  ease_in=ease_in)
     config = pipeline.config
     rate = config.audio.sample_rate
-    waveform = pipeline.check_speech(load_audio(audio_path, rate), rate, source=str(audio_path))
+    waveform = pipeline.check_speech(load_audio(audio_path, rate, max_duration), rate,
+                                     source=str(audio_path))
     fps, seconds, num_output, needs_store = output_plan(info, len(waveform), rate,
                                                         config.audio.fps)
 

@@ -17,6 +17,7 @@ from typing import Iterator
 import numpy as np
 
 from lipmotion_tf.audio.validation import DEFAULT_MAX_DURATION, check_max_duration, check_waveform
+from lipmotion_tf.config import MAX_EASE_IN
 from lipmotion_tf.errors import InputError, NoFaceError
 from lipmotion_tf.generate.blending import WindowBlender, num_output_frames, speech_extension_index
 from lipmotion_tf.video.image_io import check_image
@@ -49,8 +50,8 @@ class LipMotionPipeline:
         self.batch_size = int(batch_size)
         self.windows_per_chunk = max(1, int(windows_per_chunk))
         self.ease_in = config.data.ease_in if ease_in is None else int(ease_in)
-        if self.ease_in < 0:
-            raise InputError(f"ease-in must be >= 0 frames, got {self.ease_in}")
+        if not 0 <= self.ease_in <= MAX_EASE_IN:
+            raise InputError(f"ease-in must be from 0 to {MAX_EASE_IN} frames, got {self.ease_in}")
         self.log_mel = LogMelSpectrogram.from_audio_config(config.audio)
 
     @classmethod
@@ -92,6 +93,7 @@ class LipMotionPipeline:
                     raise NoFaceError(
                         "no face found in the image (pass --lip-image if it is already a lip crop)"
                     ) from None
+                _note_lip_crop(width, height)
         height, width = image.shape[:2]
         box = np.array([width / 2, height / 2, min(height, width)], np.float32)
         return crop_box(image, box, size), None
@@ -182,6 +184,17 @@ class LipMotionPipeline:
         """All generated frames at once: ``(N, 64, 64, 3)`` uint8, N = 25 x duration."""
         crop, _ = self.identity_from_image(image, is_lip_crop)
         return np.stack(list(self.iter_frames(waveform, sample_rate, crop)))
+
+
+def _note_lip_crop(width: int, height: int) -> None:
+    """Says, in one line, that a face-less image is being taken as a lip crop: a small photo
+    whose face was not found would otherwise turn silently into a video of its middle."""
+    import sys
+
+    from tqdm import tqdm
+
+    tqdm.write(f"lipmotion: note: no face found in the {width}x{height} image: taking it as "
+               "an already-cropped lip image (--face-image requires a face)", file=sys.stderr)
 
 
 def padded_segment(waveform: np.ndarray, length: int, context: int, start: int,

@@ -10,10 +10,13 @@ import numpy as np
 from lipmotion_tf.audio.validation import DEFAULT_MAX_DURATION, check_max_duration
 from lipmotion_tf.errors import InputError, NoFaceError
 from lipmotion_tf.generate.compositing import LAYOUTS, FacePaster, side_by_side
+from lipmotion_tf.output_files import check_name_length
+from lipmotion_tf.video.image_io import MAX_OUTPUT_SIZE, MIN_IMAGE_SIZE
 
 
 def check_output(output: Path) -> None:
     """Refuses an output path that could not take the video, before any work is done."""
+    check_name_length(output)  # first: the file system refuses even to look at such a name
     if output.suffix.lower() != ".mp4":
         raise InputError(f"output must be an .mp4 file, got {output}")
     if output.is_dir():
@@ -94,18 +97,20 @@ def render_video(
     import cv2
     from tqdm import tqdm
 
-    from lipmotion_tf.audio.loader import load_audio
+    from lipmotion_tf.audio.loader import check_declared_duration, load_audio
     from lipmotion_tf.generate.mp4_writer import Mp4Writer
     from lipmotion_tf.generate.pipeline import LipMotionPipeline
 
     if layout not in LAYOUTS:
         raise InputError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
-    if size < 16:
-        raise InputError(f"size must be at least 16 pixels, got {size}")
+    if not MIN_IMAGE_SIZE <= size <= MAX_OUTPUT_SIZE:
+        raise InputError(f"size must be from {MIN_IMAGE_SIZE} to {MAX_OUTPUT_SIZE} pixels, "
+                         f"got {size}")
     max_duration = check_max_duration(max_duration)
     output = Path(output)
     check_output(output)
     check_not_an_input(output, audio_path)
+    check_declared_duration(audio_path, max_duration)  # from the header, before the model loads
     if layout == "face" and is_lip_crop:
         raise InputError("the face layout needs a face photo, not a lip image")
 
@@ -116,7 +121,7 @@ def render_video(
                                                  max_duration=max_duration, ease_in=ease_in)
     sample_rate = pipeline.config.audio.sample_rate
     # Checked before the output is opened: a refused input leaves an existing video as it was.
-    waveform = pipeline.check_speech(load_audio(audio_path, sample_rate), sample_rate,
+    waveform = pipeline.check_speech(load_audio(audio_path, sample_rate, max_duration), sample_rate,
                                      source=str(audio_path))
     if layout == "face":
         try:

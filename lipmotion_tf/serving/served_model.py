@@ -389,8 +389,9 @@ class ServedModel:
         return arrays
 
     def _validate(self, signature: str, arrays: dict, max_duration: float | None) -> None:
-        """The checks the CLI and the Python API apply too: speech that is not empty, finite
-        and not too long; an image big enough to crop; finite floats elsewhere."""
+        """The checks the CLI and the Python API apply too: speech that is not empty, finite,
+        within float speech's range (clipped to [-1, 1]) and not too long; an image big
+        enough to crop; finite floats elsewhere; one image per generate_window window."""
         from lipmotion_tf.audio.validation import check_waveform
         from lipmotion_tf.errors import InputError
         from lipmotion_tf.video.image_io import check_image
@@ -398,8 +399,8 @@ class ServedModel:
         for name, array in arrays.items():
             where = f"input \"{name}\" of \"{signature}\""
             try:
-                if name == "waveform":
-                    check_waveform(array, self.sample_rate, max_duration, where)
+                if name == "waveform":  # clipped to [-1, 1] as every entry point does
+                    arrays[name] = check_waveform(array, self.sample_rate, max_duration, where)
                 elif name == "image" and array.dtype == np.uint8:
                     check_image(array, where)
                 elif array.dtype.kind == "f" and not np.isfinite(array).all():
@@ -407,6 +408,11 @@ class ServedModel:
                     raise InputError(f"{where} has {bad} non-finite values (NaN or infinity)")
             except InputError as error:
                 raise invalid(str(error)) from None
+        if signature == "generate_window" and {"log_mel", "image"} <= set(arrays):
+            windows, images = len(arrays["log_mel"]), len(arrays["image"])
+            if windows != images:  # one image per window: nothing is broadcast
+                raise invalid(f"generate_window got {windows} log-mel windows and {images} "
+                              "images; send one image per window")
 
 
 class _SignatureGenerator:
