@@ -480,7 +480,7 @@ def test_export_tflite_stopped_in_a_gc_callback_exits_130(tmp_path):
             "    raise AssertionError('the export completed')\n"
             "checkpoint.load_generator = lambda *a, **k: (None, None)\n"
             "tflite.export_tflite = export\n"
-            "sys.exit(main(['export', 'tflite', '-o', sys.argv[1]]))\n")
+            "sys.exit(main(['export', 'tflite', '--model', 'paper', '-o', sys.argv[1]]))\n")
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "model.tflite")],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 130, result.stderr
