@@ -1,12 +1,25 @@
 """Motion-first generation speed: speech -> motion -> the photo's own pixels -> mp4.
 
     python benchmarks/motion_generation.py [--checkpoint DIR] [--seconds 60] [--image PHOTO]
+    python benchmarks/motion_generation.py --tflite [--crop 128] [--seconds 10] [--threads 2] \
+        [--calibration-data prepared/motion/train]
 
 Generates ``--seconds`` of speech (the bundled sample repeated) on a photo (default: the
 bundled 720x480 face) with the same path as ``lipmotion generate`` (face layout, the photo's
 size), and prints the realtime factor, peak resident memory and the per-frame time of each
 part: the motion model (whole utterance), the renderer (warp + interior, per batch) and
-paste-back + H.264 encoding. Writes JSON with ``--json``. Nothing is asserted.
+paste-back + H.264 encoding.
+
+``--tflite`` measures the app's path instead (``lipmotion_tf/export/tflite_motion.py``), on
+the photo scaled so that its mouth crop is ``--crop`` pixels: the TFLite float32 pipeline and
+the int8 one (the motion model quantized, calibrated on ``--calibration-windows`` clips of
+``--calibration-data``; the renderer has no weights and stays float32), one frame per
+renderer call in the LiteRT interpreter with ``--threads`` threads. It prints frames/s of the
+whole pipeline (log-mel model, motion model, rig targets, renderer, paste-back; no video
+encoding) and the per-frame milliseconds of each part, the renderer also split into its warp
+and its mouth interior (each converted alone), and the int8 frames' PSNR against float32's.
+
+Writes JSON with ``--json``. Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -32,7 +45,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--tflite", action="store_true",
+                        help="the TFLite float32 and int8 pipelines at a --crop crop")
+    parser.add_argument("--crop", type=int, default=128, help="--tflite: crop side in pixels")
+    parser.add_argument("--threads", type=int, default=2, help="--tflite: interpreter threads")
+    parser.add_argument("--calibration-data", default="prepared/motion/train",
+                        help="--tflite: motion data that calibrates int8 (none: no int8)")
+    parser.add_argument("--calibration-windows", type=int, default=64)
     args = parser.parse_args()
+    if args.tflite:
+        return tflite_benchmark(args)
 
     import numpy as np
     import soundfile as sf
@@ -85,6 +107,164 @@ def main() -> None:
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+def tflite_benchmark(args) -> None:
+    """The ``--tflite`` figures (see the module docstring)."""
+    import statistics
+    import time
+
+    import cv2
+    import numpy as np
+    import soundfile as sf
+
+    from lipmotion_tf.export.tflite_motion import TFLiteMotionPipeline
+    from lipmotion_tf.motion.face_rig import FaceRig
+    from lipmotion_tf.motion.pipeline import motion_checkpoint, renderer_inputs
+    from lipmotion_tf.motion.training import load_motion_generator
+    from lipmotion_tf.video.image_io import read_image
+
+    generator, config = load_motion_generator(args.checkpoint or motion_checkpoint())
+    photo = read_image(args.image)
+    scale = args.crop / FaceRig.from_image(photo).crop_size
+    size = (round(photo.shape[1] * scale), round(photo.shape[0] * scale))
+    photo = np.ascontiguousarray(cv2.resize(photo, size, interpolation=cv2.INTER_AREA))
+    rig = FaceRig.from_image(photo)
+    speech, rate = sf.read(SAMPLES / "speech.flac", dtype="float32")
+    if rate != config.audio.sample_rate:
+        import soxr
+
+        speech = soxr.resample(speech, rate, config.audio.sample_rate)
+    speech = np.resize(speech, int(args.seconds * config.audio.sample_rate)).astype(np.float32)
+
+    with tempfile.TemporaryDirectory() as folder:
+        models = _tflite_models(generator, config, Path(folder), args)
+        pipelines = {quantize: TFLiteMotionPipeline(
+            models[f"motion_{quantize}"], models["renderer"], models["log_mel"],
+            num_threads=args.threads, config=config)
+            for quantize in ("none", "int8") if f"motion_{quantize}" in models}
+        from ai_edge_litert.interpreter import Interpreter
+
+        parts = {name: Interpreter(model_path=str(models[name]), num_threads=args.threads)
+                 .get_signature_runner(name) for name in ("warp", "paint")}
+        result = {"machine": platform.processor() or platform.machine(),
+                  "photo": f"{photo.shape[1]}x{photo.shape[0]}", "crop": rig.crop_size,
+                  "seconds": args.seconds, "threads": args.threads, "pipelines": {}}
+        frames_out = {}
+        for quantize, pipeline in pipelines.items():
+            figures, frames_out[quantize] = _time_pipeline(pipeline, speech, rig)
+            result["pipelines"]["float32" if quantize == "none" else "int8"] = figures
+        # The renderer's two halves, each alone, on the float32 pipeline's motion.
+        motion = pipelines["none"].motion(pipelines["none"].log_mel(speech),
+                                          rig.rest_motion_input)
+        warp_ms, paint_ms = [], []
+        for frame in motion:
+            inputs = renderer_inputs(rig, frame[None])
+            tick = time.perf_counter()
+            warped = parts["warp"](**{k: inputs[k] for k in (
+                "crop", "basis", "displacement", "mouth_box")})["warped"]
+            middle = time.perf_counter()
+            parts["paint"](warped=warped, **{k: inputs[k] for k in (
+                "inner_lip", "teeth", "colours", "mouth_box")})
+            warp_ms.append(1000 * (middle - tick))
+            paint_ms.append(1000 * (time.perf_counter() - middle))
+        result["warp_ms_per_frame"] = round(statistics.median(warp_ms), 2)
+        result["interior_ms_per_frame"] = round(statistics.median(paint_ms), 2)
+        if "int8" in frames_out:
+            error = frames_out["int8"].astype(np.float64) - frames_out["none"]
+            mse = float(np.mean(error ** 2))
+            result["int8_psnr_vs_float32_db"] = (round(10 * np.log10(255.0 ** 2 / mse), 1)
+                                                 if mse else float("inf"))
+        result["sizes_bytes"] = {name: path.stat().st_size for name, path in models.items()}
+    print(json.dumps(result, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+def _tflite_models(generator, config, folder: Path, args) -> dict:
+    """``{name: .tflite path}``: log_mel, motion_none, motion_int8 (with calibration data),
+    renderer, and the renderer's warp and paint halves."""
+    import tensorflow as tf
+
+    from lipmotion_tf.export.motion_tflite import (
+        calibration_from_motion_data,
+        convert_motion_to_tflite,
+    )
+    from lipmotion_tf.export.tflite_convert import convert_function
+    from lipmotion_tf.motion.graph_functions import render_specs
+    from lipmotion_tf.motion.renderer import MotionRenderer
+
+    contents = {
+        "log_mel": convert_motion_to_tflite(generator, config, "log_mel"),
+        "motion_none": convert_motion_to_tflite(generator, config, "motion"),
+        "renderer": convert_motion_to_tflite(generator, config, "renderer"),
+    }
+    data = Path(args.calibration_data)
+    if args.calibration_data != "none" and data.is_dir():
+        calibration = calibration_from_motion_data(data, config, args.calibration_windows)
+        contents["motion_int8"] = convert_motion_to_tflite(generator, config, "motion", "int8",
+                                                           calibration)
+    else:
+        print(f"no int8 figures: no motion data at {data} to calibrate on")
+    renderer = MotionRenderer(grid_size=64)
+    specs = render_specs(64, batch=1)
+    warp_specs = [specs[k] for k in ("crop", "basis", "displacement", "mouth_box")]
+    paint_specs = [tf.TensorSpec([1, None, None, 3], tf.float32, name="warped")] + [
+        specs[k] for k in ("inner_lip", "teeth", "colours", "mouth_box")]
+
+    def warp(crop, basis, displacement, mouth_box):
+        return {"warped": renderer.warp({"crop": crop, "basis": basis,
+                                         "displacement": displacement, "mouth_box": mouth_box})}
+
+    def paint(warped, inner_lip, teeth, colours, mouth_box):
+        return {"frames": renderer.paint(warped, {"inner_lip": inner_lip, "teeth": teeth,
+                                                  "colours": colours, "mouth_box": mouth_box})}
+
+    contents["warp"] = convert_function(tf.function(warp, input_signature=warp_specs), "warp")
+    contents["paint"] = convert_function(tf.function(paint, input_signature=paint_specs),
+                                         "paint")
+    paths = {}
+    for name, content in contents.items():
+        paths[name] = folder / f"{name}.tflite"
+        paths[name].write_bytes(content)
+    return paths
+
+
+def _time_pipeline(pipeline, speech, rig):
+    """Per-frame milliseconds of each part and frames/s of the whole; and the frames."""
+    import time
+
+    import numpy as np
+
+    from lipmotion_tf.motion.pipeline import renderer_inputs
+
+    pipeline.motion(pipeline.log_mel(speech[:44100]), rig.rest_motion_input)  # warm up
+    pipeline.render(renderer_inputs(rig, np.zeros((1, 59, 2), np.float32)))
+    times = {"log_mel": 0.0, "motion": 0.0, "targets": 0.0, "render": 0.0, "paste": 0.0}
+    started = time.perf_counter()
+    log_mel = pipeline.log_mel(speech)
+    times["log_mel"] = time.perf_counter() - started
+    tick = time.perf_counter()
+    motion = pipeline.motion(log_mel, rig.rest_motion_input)
+    times["motion"] = time.perf_counter() - tick
+    frames = []
+    for frame in motion:
+        tick = time.perf_counter()
+        inputs = renderer_inputs(rig, frame[None])
+        middle = time.perf_counter()
+        rendered = pipeline.render(inputs)
+        end = time.perf_counter()
+        frames.append(rig.paste(rendered))
+        done = time.perf_counter()
+        times["targets"] += middle - tick
+        times["render"] += end - middle
+        times["paste"] += done - end
+    total = time.perf_counter() - started
+    count = len(motion)
+    figures = {"frames": count, "frames_per_s": round(count / total, 1)}
+    figures.update({f"{name}_ms_per_frame": round(1000 * value / count, 3)
+                    for name, value in times.items()})
+    return figures, np.stack(frames)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ Per frame, at the crop's own (native) resolution:
    through the polygon's anti-aliased mask, drawn only in ``mouth_box`` (the region the
    mouth can reach) to keep the per-frame cost small.
 
-Only pixels the spline moves or the interior covers change; anchors on the crop's border
+:meth:`MotionRenderer.warp` is steps 1 and 2, :meth:`MotionRenderer.paint` step 3 (timed
+apart in ``benchmarks/motion_generation.py``). Only pixels the spline moves or the interior
+covers change; anchors on the crop's border
 keep the border still, so pasting the crop back into the photo leaves no seam.
 
 One renderer serves any photo when built without ``crop_size`` and ``mouth_box``: the crop
@@ -99,19 +101,15 @@ class MotionRenderer(keras.layers.Layer):
         return [ops.expand_dims(ops.pad(mask, padding), -1) for mask in masks]
 
     def call(self, inputs):
+        return self.paint(self.warp(inputs), inputs)
+
+    def warp(self, inputs):
+        """Steps 1 and 2: the crop's own pixels moved, ``(B, S, S, 3)``."""
         crop = ops.cast(inputs["crop"], "float32")
-        size = self.crop_size if self.crop_size is not None else ops.shape(crop)[1]
-        if self.mouth_box is not None:
-            box = self.mouth_box
-        else:
-            given = ops.cast(inputs["mouth_box"], "int32")
-            box = tuple(given[i] for i in range(4))
+        size, box = self._size(crop), self._box(inputs)
         inverse = self.inverse_field(inputs["basis"], ops.cast(inputs["displacement"], "float32"),
                                      size)
-        grid = ops.cast(ops.arange(size), "float32")
-        batch = ops.shape(crop)[0]
-        px = ops.broadcast_to(grid[None, None, :], (batch, size, size))
-        py = ops.broadcast_to(grid[None, :, None], (batch, size, size))
+        px, py = self._pixel_grid(crop, size)
         source_x, source_y = px - inverse[..., 0], py - inverse[..., 1]
         warped = _sample(bilinear_sample, crop, source_x, source_y)
         # Around the mouth, where the eye looks, bicubic sampling keeps the lips' texture.
@@ -120,7 +118,12 @@ class MotionRenderer(keras.layers.Layer):
         sharp = _sample(bicubic_sample, crop, source_x[near], source_y[near])
         padding = ((0, 0), (top, size - top - height), (left, size - left - width), (0, 0))
         inside = ops.pad(ops.ones_like(sharp[..., :1]), padding)
-        warped = warped * (1.0 - inside) + ops.pad(ops.clip(sharp, 0.0, 1.0), padding)
+        return warped * (1.0 - inside) + ops.pad(ops.clip(sharp, 0.0, 1.0), padding)
+
+    def paint(self, warped, inputs):
+        """Step 3: the mouth interior drawn over ``warped`` (``(B, S, S, 3)``)."""
+        size, box = self._size(warped), self._box(inputs)
+        px, _ = self._pixel_grid(warped, size)
         mouth, teeth = self.interior_masks(inputs["inner_lip"], inputs["teeth"], size, box)
         # A 3x3 box blur softens the lips' inner edge by a pixel, as a camera would.
         mouth = ops.average_pool(mouth, 3, strides=1, padding="same")
@@ -135,6 +138,23 @@ class MotionRenderer(keras.layers.Layer):
         tooth = cavity + (tooth - cavity) * ops.clip(1.0 - 0.7 * ops.square(across), 0.0, 1.0)
         interior = cavity * (1.0 - teeth) + tooth * teeth
         return warped * (1.0 - mouth) + interior * mouth
+
+    def _size(self, crop):
+        return self.crop_size if self.crop_size is not None else ops.shape(crop)[1]
+
+    def _box(self, inputs):
+        if self.mouth_box is not None:
+            return self.mouth_box
+        given = ops.cast(inputs["mouth_box"], "int32")
+        return tuple(given[i] for i in range(4))
+
+    @staticmethod
+    def _pixel_grid(images, size):
+        """Pixel ``x`` and ``y`` of every output pixel, ``(B, S, S)`` each."""
+        grid = ops.cast(ops.arange(size), "float32")
+        batch = ops.shape(images)[0]  # static where it is (TFLite: 1)
+        return (ops.broadcast_to(grid[None, None, :], (batch, size, size)),
+                ops.broadcast_to(grid[None, :, None], (batch, size, size)))
 
     def get_config(self):
         config = super().get_config()
