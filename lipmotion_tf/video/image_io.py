@@ -20,8 +20,10 @@ MIN_IMAGE_SIZE = 16
 #: decoded, and the face search would work on all of it).
 MAX_IMAGE_PIXELS = 100_000_000
 #: Default long side, in pixels, photos are scaled down to (``lipmotion generate --max-size``),
-#: and the largest that option takes.
-DEFAULT_MAX_SIZE = 2048
+#: and the largest that option takes. The motion renderer's memory grows with the area of the
+#: mouth in pixels: on a 12 MP photo, 3 s of speech peaked at 2.1 GB at 1280, 3.3 GB at 2048
+#: (benchmarks/input_memory.py, docs/deployment.md).
+DEFAULT_MAX_SIZE = 1280
 MAX_PHOTO_SIZE = 16384
 #: Largest height of the lips layouts' frames (``--size``).
 MAX_OUTPUT_SIZE = 2048
@@ -59,13 +61,18 @@ def header_size(path) -> tuple[int, int] | None:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 width, height = image.size
-    except Image.DecompressionBombError:  # Pillow's own limit, above ours
-        width = height = None
+    except Image.DecompressionBombError as error:  # Pillow's own limit, above ours
+        import re
+
+        count = re.search(r"\((\d+) pixels\)", str(error))  # Pillow names the count
+        size = f"{int(count.group(1)) / 1e6:,.0f} megapixels" if count else "more"
+        raise InputError(f"{path} declares {size}, more than the limit of "
+                         f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels; scale it down first"
+                         ) from None
     except (OSError, ValueError, SyntaxError, EOFError, TypeError):
         return None
-    if width is None or width * height > MAX_IMAGE_PIXELS:
-        size = "" if width is None else f"{width}x{height} pixels, "
-        raise InputError(f"{path} declares {size}more than the limit of "
+    if width * height > MAX_IMAGE_PIXELS:
+        raise InputError(f"{path} declares {width}x{height} pixels, more than the limit of "
                          f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels; scale it down first")
     return width, height
 
