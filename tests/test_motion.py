@@ -205,15 +205,26 @@ def test_prepare_motion_and_train_chain_on_real_clips(shared_data, tmp_path):
     assert (tmp_path / "run" / "motion_generator.weights.h5").is_file()
     assert "validation: LMD" in done.stdout
     done = subprocess.run(run + [
+        "train", "--config", str(REPO_ROOT / "training" / "sync.yaml"), "--data", str(motion),
+        "--output", str(tmp_path / "sync"), "--quiet", "--set", "train.epochs=1",
+        "--set", "train.steps_per_epoch=2", "--set", "model.channels=8",
+        "--set", "data.batch_size=4", "--set", "data.val_fraction=0",
+        "--set", "data.test_fraction=0"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "(clip, shift) pairs" in done.stdout
+    assert (tmp_path / "sync" / "sync_expert.weights.h5").is_file()
+    done = subprocess.run(run + [
         "evaluate", "--motion-only", "--data", str(motion), "--split", "all", "--folder", "s1",
         "--checkpoint", str(tmp_path / "run"), "--out", str(tmp_path / "report"),
-        "--examples", "1"], capture_output=True, text=True)
+        "--sync-checkpoint", str(tmp_path / "sync"), "--examples", "1"],
+        capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     import json
 
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert report["summary"]["clips"] == 4
-    for key in ("lmd_vs_static", "sync", "opening_ratio", "motion_ratio", "still_max"):
+    for key in ("lmd_vs_static", "sync", "opening_ratio", "motion_ratio", "still_max",
+                "generated_lse_d", "real_lse_c", "static_lse_c", "generated_av_offset"):
         assert np.isfinite(report["summary"][key]), key
     assert (tmp_path / "report" / "mouth_opening.png").is_file()
 

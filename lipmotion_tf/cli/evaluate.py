@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--folder", action="append", default=[], dest="folders",
                         help="with --motion-only: only clips under this top-level folder of "
                              "the data (repeatable), e.g. --folder s3 --folder s5")
+    parser.add_argument("--sync-checkpoint", default=None, metavar="RUN_DIR",
+                        help="with --motion-only: the sync expert that measures LSE-D, LSE-C "
+                             "and the offset (default: the shipped one)")
     parser.add_argument("--out", required=True, metavar="REPORT_DIR", help="folder for the report files")
     parser.add_argument("--checkpoint", default=None,
                         help="generator checkpoint folder; None means the shipped demo model")
@@ -110,9 +113,12 @@ def run_motion_only(args: argparse.Namespace) -> int:
         raise InputError(f"--limit must be at least 1, got {args.limit}")
     report = evaluate_motion(args.data, args.out, checkpoint=args.checkpoint, split=args.split,
                              limit=args.limit, examples=args.examples,
-                             name=args.name or "motion", folders=args.folders)
+                             name=args.name or "motion", folders=args.folders,
+                             sync_checkpoint=args.sync_checkpoint)
     s = report["summary"]
     print(f"{s['clips']} clips: LMD {s['lmd_vs_static']:.2f}x static, sync {s['sync']:.2f}, "
           f"opening ratio {s['opening_ratio']:.2f}, motion ratio {s['motion_ratio']:.2f}, "
-          f"still {s['still_max']:.4f}; report in {args.out}")
+          f"still {s['still_max']:.4f}; LSE-D/LSE-C model {s['generated_lse_d']:.3f}/"
+          f"{s['generated_lse_c']:.3f}, real {s['real_lse_d']:.3f}/{s['real_lse_c']:.3f}, "
+          f"static {s['static_lse_d']:.3f}/{s['static_lse_c']:.3f}; report in {args.out}")
     return 0

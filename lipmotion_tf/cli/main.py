@@ -32,6 +32,7 @@ SUBCOMMANDS = {
     "evaluate": "evaluate",
     "export": "export",
     "serve": "serve",
+    "sync-check": "sync_check",
 }
 
 

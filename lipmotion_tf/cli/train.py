@@ -72,11 +72,14 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from lipmotion_tf.generate.checkpoint import demo_checkpoint
-    from lipmotion_tf.motion.config import is_motion_config
+    from lipmotion_tf.motion.config import experiment_kind
     from lipmotion_tf.train.runner import parse_stages, train
 
-    if is_motion_config(args.config):
+    kind = experiment_kind(args.config)
+    if kind == "motion":
         return run_motion(args)
+    if kind == "sync":
+        return run_sync(args)
     config = build_config(args)
     stages = parse_stages(args.stages)
     budget = time_budget(args)
@@ -97,18 +100,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def refuse_paper_options(args: argparse.Namespace) -> None:
+    """The motion model and the sync expert train on one motion-data folder, from scratch."""
+    from lipmotion_tf.errors import ConfigError
+
+    if args.ablation or args.init_from or len(args.data) > 1:
+        raise ConfigError("--ablation, --init-from and a second --data are for the paper "
+                          "model; the motion model and the sync expert take one motion-data "
+                          "folder")
+
+
 def run_motion(args: argparse.Namespace) -> int:
     """Trains the motion model (a config file with ``kind: motion``)."""
     import time
 
     from lipmotion_tf.config import load_config
-    from lipmotion_tf.errors import ConfigError
     from lipmotion_tf.motion.config import MotionExperimentConfig
     from lipmotion_tf.motion.training import train_motion
 
-    if args.ablation or args.init_from or len(args.data) > 1:
-        raise ConfigError("--ablation, --init-from and a second --data are for the paper "
-                          "model; the motion model takes one motion-data folder")
+    refuse_paper_options(args)
     config = load_config(args.config, list(args.overrides), config_class=MotionExperimentConfig)
     budget = time_budget(args)
     started = time.perf_counter()
@@ -124,4 +134,31 @@ def run_motion(args: argparse.Namespace) -> int:
               f"in {result.output_dir}")
     else:
         print(f"trained the motion model in {elapsed:.0f} s; outputs in {result.output_dir}")
+    return 0
+
+
+def run_sync(args: argparse.Namespace) -> int:
+    """Trains the sync expert (a config file with ``kind: sync``)."""
+    import time
+
+    from lipmotion_tf.config import load_config
+    from lipmotion_tf.sync.config import SyncExperimentConfig
+    from lipmotion_tf.sync.training import train_sync
+
+    refuse_paper_options(args)
+    config = load_config(args.config, list(args.overrides), config_class=SyncExperimentConfig)
+    budget = time_budget(args)
+    started = time.perf_counter()
+    result = train_sync(config, args.data[0], args.output, time_budget=budget,
+                        verbose=2 if args.quiet else "auto")
+    elapsed = time.perf_counter() - started
+    summary = result.validation
+    print(f"validation: offset found within 1 frame on {summary['offset_accuracy']:.1%} of "
+          f"{summary['pairs']} (clip, shift) pairs; in sync on {summary['in_sync']:.1%} of "
+          f"{summary['clips']} clips")
+    if result.budget_reached:
+        print(f"time budget reached after {elapsed:.0f} s; run the same command to continue "
+              f"in {result.output_dir}")
+    else:
+        print(f"trained the sync expert in {elapsed:.0f} s; outputs in {result.output_dir}")
     return 0

@@ -83,6 +83,13 @@ class MotionLossConfig:
             landmark velocities as the visual derivative).
         adversarial: the (audio, motion) mismatch discriminator's loss for the generator.
         mismatch_shift: audio shifts (frames) of the discriminator's mismatched real pairs.
+        sync: the sync expert's matching loss on the generated motion (the expert is fixed;
+            :mod:`lipmotion_tf.sync`): each speech window must pick the generated mouth at its
+            own moment among the generated mouth shifted by up to ``sync_shift`` frames.
+        sync_expert: run folder of the expert (empty: the one shipped in the package).
+        sync_shift: the shifts each way that compete in the sync loss.
+        sync_start: the sync term is weighed in from the first epoch after which the
+            validation windows' sync loss is below this (Wav2Lip's switch; 0: from the start).
     """
 
     landmark: float = 1.0
@@ -92,14 +99,20 @@ class MotionLossConfig:
     correlation: float = 0.0
     adversarial: float = 0.0
     mismatch_shift: int = 6
+    sync: float = 0.0
+    sync_expert: str = ""
+    sync_shift: int = 6
+    sync_start: float = 0.0
 
     def validate(self) -> None:
         for name in ("landmark", "closed_weight", "velocity", "amplitude", "correlation",
-                     "adversarial"):
-            if not getattr(self, name) >= 0:
+                     "adversarial", "sync", "sync_start"):
+            if not 0 <= getattr(self, name) < 1e6:
                 raise ConfigError(f"loss.{name} must be >= 0")
         if self.mismatch_shift < 2:
             raise ConfigError("loss.mismatch_shift must be >= 2 frames")
+        if not 1 <= self.sync_shift <= 15:
+            raise ConfigError("loss.sync_shift must be 1 to 15 frames")
 
 
 @dataclasses.dataclass
@@ -212,17 +225,17 @@ class MotionExperimentConfig:
         return dataclasses.asdict(self)
 
 
-def is_motion_config(path) -> bool:
-    """Whether a YAML experiment file declares ``kind: motion`` (False for a file that cannot
-    be read: the paper model's loader then names the problem)."""
+def experiment_kind(path) -> str | None:
+    """The ``kind:`` a YAML experiment file declares (``motion``, ``sync``), None for the paper
+    model's files and for a file that cannot be read (its loader then names the problem)."""
     from pathlib import Path
 
     from lipmotion_tf.config import read_yaml
 
     if path is None or not Path(path).is_file():
-        return False
+        return None
     try:
         content = read_yaml(path)
     except ConfigError:
-        return False
-    return isinstance(content, dict) and content.get("kind") == MOTION_KIND
+        return None
+    return content.get("kind") if isinstance(content, dict) else None

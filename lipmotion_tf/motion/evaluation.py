@@ -44,16 +44,18 @@ def opening_figure(generator, sequences, path: Path, fps: int) -> None:
 
 def evaluate_motion(data_dir, out_dir, checkpoint=None, split: str = "test",
                     limit: int | None = None, examples: int = 3, name: str = "motion",
-                    folders=()) -> dict:
+                    folders=(), sync_checkpoint=None) -> dict:
     """Scores a motion model on a motion-data folder and writes the report files.
 
     ``folders``: keep only clips under these top-level folders of the data (``s3``, ``lrw``).
+    ``sync_checkpoint``: the sync expert judging LSE-D/LSE-C/offset (default: the shipped one).
     """
     from lipmotion_tf.errors import InputError
     from lipmotion_tf.motion.dataset import load_sequences
     from lipmotion_tf.motion.pipeline import motion_checkpoint
     from lipmotion_tf.motion.template import FRONTAL_TEMPLATE
     from lipmotion_tf.motion.training import load_motion_generator
+    from lipmotion_tf.sync.judge import SyncJudge
 
     if split not in SPLITS:
         raise InputError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
@@ -68,20 +70,32 @@ def evaluate_motion(data_dir, out_dir, checkpoint=None, split: str = "test",
             raise InputError(f"no {split} clips in {', '.join(folders)} of {data_dir}")
     if limit is not None:
         sequences = sequences[:limit]
-    result = evaluate_sequences(generator, sequences, config.audio)
+    judge = SyncJudge.from_checkpoint(sync_checkpoint)
+    result = evaluate_sequences(generator, sequences, config.audio, judge)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = {"model": name, "data": str(data_dir), "split": split,
               "folders": list(folders), **result}
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     s = result["summary"]
+
+    def lse(subject):
+        return (f"{s[subject + '_lse_d']:.3f} | {s[subject + '_lse_c']:.3f} | "
+                f"{s[subject + '_av_offset']:+.0f}")
+
     lines = [
         f"# Motion-only evaluation: {name} on {data_dir} ({split}, {s['clips']} clips)", "",
-        "| method | LMD (mouth widths) | LMD vs static | sync | opening ratio | motion ratio |",
-        "|---|---:|---:|---:|---:|---:|",
-        f"| static (rest shape held) | {s['lmd_static']:.4f} | 1.00 | - | 0 | 0 |",
+        "| method | LMD (mouth widths) | LMD vs static | sync | opening ratio | motion ratio "
+        "| LSE-D | LSE-C | offset |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| ground truth | 0 | 0 | 1.00 | 1.00 | 1.00 | {lse('real')} |",
+        f"| static (rest shape held) | {s['lmd_static']:.4f} | 1.00 | - | 0 | 0 "
+        f"| {lse('static')} |",
         f"| {name} | {s['lmd']:.4f} | {s['lmd_vs_static']:.2f} | {s['sync']:.2f} | "
-        f"{s['opening_ratio']:.2f} | {s['motion_ratio']:.2f} |", "",
+        f"{s['opening_ratio']:.2f} | {s['motion_ratio']:.2f} | {lse('generated')} |", "",
+        "LSE-D: the sync judge's distance at the best audio shift (lower is better); LSE-C: "
+        "its median over shifts of +-15 frames minus the least (higher is better); offset: "
+        "the median best shift in frames (0: in sync).", "",
         f"Still-audio check: the largest displacement from the rest shape for a recording "
         f"with no voice is {s['still_max']:.4f} mouth widths.", "",
     ]

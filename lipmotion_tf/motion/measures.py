@@ -9,7 +9,13 @@ All in the mouth frame (unit: the rest mouth's width), per clip:
 * ``opening_ratio``: std of the generated opening over the real one's;
 * ``motion_ratio``: mean frame-to-frame movement of the lip points, generated over real.
 
-Across clips: means of ``lmd``, ``lmd_static`` and ``sync``, medians of the two ratios.
+With a sync judge (:class:`~lipmotion_tf.sync.judge.SyncJudge`), also the LSE-style measures
+of the generated motion, the real motion and the static rest shape under the clip's speech:
+``lse_d`` (distance at the best shift; lower is better), ``lse_c`` (confidence: median minus
+best; higher is better) and ``av_offset`` (the best shift in frames; 0 is in sync).
+
+Across clips: means of ``lmd``, ``lmd_static``, ``sync`` and the LSE measures, medians of the
+two ratios and of the offsets.
 """
 
 from __future__ import annotations
@@ -49,13 +55,28 @@ def clip_measures(rest: np.ndarray, real: np.ndarray, generated: np.ndarray) -> 
     }
 
 
+#: The motions an evaluation judges for sync, and their key prefixes.
+SYNC_SUBJECTS = ("generated", "real", "static")
+
+
+def sync_measures(judge, log_mel: np.ndarray, motions: dict) -> dict:
+    """``{f"{name}_lse_d", f"{name}_lse_c", f"{name}_av_offset"}`` for each ``(T, P, 2)``
+    motion of ``motions`` judged against the clip's ``log_mel``."""
+    out = {}
+    for name, motion in motions.items():
+        score = judge.score(log_mel, motion)
+        out.update({f"{name}_lse_d": score.lse_d, f"{name}_lse_c": score.lse_c,
+                    f"{name}_av_offset": score.offset})
+    return out
+
+
 def summarise(per_clip: list[dict]) -> dict:
     """Across clips: means of LMD and sync, medians of the ratios, and LMD vs static."""
     def values(key):
         return np.array([c[key] for c in per_clip], float)
 
     lmd, static = np.nanmean(values("lmd")), np.nanmean(values("lmd_static"))
-    return {
+    out = {
         "clips": len(per_clip),
         "lmd": float(lmd),
         "lmd_static": float(static),
@@ -65,6 +86,12 @@ def summarise(per_clip: list[dict]) -> dict:
         "opening_ratio": float(np.nanmedian(values("opening_ratio"))),
         "motion_ratio": float(np.nanmedian(values("motion_ratio"))),
     }
+    if per_clip and "generated_lse_d" in per_clip[0]:
+        for name in SYNC_SUBJECTS:
+            out[f"{name}_lse_d"] = float(np.mean(values(f"{name}_lse_d")))
+            out[f"{name}_lse_c"] = float(np.mean(values(f"{name}_lse_c")))
+            out[f"{name}_av_offset"] = float(np.median(values(f"{name}_av_offset")))
+    return out
 
 
 def predict_motion(generator, log_mel: np.ndarray, rest: np.ndarray) -> np.ndarray:
@@ -76,8 +103,9 @@ def predict_motion(generator, log_mel: np.ndarray, rest: np.ndarray) -> np.ndarr
     return np.asarray(output)[0]
 
 
-def evaluate_sequences(generator, sequences, audio=None) -> dict:
-    """Scores the generator on whole clips; also the still-audio check when ``audio`` is given.
+def evaluate_sequences(generator, sequences, audio=None, judge=None) -> dict:
+    """Scores the generator on whole clips; also the still-audio check when ``audio`` is given
+    and the LSE measures (:func:`sync_measures`) with a ``judge``.
 
     Returns:
         ``{"summary": {...}, "clips": {clip_id: {...}}}``; with ``audio``, the summary has
@@ -92,6 +120,10 @@ def evaluate_sequences(generator, sequences, audio=None) -> dict:
     for sequence in sequences:
         generated = predict_motion(generator, sequence.log_mel, sequence.rest)
         per_clip[sequence.clip_id] = clip_measures(sequence.rest, sequence.motion, generated)
+        if judge is not None:
+            per_clip[sequence.clip_id].update(sync_measures(judge, sequence.log_mel, {
+                "generated": generated, "real": sequence.motion,
+                "static": np.zeros_like(sequence.motion)}))
         if audio is not None:
             quiet = quiet_log_mel(sequence.num_frames, audio, rng)
             moved = predict_motion(generator, quiet, sequence.rest)

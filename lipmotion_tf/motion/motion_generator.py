@@ -16,6 +16,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from lipmotion_tf.motion.speech_features import speech_features
+
 
 @keras.saving.register_keras_serializable(package="lipmotion_tf")
 class MotionGenerator(keras.Model):
@@ -92,16 +94,7 @@ class MotionGenerator(keras.Model):
 
     def audio_features(self, log_mel):
         """Per-utterance normalised log-mel plus the two loudness channels: ``(B, N, M + 2)``."""
-        log_mel = ops.cast(log_mel, "float32")
-        mean = ops.mean(log_mel, axis=1, keepdims=True)
-        centred = log_mel - mean
-        deviation = ops.sqrt(ops.mean(ops.square(centred), axis=(1, 2), keepdims=True))
-        normalised = centred / ops.maximum(deviation, self.mel_std_floor)
-        loudest = ops.max(log_mel, axis=2, keepdims=True)
-        absolute = ops.clip((loudest + 40.0) / 60.0, 0.0, 1.0)
-        relative = ops.clip(
-            1.0 + (loudest - ops.max(loudest, axis=1, keepdims=True)) / self.silence_db, 0.0, 1.0)
-        return ops.concatenate([normalised, absolute, relative], axis=-1)
+        return speech_features(log_mel, self.mel_std_floor, self.silence_db)
 
     def call(self, inputs, training=False):
         features = self.audio_features(inputs["log_mel"])

@@ -9,7 +9,9 @@ networks that judge it:
   point the same way when aligned and not when the audio is shifted; the generator is then
   asked to move so that its velocities' features match the speech's;
 * the **(audio, motion) discriminator**, told aligned real pairs from generated ones and
-  from real motion under shifted audio (mismatch).
+  from real motion under shifted audio (mismatch);
+* a trained, fixed **sync expert** (:mod:`lipmotion_tf.sync`), whose matching loss on the
+  generated motion is weighed in once it is below ``loss.sync_start`` (Wav2Lip's switch).
 
 Both auxiliary groups share one optimizer; the generator has its own. TensorFlow backend.
 """
@@ -21,6 +23,7 @@ import tensorflow as tf
 from keras import ops
 
 from lipmotion_tf.motion import losses
+from lipmotion_tf.sync.losses import matching_loss
 from lipmotion_tf.motion.representation import LOWER_INNER, UPPER_INNER
 from lipmotion_tf.train.optimizer_group import OptimizerGroup
 
@@ -97,12 +100,22 @@ class MotionTrainer(keras.Model):
         generator: the motion generator.
         loss_config: a :class:`~lipmotion_tf.motion.config.MotionLossConfig`.
         channels: width of the correlation encoders and the discriminator.
+        sync_expert: the trained :class:`~lipmotion_tf.sync.expert.SyncExpert` when
+            ``loss_config.sync`` is above zero (kept fixed).
     """
 
-    def __init__(self, generator, loss_config, channels: int = 128, **kwargs):
+    def __init__(self, generator, loss_config, channels: int = 128, sync_expert=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.loss_config = loss_config
+        self.sync_expert = sync_expert
+        if sync_expert is not None:
+            sync_expert.trainable = False
+            # 0 until the generator's sync loss is below loss.sync_start (SyncSwitch).
+            self.sync_weight = self.add_weight(
+                shape=(), initializer="zeros" if loss_config.sync_start > 0 else "ones",
+                trainable=False, name="sync_weight")
         self.scale = generator.target_scale
         m = generator.mel_frames_per_frame
         self.use_correlation = loss_config.correlation > 0
@@ -118,6 +131,8 @@ class MotionTrainer(keras.Model):
             names += ["correlation", "correlation_encoders"]
         if self.use_adversarial:
             names += ["adversarial", "d_loss"]
+        if self.sync_expert is not None:
+            names += ["sync_loss"]
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
 
     @property
@@ -189,6 +204,12 @@ class MotionTrainer(keras.Model):
             values["adversarial"] = losses.generator_adversarial_loss(
                 self.discriminator(features, generated))
             total += cfg.adversarial * values["adversarial"]
+        if self.sync_expert is not None:
+            values["sync_loss"] = ops.mean(matching_loss(
+                self.sync_expert.speech_embeddings(inputs["log_mel"]),
+                self.sync_expert.mouth_embeddings(generated), cfg.sync_shift,
+                self.sync_expert.logit_scale))
+            total += cfg.sync * self.sync_weight * values["sync_loss"]
         return total, values, generated, features
 
     def _auxiliary_losses(self, real, generated, features):

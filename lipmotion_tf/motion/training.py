@@ -39,6 +39,24 @@ class MotionValidation(keras.callbacks.Callback):
                 logs[f"val_{key}"] = summary[key]
 
 
+class SyncSwitch(keras.callbacks.Callback):
+    """Weighs the sync expert's loss in (``sync_weight`` 0 -> 1) after the first epoch whose
+    validation sync loss is below ``threshold``, as Wav2Lip switches its expert on."""
+
+    def __init__(self, threshold: float, log=print):
+        super().__init__()
+        self.threshold = float(threshold)
+        self.log = log
+
+    def on_epoch_end(self, epoch, logs=None):
+        trainer = self.model
+        value = (logs or {}).get("val_sync_loss")
+        if float(trainer.sync_weight.numpy()) == 0 and value is not None and value < self.threshold:
+            trainer.sync_weight.assign(1.0)
+            self.log(f"\nsync loss {value:.3f} < {self.threshold}: the sync expert's loss is on "
+                     f"from epoch {epoch + 2}")
+
+
 @dataclasses.dataclass
 class MotionTrainResult:
     output_dir: Path
@@ -53,7 +71,18 @@ def build_trainer(config: MotionExperimentConfig, example_batch):
     from lipmotion_tf.motion.trainer import MotionTrainer
 
     generator = MotionGenerator.from_experiment(config)
-    trainer = MotionTrainer(generator, config.loss, name="motion_trainer")
+    expert = None
+    if config.loss.sync > 0:
+        from lipmotion_tf.errors import ConfigError
+        from lipmotion_tf.sync.judge import sync_checkpoint
+        from lipmotion_tf.sync.training import load_sync_expert
+
+        expert, _ = load_sync_expert(config.loss.sync_expert or sync_checkpoint())
+        needed = expert.window + 2 * config.loss.sync_shift
+        if config.data.window < needed or expert.points != config.model.points:
+            raise ConfigError(f"the sync expert needs windows of at least {needed} frames "
+                              f"(data.window) and {expert.points} motion points")
+    trainer = MotionTrainer(generator, config.loss, sync_expert=expert, name="motion_trainer")
 
     def adam(rate):
         return keras.optimizers.Adam(rate, clipnorm=config.train.clip_norm)
@@ -117,6 +146,8 @@ def train_motion(config: MotionExperimentConfig, data_dir: str | Path, output_di
         keras.callbacks.CSVLogger(str(output_dir / "motion_log.csv"), append=True),
         keras.callbacks.TensorBoard(str(output_dir / "logs"), write_graph=False),
     ]
+    if config.loss.sync > 0 and config.loss.sync_start > 0:
+        callbacks.insert(1, SyncSwitch(config.loss.sync_start, log))
     if time_budget is not None:
         callbacks.append(TimeBudget(time.monotonic() + time_budget))
     budget_reached = False
