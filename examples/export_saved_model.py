@@ -1,8 +1,9 @@
-"""Export a generator checkpoint as a TensorFlow Serving model version.
+"""Export a model as a TensorFlow Serving model version.
 
 Same as ``lipmotion export saved-model``; kept here beside the other deployment examples::
 
-    python examples/export_saved_model.py --output models/lipmotion            # demo model -> 1/
+    python examples/export_saved_model.py --output models/lipmotion            # motion model -> 1/
+    python examples/export_saved_model.py --model paper --output models/paper  # the paper model
     python examples/export_saved_model.py --checkpoint runs/grid --output models/lipmotion --version 2
 
 Then serve it with ``tensorflow_model_server --model_base_path=$PWD/models/lipmotion ...`` or

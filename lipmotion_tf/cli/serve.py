@@ -1,6 +1,8 @@
 """Serve an exported model over gRPC with TensorFlow Serving's PredictionService API.
 
-Loads the newest version under --model-base-path (written by `lipmotion export saved-model`),
+Loads the newest version under --model-base-path (written by `lipmotion export saved-model`,
+of the motion model or the paper model: a motion version's serving_default is computed as
+`lipmotion generate` does, giving its frames),
 or the model and version a TensorFlow Serving model config file names (--model-config-file:
 its name, its absolute base_path, the version its policy chooses, its version labels; what
 this server cannot honour is refused), replays its warm-up requests, then answers Predict and
