@@ -53,6 +53,11 @@ def output_mode(path: Path) -> int:
         return 0o666 & ~_umask()
 
 
+def folder_mode() -> int:
+    """Permission bits of a new folder under the umask (0777 less it)."""
+    return 0o777 & ~_umask()
+
+
 def name_max(folder: Path) -> int:
     """Longest file name, in bytes, the file system of ``folder`` takes (255 where unknown)."""
     try:

@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 
 from lipmotion_tf.errors import InputError
+from lipmotion_tf.output_files import folder_mode
 
 SAVED_MODEL_FILE = "saved_model.pb"
 # The experiment config beside the model, in assets.extra (TF Serving ignores it).
@@ -150,7 +151,9 @@ def write_version(functions: dict, config, model_base: str | Path, target: Path,
     staging = None
     try:
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=base))
-        os.chmod(staging, 0o755)  # mkdtemp makes it private; a model server may run as another user
+        # mkdtemp makes it private; a new folder's mode under the umask (a model server may
+        # run as another user)
+        os.chmod(staging, folder_mode())
         archive.write_out(str(staging), verbose=False)
         write_warmup_requests(warmup_path(staging), model_name, warmup)
         write_serving_config(staging, config)
