@@ -185,8 +185,9 @@ def _sync_check(*args):
     return done
 
 
-def _delayed_copy(video, out, frames: int):
-    """``video`` with its sound ``frames`` frames (of 25 fps) late."""
+def _delayed_copy(video, out, frames: int, blank=()):
+    """``video`` with its sound ``frames`` frames (of 25 fps) late and the frames ``blank``
+    black (no face)."""
     from lipmotion_tf.audio.loader import load_audio
     from lipmotion_tf.generate.mp4_writer import Mp4Writer
     from lipmotion_tf.video.reader import iter_video
@@ -195,6 +196,8 @@ def _delayed_copy(video, out, frames: int):
     speech = load_audio(video, rate)
     speech = np.concatenate([np.zeros(frames * rate // 25, np.float32), speech])
     images = list(iter_video(video, 25))
+    for index in blank:
+        images[index] = np.zeros_like(images[index])
     height, width = images[0].shape[:2]
     with Mp4Writer(out, 25, width, height, speech[:len(images) * rate // 25], rate) as writer:
         for image in images:
@@ -208,14 +211,14 @@ def test_sync_check_finds_a_real_clip_in_sync_and_its_delayed_copy_late(shared_d
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.splitlines()[0].endswith(": in sync"), done.stdout
-    late = _delayed_copy(video, tmp_path / "late.mp4", 6)
+    late = _delayed_copy(video, tmp_path / "late.mp4", 6, blank=range(30, 40))
     done = _sync_check(late, "--segments", 1)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout)
     assert 5 <= report["offset_frames"] <= 7, report
     assert report["verdict"].startswith("audio late by")
     assert report["offset_ms"] == pytest.approx(40.0 * report["offset_frames"])
-    assert report["frames_without_face"] == 0 and report["confidence"] > 0.05
+    assert report["frames_without_face"] == 10 and report["confidence"] > 0.05
     assert len(report["segments"]) == 3  # 3 s of video in 1 s segments
 
 
@@ -234,6 +237,10 @@ def test_sync_check_refuses_what_it_cannot_judge(tmp_path):
         for frame in noise:
             writer.write(frame)
     cases["faceless.mp4"] = "no face in any of its"
+    with Mp4Writer(tmp_path / "short.mp4", 25, 64, 64, speech[:8000], 16000) as writer:
+        for frame in noise[:12]:
+            writer.write(frame)
+    cases["short.mp4"] = "too short to judge"
     (tmp_path / "broken.mp4").write_text("not a video")
     cases["broken.mp4"] = "broken.mp4"
     cases["missing.mp4"] = "not found"

@@ -82,17 +82,16 @@ def judge_arrays(judge, log_mel: np.ndarray, motion: np.ndarray, found: np.ndarr
     return report
 
 
-def track_for_sync(path: Path, fps: float, progress: bool = True):
+def track_for_sync(path: Path, num_frames: int, fps: float, progress: bool = True):
     """The face mesh of every frame of a video (streamed) and the found flags."""
     from tqdm import tqdm
 
     from lipmotion_tf.motion.extract import fill_missing, track_mesh
     from lipmotion_tf.video.face_mesh import FaceMeshDetector
-    from lipmotion_tf.video.reader import iter_video, video_info
+    from lipmotion_tf.video.reader import iter_video
 
-    info = video_info(path)
     with FaceMeshDetector(static_image_mode=False) as detector, tqdm(
-            total=info.num_frames or None, unit="frame", desc="tracking",
+            total=num_frames or None, unit="frame", desc="tracking",
             disable=not progress) as bar:
         def frames():
             for frame in iter_video(path, fps):
@@ -110,32 +109,38 @@ def check_video(path, checkpoint=None, segment_seconds: float | None = None,
 
     Raises:
         InputError: unreadable, no audio, or too short to judge.
-        NoFaceError: no face in any frame.
+        NoFaceError: no face in any frame, or in too few to judge.
     """
     from lipmotion_tf.motion.dataset import mouth_motion
     from lipmotion_tf.motion.extract import speech_log_mel
     from lipmotion_tf.motion.template import FRONTAL_TEMPLATE
     from lipmotion_tf.sync.judge import SyncJudge
-
     from lipmotion_tf.video.reader import video_info
 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"video not found: {path}")
-    if not video_info(path).has_audio:
+    info = video_info(path)
+    if not info.has_audio:
         raise InputError(f"{path} has no audio track: nothing to check the lips against")
+
+    def too_short(seconds: float) -> InputError:
+        return InputError(f"{path} is too short to judge: {seconds:.2f} s, at least "
+                          f"{MIN_SECONDS:.1f} s needed")
+
+    if 0 < info.duration < MIN_SECONDS:
+        raise too_short(info.duration)
     judge = SyncJudge.from_checkpoint(checkpoint)
     audio = judge.config.audio
     fps = float(audio.fps)
-    mesh, found = track_for_sync(path, fps, progress)
+    mesh, found = track_for_sync(path, round(info.duration * fps), fps, progress)
     if len(found) < MIN_SECONDS * fps:
-        raise InputError(f"{path} is too short to judge: {len(found) / fps:.2f} s, at least "
-                         f"{MIN_SECONDS:.1f} s needed")
-    seen = int(found.sum())
-    if seen < judge.window:
-        raise NoFaceError(f"{path}: a face in only {seen} of {len(found)} frames, too few "
-                          "to judge")
+        raise too_short(len(found) / fps)
     motion, _ = mouth_motion(mesh, found, FRONTAL_TEMPLATE, judge.config.data.rest_fraction)
     log_mel = speech_log_mel(path, len(found), audio)
     segment_frames = None if segment_seconds is None else max(1, round(segment_seconds * fps))
-    return judge_arrays(judge, log_mel, motion, found, fps, segment_frames)
+    try:
+        return judge_arrays(judge, log_mel, motion, found, fps, segment_frames)
+    except ValueError:  # no window of consecutive frames with a face
+        raise NoFaceError(f"{path}: a face in only {int(found.sum())} of {len(found)} frames, "
+                          f"never {judge.window} in a row: too few to judge") from None
