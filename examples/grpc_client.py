@@ -41,6 +41,9 @@ def parse_args(argv):
                         help="motion model: render this many frames a request through the "
                              "motion and render signatures (default: one serving_default "
                              "request, unless its answer would pass 256 MiB)")
+    parser.add_argument("--max-size", type=int, default=1280, metavar="PIXELS",
+                        help="motion model: scale a larger photo down to this many pixels on "
+                             "its long side first, as lipmotion generate does (0: any size)")
     parser.add_argument("--verbose", action="store_true",
                         help="show the libraries' own log lines (hidden by default)")
     return parser.parse_args(argv)
@@ -76,7 +79,9 @@ def main(argv=None) -> int:
             image = read_image(args.image)
             if motion:
                 from lipmotion_tf.motion.face_rig import FaceRig
+                from lipmotion_tf.video.image_io import scaled_to
 
+                image = scaled_to(image, args.max_size)
                 rig = FaceRig.from_image(image, source=args.image)
                 per_request = args.frames_per_request
                 answer = (num_output_frames(len(waveform), SPEECH_SAMPLE_RATE // 25)

@@ -55,6 +55,9 @@ def parse_args(argv):
     parser.add_argument("--checkpoint", default=None,
                         help="folder of the exported model's config.yaml (default: the shipped "
                              "model)")
+    parser.add_argument("--max-size", type=int, default=1280, metavar="PIXELS",
+                        help="motion model: scale a larger photo down to this many pixels on "
+                             "its long side first, as lipmotion generate does (0: any size)")
     parser.add_argument("--show-signatures", action="store_true")
     parser.add_argument("--verbose", action="store_true",
                         help="show the libraries' own log lines (hidden by default)")
@@ -118,12 +121,12 @@ def run_motion(args):
     from lipmotion_tf.audio.loader import load_audio
     from lipmotion_tf.export.tflite_motion import TFLiteMotionPipeline, motion_config
     from lipmotion_tf.motion.face_rig import FaceRig
-    from lipmotion_tf.video.image_io import read_image
+    from lipmotion_tf.video.image_io import read_image, scaled_to
 
     runner = TFLiteMotionPipeline(args.motion, args.renderer, args.log_mel,
                                   num_threads=args.threads, config=motion_config(args.checkpoint))
     waveform = load_audio(args.audio, runner.sample_rate)
-    image = read_image(args.image)
+    image = scaled_to(read_image(args.image), args.max_size)
     started = time.perf_counter()
     import numpy as np
 
