@@ -9,8 +9,6 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import REPO_ROOT
-
 CLI = [sys.executable, "-m", "lipmotion_tf.cli.main"]
 
 
@@ -115,7 +113,7 @@ def test_tiny_fit_learns_to_find_the_aligned_window():
     import keras
 
     from lipmotion_tf.sync.trainer import SyncTrainer
-    from lipmotion_tf.sync.training import build_expert
+    from lipmotion_tf.sync.checkpoint import build_expert
 
     keras.utils.set_random_seed(0)
     config = _tiny_sync_config()
@@ -149,7 +147,7 @@ def test_motion_trainer_with_the_sync_loss_fits(tmp_path):
     from lipmotion_tf.motion.config import MotionExperimentConfig
     from lipmotion_tf.motion.training import SyncSwitch, build_trainer
     from lipmotion_tf.sync.config import WEIGHTS_NAME
-    from lipmotion_tf.sync.training import build_expert
+    from lipmotion_tf.sync.checkpoint import build_expert
     from lipmotion_tf.train.runner import save_config
 
     keras.utils.set_random_seed(0)

@@ -71,6 +71,12 @@ def evaluate_motion(data_dir, out_dir, checkpoint=None, split: str = "test",
     if limit is not None:
         sequences = sequences[:limit]
     judge = SyncJudge.from_checkpoint(sync_checkpoint)
+    heard, read = judge.config.audio, config.audio
+    if (heard.n_mels, heard.mel_frames_per_frame) != (read.n_mels, read.mel_frames_per_frame):
+        raise InputError(f"the sync expert reads {heard.n_mels} mel bands at "
+                         f"{heard.mel_frames_per_frame} per frame, the motion model "
+                         f"{read.n_mels} at {read.mel_frames_per_frame}: give --sync-checkpoint "
+                         "an expert trained with the model's audio settings")
     result = evaluate_sequences(generator, sequences, config.audio, judge)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -74,14 +74,17 @@ def build_trainer(config: MotionExperimentConfig, example_batch):
     expert = None
     if config.loss.sync > 0:
         from lipmotion_tf.errors import ConfigError
-        from lipmotion_tf.sync.judge import sync_checkpoint
-        from lipmotion_tf.sync.training import load_sync_expert
+        from lipmotion_tf.sync.checkpoint import load_sync_expert, sync_checkpoint
 
         expert, _ = load_sync_expert(config.loss.sync_expert or sync_checkpoint())
         needed = expert.window + 2 * config.loss.sync_shift
-        if config.data.window < needed or expert.points != config.model.points:
+        if (config.data.window < needed or expert.points != config.model.points
+                or expert.n_mels != config.audio.n_mels
+                or expert.mel_frames_per_frame != config.audio.mel_frames_per_frame):
             raise ConfigError(f"the sync expert needs windows of at least {needed} frames "
-                              f"(data.window) and {expert.points} motion points")
+                              f"(data.window), {expert.points} motion points and "
+                              f"{expert.n_mels} mel bands at {expert.mel_frames_per_frame} "
+                              "per frame (audio)")
     trainer = MotionTrainer(generator, config.loss, sync_expert=expert, name="motion_trainer")
 
     def adam(rate):

@@ -15,11 +15,6 @@ from lipmotion_tf.sync.offset import (MAX_OFFSET, SyncScore, delay_log_mel, scor
 CHUNK_FRAMES = 1000
 
 
-def sync_checkpoint() -> Path:
-    """The sync expert shipped inside the package."""
-    return Path(__file__).resolve().parent.parent / "assets" / "sync"
-
-
 class SyncJudge:
     """A trained :class:`~lipmotion_tf.sync.expert.SyncExpert` and what it measures.
 
@@ -37,7 +32,7 @@ class SyncJudge:
     @classmethod
     def from_checkpoint(cls, path: str | Path | None = None) -> "SyncJudge":
         """The expert of a run folder (default: the one shipped in the package)."""
-        from lipmotion_tf.sync.training import load_sync_expert
+        from lipmotion_tf.sync.checkpoint import load_sync_expert, sync_checkpoint
 
         return cls(*load_sync_expert(path or sync_checkpoint()))
 

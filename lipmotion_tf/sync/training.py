@@ -16,6 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from lipmotion_tf.sync.checkpoint import build_expert
 from lipmotion_tf.sync.config import WEIGHTS_NAME, SyncExperimentConfig
 
 #: The audio shifts (frames) of the offset-accuracy trials.
@@ -64,18 +65,6 @@ class SyncTrainResult:
     epochs_done: int
     budget_reached: bool
     validation: dict
-
-
-def build_expert(config: SyncExperimentConfig):
-    """The expert of ``config`` with its weights created."""
-    from lipmotion_tf.sync.expert import SyncExpert
-
-    expert = SyncExpert.from_experiment(config)
-    frames = config.model.window
-    expert({"log_mel": np.zeros((1, frames * config.audio.mel_frames_per_frame,
-                                 config.audio.n_mels), np.float32),
-            "motion": np.zeros((1, frames, config.model.points, 2), np.float32)})
-    return expert
 
 
 def train_sync(config: SyncExperimentConfig, data_dir: str | Path, output_dir: str | Path,
@@ -171,19 +160,3 @@ def train_sync(config: SyncExperimentConfig, data_dir: str | Path, output_dir: s
     (output_dir / "validation.json").write_text(json.dumps(validation, indent=2) + "\n")
     epochs_done = len(sorted(checkpoints.glob("epoch*.weights.h5")))
     return SyncTrainResult(output_dir, epochs_done, budget_reached, validation)
-
-
-def load_sync_expert(run_dir: str | Path):
-    """The trained :class:`~lipmotion_tf.sync.expert.SyncExpert` of a run (or shipped model)
-    folder and its config."""
-    from lipmotion_tf.config import load_config
-    from lipmotion_tf.errors import InputError
-
-    run_dir = Path(run_dir)
-    weights = run_dir / WEIGHTS_NAME
-    if not weights.is_file():
-        raise InputError(f"no sync expert in {run_dir} ({WEIGHTS_NAME} missing)")
-    config = load_config(run_dir / "config.yaml", config_class=SyncExperimentConfig)
-    expert = build_expert(config)
-    expert.load_weights(str(weights))
-    return expert, config
