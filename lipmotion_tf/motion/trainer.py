@@ -23,8 +23,8 @@ import tensorflow as tf
 from keras import ops
 
 from lipmotion_tf.motion import losses
-from lipmotion_tf.sync.losses import matching_loss
 from lipmotion_tf.motion.representation import LOWER_INNER, UPPER_INNER
+from lipmotion_tf.sync.losses import matching_loss
 from lipmotion_tf.train.optimizer_group import OptimizerGroup
 
 
