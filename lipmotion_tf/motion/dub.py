@@ -73,7 +73,8 @@ def dub_motion_video(video_path, audio_path, output, checkpoint=None, batch_size
                                               max_duration=max_duration)
     config = pipeline.config
     rate = config.audio.sample_rate
-    waveform = pipeline.check_speech(load_audio(audio_path, rate), rate, source=str(audio_path))
+    waveform = pipeline.check_speech(load_audio(audio_path, rate, max_duration), rate,
+                                     source=str(audio_path))
     fps, seconds, num_output, needs_store = output_plan(info, len(waveform), rate,
                                                         config.audio.fps)
 

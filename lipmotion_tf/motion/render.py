@@ -49,7 +49,7 @@ def render_motion_video(audio_path, image: np.ndarray, output, checkpoint=None,
                                               max_duration=max_duration)
     sample_rate = pipeline.config.audio.sample_rate
     speech = motion_from if motion_from is not None else audio_path
-    waveform = pipeline.check_speech(load_audio(speech, sample_rate), sample_rate,
+    waveform = pipeline.check_speech(load_audio(speech, sample_rate, max_duration), sample_rate,
                                      source=str(speech))
     rig = FaceRig.from_image(image, source=source)
     motion = (video_motion(motion_from, pipeline.config) if motion_from is not None
