@@ -209,7 +209,10 @@ def test_served_model_computes_generate_frames_and_refuses_bad_rigs(in_process, 
         "rest": tf.make_tensor_proto(rig.rest_motion_input[None])})["motion"][0]
     render = renderer_inputs(rig, motion[:10])
     crops = model.predict("render", {k: tf.make_tensor_proto(v) for k, v in render.items()})
-    assert np.array_equal(rig.paste(crop_to_uint8(crops["frames"][9])), expected[9])
+    # Within a grey level: this route computes the motion in another graph than generate, and
+    # float sums in another order can round a pixel the other way.
+    assert np.abs(rig.paste(crop_to_uint8(crops["frames"][9])).astype(int)
+                  - expected[9].astype(int)).max() <= 1
 
     graph = model.functions["serving_default"](**{k: tf.constant(v) for k, v in inputs.items()})
     frames = graph["frames"].numpy()

@@ -490,11 +490,11 @@ def test_export_averages_epoch_checkpoints_and_mixes_generators(prepared, tmp_pa
     for index, (checkpoint, extra, message) in enumerate((
         (run, ["--average", "4"], "3 warmup epoch checkpoint(s) kept, 4 to average"),
         (tiny_checkpoint, ["--average", "2"], "averaging needs a training run folder"),
-        (run, ["--average", "0"], "--average must be at least 1"),
+        (run, ["--average", "0"], "--average must be a whole number from 1 to 1000"),
         (out, ["--mix-with", str(wider)], "its generator has another architecture"),
         (out, ["--mix-with", str(tmp_path / "none")], "--mix-with: checkpoint not found"),
-        (out, ["--mix-with", str(out), "--mix-weight", "1.5"], "--mix-weight must be between"),
-        (out, ["--ease-in", "-1"], "--ease-in must be >= 0"),
+        (out, ["--mix-with", str(out), "--mix-weight", "1.5"], "--mix-weight must be a number from 0 to 1"),
+        (out, ["--ease-in", "-1"], "--ease-in must be a whole number from 0 to"),
     )):
         bad = tmp_path / f"bad{index}"
         assert main(["export", "checkpoint", "--checkpoint", str(checkpoint), "-o", str(bad),
