@@ -18,6 +18,8 @@ benchmark's own) with ``--json`` into a temporary folder, then prints one table 
                 demonstration model: time and peak memory (generation.py)
 ``pipeline``    tf.data windows per second (data_pipeline.py)
 ``train``       train-step windows per second, generator-only and four-loss GAN (train_step.py)
+``motion``      60 s of speech on the bundled photo with the motion model (the default
+                path): realtime factor, per-frame parts, peak memory (motion_generation.py)
 ``gpu``         generation and training throughput on the JAX backend when JAX sees a GPU
                 (gpu_throughput.py); otherwise the table says that no GPU was available
 
@@ -39,7 +41,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-PARTS = ("ceiling", "latency", "long", "pipeline", "train", "gpu")
+PARTS = ("ceiling", "latency", "long", "motion", "pipeline", "train", "gpu")
 
 
 def parse_args(argv=None):
@@ -163,6 +165,20 @@ def main(argv=None) -> int:
                              f"{figures['frames_per_second']} frames/s"))
                 rows.append((f"peak memory, {figures['speech_seconds']:.0f} s, {name}",
                              f"{figures['peak_rss_mb']:.0f} MB", "< 2048 MB", ""))
+
+        if "motion" in parts:
+            motion = run_script("motion_generation.py", ["--seconds", "5" if quick else "60"],
+                                folder / "motion.json")
+            results["motion"] = motion
+            rows.append((f"{motion['seconds']:.0f} s speech -> mp4, motion model, "
+                         f"{motion['photo']} photo", f"{motion['wall_s']:.0f} s",
+                         "faster than real time",
+                         f"{motion['realtime_factor']}x realtime; per frame: motion "
+                         f"{motion['motion_ms_per_frame']} ms, render+paste "
+                         f"{motion['render_and_paste_ms_per_frame']} ms, encode "
+                         f"{motion['encode_ms_per_frame']} ms"))
+            rows.append((f"peak memory, {motion['seconds']:.0f} s, motion model",
+                         f"{motion['peak_rss_mib']:.0f} MiB", "", ""))
 
         if "pipeline" in parts:
             pipe_args = (["--data", args.data] if args.data and not quick
