@@ -17,6 +17,7 @@ def person_videos(tmp_path_factory):
             write_face_video(folder / "two.mp4", frames=40, fps=25)]
 
 
+@pytest.mark.slow  # a whole adaptation: preparing, 20 GAN steps, evaluating, generating
 def test_adapt_then_generate_and_dub_with_the_adapted_folder(tiny_checkpoint, person_videos,
                                                              tmp_path, capsys):
     import json

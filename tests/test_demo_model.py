@@ -48,6 +48,7 @@ def _mouth_change(frames, identity):
     return np.abs(frames[:, centre, centre] - identity[centre, centre]).mean(axis=(1, 2, 3))
 
 
+@pytest.mark.slow  # the three tests of `generated`: the shipped model on real GRID speech
 def test_mouth_rests_in_silence_and_moves_in_speech(generated):
     silent, spoken = [], []
     for frames, identity, flags in generated.values():
@@ -60,6 +61,7 @@ def test_mouth_rests_in_silence_and_moves_in_speech(generated):
     assert spoken > 1.5 * silent, (spoken, silent)
 
 
+@pytest.mark.slow
 def test_no_seam_at_window_borders(generated):
     border, inside = [], []
     for frames, _, _ in generated.values():
@@ -71,6 +73,7 @@ def test_no_seam_at_window_borders(generated):
     assert border <= inside * 1.15 + 0.05, (border, inside)
 
 
+@pytest.mark.slow
 def test_last_frame_rests_like_the_silence_before_it(generated):
     # Every clip ends in silence. A last window that ran past the speech read zeros there and
     # moved the last frames (mouth change 6-10 against 2-4 just before).
@@ -79,6 +82,7 @@ def test_last_frame_rests_like_the_silence_before_it(generated):
         assert change[-1] <= 1.5 * np.median(change[-10:-1]) + 0.5, (stem, change[-10:])
 
 
+@pytest.mark.slow  # the shipped paper model also generates in test_library_logs
 def test_readme_run_command_writes_a_video_with_sound(tmp_path, monkeypatch):
     import av
 
@@ -149,6 +153,7 @@ def _checker_energy(frames):
     return float(np.abs(a + b - c - d).mean())
 
 
+@pytest.mark.slow  # the shipped model on every face of the data
 def test_generated_lips_keep_the_colours_of_any_face(pipeline, faces, speech):
     waveform, rate = speech
     for name, image in faces.items():
@@ -171,6 +176,7 @@ def test_mouth_stays_as_given_without_speech(pipeline, faces):
         assert psnr(frames, np.repeat(crop[None], len(frames), axis=0)) >= 27.0, name
 
 
+@pytest.mark.slow
 def test_no_grid_pattern_in_any_frame(pipeline, faces, speech):
     waveform, rate = speech
     for name, image in faces.items():

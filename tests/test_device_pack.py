@@ -130,6 +130,7 @@ def test_generator_weights_split_into_parts_load_back(tmp_path):
     assert sorted(p.name for p in tmp_path.glob("*.npz")) == ["generator_weights.npz"]
 
 
+@pytest.mark.slow  # trains on Keras-on-JAX in a fresh process: about 4 CPU-minutes
 def test_device_training_rehearsal_without_tensorflow(pack, tmp_path):
     """training/device_train.sh on CPU: TensorFlow, librosa and the other packages the GPU
     machine lacks blocked, Keras from the wheel set; its weights then generate a video with

@@ -114,7 +114,8 @@ def test_chunked_log_mel_equals_whole_signal_log_mel(pipeline):
         np.testing.assert_allclose(window[: valid - 2], reference[: valid - 2], atol=2e-3)
 
 
-@pytest.mark.parametrize("seconds", [0.1, 0.64, 3.0, 60.0])
+@pytest.mark.parametrize("seconds", [0.1, 0.64, 3.0,
+                                     pytest.param(60.0, marks=pytest.mark.slow)])
 def test_frame_count_follows_the_speech_duration(pipeline, face_image, seconds):
     crop, box = pipeline.identity_from_image(face_image)
     count = sum(1 for _ in pipeline.iter_frames(_speech(seconds), 44100, crop))

@@ -401,6 +401,7 @@ def test_generator_runs_with_unknown_batch_and_length():
     np.testing.assert_allclose(out["video"], generator(inputs)["video"], atol=1e-5)
 
 
+@pytest.mark.slow  # the paper's full-size networks
 def test_full_generator_size():
     generator = LipGenerator()
     generator(_generator_inputs(batch=1))
@@ -448,6 +449,7 @@ def test_three_stream_discriminator_needs_flow():
         discriminator(inputs)
 
 
+@pytest.mark.slow
 def test_full_discriminator_sizes():
     three = LipDiscriminator()
     three(_discriminator_inputs(batch=1))
@@ -666,6 +668,7 @@ _JAX_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a fresh process importing JAX
 def test_jax_backend_matches_tensorflow(tmp_path):
     pytest.importorskip("jax")
     g_in = _generator_inputs()

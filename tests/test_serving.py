@@ -155,6 +155,7 @@ def test_client_errors_are_one_clear_line(server):
             nobody.wait_until_ready(0.5)
 
 
+@pytest.mark.slow  # a load test
 def test_load_eight_clients_with_malformed_requests(server):
     from lipmotion_tf.serving.load_test import run_load_test
 

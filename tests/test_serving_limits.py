@@ -305,6 +305,8 @@ def test_stop_lets_running_requests_finish_then_cancels_the_rest(model_base):
             assert cancelled.exception(timeout=10).code() == grpc.StatusCode.UNAVAILABLE
 
 
+@pytest.mark.slow  # a server process per test, each kept busy (test_serving stops one
+# with SIGTERM in the default suite)
 def test_sigterm_during_a_request_exits_within_ten_seconds(model_base):
     process, port = start_serve(model_base, "--no-warmup")
     try:
@@ -331,6 +333,7 @@ def test_sigterm_during_a_request_exits_within_ten_seconds(model_base):
             process.wait()
 
 
+@pytest.mark.slow  # as the one above
 def test_sigterm_exits_even_when_a_request_cannot_be_interrupted(model_base, tmp_path):
     """A version exported without its config runs serving_default in one graph call, which
     nothing can interrupt: the process exits without waiting for it."""
@@ -379,6 +382,7 @@ def test_serve_refuses_bad_limits_in_one_line(model_base, capsys):
         assert words in err and len(err.splitlines()) == 1, (flags, err)
 
 
+@pytest.mark.slow  # a load test
 def test_load_with_one_bad_request_in_five(model_base):
     """8 clients x 50 requests, every fifth one bad (malformed, oversized or cancelled): each
     good one is answered, each bad one refused, and the server's memory stays within 1.5x

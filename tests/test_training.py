@@ -33,6 +33,32 @@ def prepared(tmp_path_factory) -> Path:
     return write_prepared(tmp_path_factory.mktemp("prepared"))
 
 
+@pytest.fixture(scope="module")
+def warmup_run(prepared, tmp_path_factory):
+    """One warm-up run shared by the tests that read a run (a GAN run is the slowest set-up):
+    3 epochs of 3 steps with the generator's weight average, the newest 2 epoch checkpoints
+    kept, and the cheapest GAN to trace (two-stream discriminator, no correlation or
+    perceptual loss). ``(run folder, config, [(weight, average) of the generator's trainable
+    weights after each step])``."""
+    steps = []
+
+    class Track(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            average = self.model.optimizer.member("generator")._model_variables_moving_average
+            steps.append([(np.array(w), np.array(a))
+                          for w, a in zip(self.model.generator.trainable_weights, average)])
+
+    config = tiny_config("train.warmup_epochs=3", "train.steps_per_epoch=3",
+                         "train.checkpoints_kept=2", "optimizer.generator_ema=0.5",
+                         "model.discriminator_streams=two", "loss.correlation=0",
+                         "loss.perceptual=0")
+    run = tmp_path_factory.mktemp("warmup") / "run"
+    result = runner.train(config, prepared, run, ("warmup",), callbacks=[Track()], verbose=0,
+                          log=lambda line: None)
+    assert result.stages_run == ["warmup"]
+    return run, config, steps
+
+
 def tiny_config(*overrides):
     return load_config(TINY, list(overrides))
 
@@ -268,6 +294,7 @@ class _KillAfter(keras.callbacks.Callback):
             raise _Interrupt
 
 
+@pytest.mark.slow  # resuming from a backup is also in the time-budget test below
 def test_killed_run_resumes_from_its_backup(prepared, tmp_path):
     config = tiny_config("train.autoencoder_epochs=3")
     out = tmp_path / "run"
@@ -322,6 +349,7 @@ def test_time_budget_stops_at_an_epoch_end_and_the_same_call_continues(prepared,
     assert record.epochs == [1, 2]
 
 
+@pytest.mark.slow  # three runs of the stage
 def test_a_finished_stage_continues_when_more_epochs_are_asked(prepared, tmp_path):
     out = tmp_path / "run"
     quiet = dict(verbose=0, log=lambda line: None)
@@ -367,16 +395,15 @@ def test_still_windows_hold_the_identity_with_quiet_audio(prepared):
         tiny_config("train.precision=float16")
 
 
-def test_warmup_stage_leaves_the_discriminator_untouched(prepared, tmp_path):
-    config = tiny_config("train.warmup_epochs=1")
-    out = tmp_path / "run"
-    result = runner.train(config, prepared, out, ("warmup",), verbose=0, log=lambda line: None)
-    assert result.stages_run == ["warmup"] and (out / "warmup.weights.h5").is_file()
+def test_warmup_stage_leaves_the_discriminator_untouched(warmup_run):
+    out, _, _ = warmup_run
+    assert (out / "warmup.weights.h5").is_file()
     log = (out / "warmup_log.csv").read_text().splitlines()
-    header, row = log[0].split(","), log[1].split(",")
-    values = dict(zip(header, row))
-    assert float(values["d_loss"]) == 0.0 and float(values["adversarial"]) == 0.0
-    assert float(values["reconstruction"]) > 0.0 and float(values["attention"]) > 0.0
+    header = log[0].split(",")
+    for row in log[1:]:
+        values = dict(zip(header, row.split(",")))
+        assert float(values["d_loss"]) == 0.0 and float(values["adversarial"]) == 0.0
+        assert float(values["reconstruction"]) > 0.0 and float(values["attention"]) > 0.0
 
 
 def test_extra_data_folders_join_training(prepared, tmp_path):
@@ -401,26 +428,16 @@ def test_extra_data_folders_join_training(prepared, tmp_path):
         make_batches(config, prepared, tmp_path / "run", "tensorflow", [tmp_path / "none"])
 
 
-def test_generator_ema_writes_the_average_over_the_weights_at_epoch_ends(prepared, tmp_path):
+def test_generator_ema_writes_the_average_over_the_weights_at_epoch_ends(warmup_run):
     """With ``optimizer.generator_ema`` the generator's weights become the optimizer's moving
     average at the epoch end (so checkpoints hold it), and only there."""
-    seen = []
-
-    class Track(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            average = self.model.optimizer.member("generator")._model_variables_moving_average
-            seen.append([(np.array(w), np.array(a))
-                         for w, a in zip(self.model.generator.trainable_weights, average)])
-
-    config = tiny_config("train.warmup_epochs=1", "train.steps_per_epoch=3",
-                         "optimizer.generator_ema=0.5")
-    runner.train(config, prepared, tmp_path / "run", ("warmup",), callbacks=[Track()],
-                 verbose=0, log=lambda line: None)
-    assert len(seen) == 3
-    middle, end = seen[1], seen[2]
-    assert any(not np.allclose(w, a) for w, a in middle)  # mid-epoch: raw weights
-    for weight, average in end:  # epoch end: the average
-        np.testing.assert_array_equal(weight, average)
+    _, _, seen = warmup_run
+    assert len(seen) == 9  # 3 epochs of 3 steps
+    for epoch in range(3):
+        middle, end = seen[3 * epoch + 1], seen[3 * epoch + 2]
+        assert any(not np.allclose(w, a) for w, a in middle)  # mid-epoch: raw weights
+        for weight, average in end:  # epoch end: the average
+            np.testing.assert_array_equal(weight, average)
     with pytest.raises(ConfigError, match="steps_per_epoch"):
         tiny_config("optimizer.generator_ema=0.9", "train.steps_per_epoch=0").validate()
     with pytest.raises(ConfigError, match="generator_ema must be"):
@@ -435,39 +452,79 @@ def test_discriminator_learning_rate_is_its_own(prepared, tmp_path):
             for name in ("generator", "discriminator"):
                 member = self.model.optimizer.member(name)
                 rates[name] = float(keras.ops.convert_to_numpy(member.learning_rate))
+            raise _Interrupt  # the rates are read: no need to train
 
     config = tiny_config("train.flow_epochs=0", "train.autoencoder_epochs=0",
                          "optimizer.learning_rate=2e-4",
                          "optimizer.discriminator_learning_rate=5e-5")
-    runner.train(config, prepared, tmp_path / "run", ("gan",), callbacks=[Read()], verbose=0,
-                 log=lambda line: None)
+    with pytest.raises(_Interrupt):
+        runner.train(config, prepared, tmp_path / "run", ("gan",), callbacks=[Read()],
+                     verbose=0, log=lambda line: None)
     assert rates == pytest.approx({"generator": 2e-4, "discriminator": 5e-5})
     with pytest.raises(ConfigError, match="discriminator_learning_rate must be positive"):
         tiny_config("optimizer.discriminator_learning_rate=0").validate()
 
 
-def test_export_averages_epoch_checkpoints_and_mixes_generators(prepared, tmp_path,
+def test_a_runs_generator_is_read_alone_and_matches_the_whole_gans(warmup_run, tmp_path,
+                                                                  monkeypatch):
+    """Every GAN checkpoint keeps its generator alone (pruned with it); reading a run's
+    generator then builds no other network and gives what the whole GAN's file gives."""
+    import shutil
+
+    from lipmotion_tf.models.autoencoder import VideoAutoencoder
+    from lipmotion_tf.models.discriminator import LipDiscriminator
+    from lipmotion_tf.models.flownet import FlowNet
+    from lipmotion_tf.train.gan import LipMotionGAN
+    from lipmotion_tf.train.run_generator import latest_generator
+
+    run, config, _ = warmup_run
+    assert sorted(p.name for p in (run / "checkpoints" / "generator").iterdir()) == [
+        "warmup-epoch002.weights.h5", "warmup-epoch003.weights.h5"]
+    assert (run / "generator" / "warmup.weights.h5").is_file()
+    older = tmp_path / "older"  # as a run from before the generator was saved alone
+    shutil.copytree(run, older, ignore=shutil.ignore_patterns("generator"))
+
+    built = []
+    for cls in (LipDiscriminator, FlowNet, VideoAutoencoder, LipMotionGAN):
+        def spy(self, *args, __init__=cls.__init__, **kwargs):
+            built.append(type(self).__name__)
+            __init__(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "__init__", spy)
+    alone = latest_generator(config, run)
+    assert built == []
+    whole = latest_generator(config, older)
+    assert "LipDiscriminator" in built and "LipMotionGAN" in built  # the spies do see them
+    rng = np.random.default_rng(0)
+    inputs = {"audio": rng.normal(-40, 20, (2, 64, 128)).astype("float32"),
+              "identity": rng.uniform(-1, 1, (2, 64, 64, 3)).astype("float32")}
+    for ours, theirs in zip(alone.get_weights(), whole.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_allclose(np.asarray(alone(inputs, training=False)["video"]),
+                               np.asarray(whole(inputs, training=False)["video"]), atol=1e-6)
+
+
+def test_export_averages_epoch_checkpoints_and_mixes_generators(warmup_run, tmp_path,
                                                                 tiny_checkpoint, capsys):
     from lipmotion_tf.generate.checkpoint import load_generator, save_generator_npz
     from lipmotion_tf.models.factory import build_generator
     from lipmotion_tf.train.run_generator import latest_generator
 
-    config = tiny_config("train.warmup_epochs=3", "train.checkpoints_kept=3")
-    run = tmp_path / "run"
-    runner.train(config, prepared, run, ("warmup",), verbose=0, log=lambda line: None)
+    run, config, _ = warmup_run
     epochs = sorted((run / "checkpoints").glob("warmup-epoch*.weights.h5"))
-    assert [p.name for p in epochs] == [f"warmup-epoch00{i}.weights.h5" for i in (1, 2, 3)]
+    assert [p.name for p in epochs] == [f"warmup-epoch00{i}.weights.h5" for i in (2, 3)]
     per_epoch = []
-    for keep in range(3):  # each epoch's generator alone: hide the newer checkpoints
+    for keep in range(2):  # each epoch's generator alone: hide the newer checkpoints
         alone = tmp_path / f"alone{keep}"
-        (alone / "checkpoints").mkdir(parents=True)
+        (alone / "checkpoints" / "generator").mkdir(parents=True)
         (alone / "config.yaml").write_text((run / "config.yaml").read_text())
-        (alone / "checkpoints" / epochs[keep].name).write_bytes(epochs[keep].read_bytes())
+        for name in (epochs[keep].name, f"generator/{epochs[keep].name}"):
+            (alone / "checkpoints" / name).write_bytes((run / "checkpoints" / name).read_bytes())
         per_epoch.append(latest_generator(config, alone).get_weights())
     out = tmp_path / "averaged"
     assert main(["export", "checkpoint", "--checkpoint", str(run), "-o", str(out),
-                 "--dtype", "float32", "--average", "3"]) == 0
-    assert "the mean of 3 epoch checkpoints" in capsys.readouterr().out
+                 "--dtype", "float32", "--average", "2"]) == 0
+    assert "the mean of 2 epoch checkpoints" in capsys.readouterr().out
     averaged, _ = load_generator(out)
     for got, *values in zip(averaged.get_weights(), *per_epoch):
         np.testing.assert_allclose(got, np.mean(values, axis=0), rtol=1e-6, atol=1e-7)
@@ -488,7 +545,7 @@ def test_export_averages_epoch_checkpoints_and_mixes_generators(prepared, tmp_pa
     save_generator_npz(build_generator(tiny_config("model.generator_channels=12")),
                        tiny_config("model.generator_channels=12"), wider)
     for index, (checkpoint, extra, message) in enumerate((
-        (run, ["--average", "4"], "3 warmup epoch checkpoint(s) kept, 4 to average"),
+        (run, ["--average", "3"], "2 warmup epoch checkpoint(s) kept, 3 to average"),
         (tiny_checkpoint, ["--average", "2"], "averaging needs a training run folder"),
         (run, ["--average", "0"], "--average must be a whole number from 1 to 1000"),
         (out, ["--mix-with", str(wider)], "its generator has another architecture"),
@@ -621,7 +678,7 @@ def test_init_from_an_unreadable_config_is_one_config_error_naming_it(tmp_path, 
 
 
 def test_init_from_a_run_stopped_before_saving_a_generator(tmp_path):
-    from lipmotion_tf.models.factory import build_networks
+    from lipmotion_tf.models.factory import build_generator, build_networks
     from lipmotion_tf.train.gan import LipMotionGAN
     from lipmotion_tf.train.init_from import load_generator_weights
     from lipmotion_tf.train.runner import save_config, zero_batch
@@ -634,7 +691,7 @@ def test_init_from_a_run_stopped_before_saving_a_generator(tmp_path):
     (run / "checkpoints").mkdir(parents=True)
     save_config(config, run / "config.yaml")
     gan.save_weights(str(run / "checkpoints" / "warmup-epoch001.weights.h5"))
-    generator = build_networks(config)["generator"]
+    generator = build_generator(config)
     load_generator_weights(generator, run)
     for a, b in zip(generator.get_weights(), networks["generator"].get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -661,9 +718,11 @@ def test_all_stages_train_and_save_their_outputs(prepared, tmp_path):
     for name in ("config.yaml", "flownet.weights.h5", "autoencoder.weights.h5",
                  "generator.keras", "gan.weights.h5", "gan_log.csv"):
         assert (out / name).is_file(), name
-    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
+    assert sorted(p.name for p in (out / "checkpoints").glob("*.weights.h5")) == [
         "autoencoder-epoch001.weights.h5", "flow-epoch001.weights.h5", "gan-epoch001.weights.h5"
     ]
+    assert [p.name for p in (out / "checkpoints" / "generator").iterdir()] == [
+        "gan-epoch001.weights.h5"]
     assert list((out / "logs" / "gan" / "previews").iterdir())
     saved = load_config(out / "config.yaml")
     assert saved == tiny_config()
@@ -675,6 +734,7 @@ def test_all_stages_train_and_save_their_outputs(prepared, tmp_path):
     assert tuple(video.shape) == (1, 16, 64, 64, 3)
 
 
+@pytest.mark.slow  # twelve GAN steps on real GRID clips
 def test_tiny_gan_overfits_one_real_batch(shared_data):
     from lipmotion_tf.models.factory import build_networks
     from lipmotion_tf.train.gan import LipMotionGAN

@@ -12,6 +12,10 @@ def latest_generator(config, run_dir, average: int = 1):
     """The generator of the newest GAN or warm-up weights in ``run_dir`` (a finished stage's
     or the last epoch checkpoint of one a time budget stopped).
 
+    Only the generator is built when the weights it needs were also saved alone
+    (:mod:`~lipmotion_tf.train.generator_checkpoint`); a run from before that is read through
+    the whole GAN.
+
     Args:
         average: with more than 1, the mean of the generator weights (batch-norm statistics
             included) of the newest ``average`` epoch checkpoints of that stage: checkpoint
@@ -24,9 +28,8 @@ def latest_generator(config, run_dir, average: int = 1):
     """
     import numpy as np
 
-    from lipmotion_tf.models.factory import build_networks
-    from lipmotion_tf.train.gan import LipMotionGAN
-    from lipmotion_tf.train.shapes import zero_batch
+    from lipmotion_tf.models.factory import build_generator
+    from lipmotion_tf.train.generator_checkpoint import generator_weights_file
 
     run_dir = Path(run_dir)
     for stage in ("gan", "warmup"):
@@ -40,22 +43,37 @@ def latest_generator(config, run_dir, average: int = 1):
                 f"{run_dir}: {len(epochs)} {stage} epoch checkpoint(s) kept, {average} to "
                 "average (train.checkpoints_kept sets how many a run keeps)"
             )
-        networks = build_networks(config)
-        gan = LipMotionGAN(**networks, discriminator_streams=config.model.discriminator_streams)
-        gan.build_from_batch(zero_batch(config))
-        generator = networks["generator"]
-        if average <= 1:
-            gan.load_weights(str(candidates[-1]))
-            return generator
+        # Epoch numbers are zero-padded: name order is time order.
+        files = epochs[-average:] if average > 1 else candidates[-1:]
+        alone = [generator_weights_file(path) for path in files]
+        if all(path.is_file() for path in alone):
+            generator = build_generator(config)
+            load, files = generator.load_weights, alone
+        else:
+            generator, load = _generator_in_gan(config)
         weights = []
-        for path in epochs[-average:]:  # epoch numbers are zero-padded: name order is time order
-            gan.load_weights(str(path))
+        for path in files:
+            load(str(path))
             weights.append(generator.get_weights())
+        # The mean of one set of weights is that set, exactly.
         generator.set_weights([np.mean(values, axis=0).astype(values[0].dtype)
                                for values in zip(*weights)])
         return generator
     raise TrainingError(f"{run_dir}: no generator weights yet (the time ran out before the "
                         "first epoch ended)")
+
+
+def _generator_in_gan(config):
+    """``(generator, load)``: the generator inside a built GAN of ``config``, and the GAN's
+    ``load_weights`` (for GAN weights files without their generator alone)."""
+    from lipmotion_tf.models.factory import build_networks
+    from lipmotion_tf.train.gan import LipMotionGAN
+    from lipmotion_tf.train.shapes import zero_batch
+
+    networks = build_networks(config)
+    gan = LipMotionGAN(**networks, discriminator_streams=config.model.discriminator_streams)
+    gan.build_from_batch(zero_batch(config))
+    return networks["generator"], gan.load_weights
 
 
 def load_checkpoint_or_run(path, average: int = 1):

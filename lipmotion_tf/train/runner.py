@@ -7,10 +7,13 @@ Output folder layout::
     OUTPUT/autoencoder.weights.h5   the perceptual autoencoder after its stage
     OUTPUT/warmup.weights.h5        every GAN network after the warm-up stage (the GAN
                                     without its adversarial term; skipped at 0 epochs)
+    OUTPUT/generator/warmup.weights.h5   its generator alone
     OUTPUT/generator.keras          the trained generator (whole model, loadable alone)
     OUTPUT/gan.weights.h5           every GAN network and optimizer state at the end
     OUTPUT/checkpoints/<stage>-epochNNN.weights.h5   the newest epochs of each stage
                                                      (train.checkpoints_kept, 2)
+    OUTPUT/checkpoints/generator/<stage>-epochNNN.weights.h5   the GAN stages' generator
+                                                     alone (read without the other networks)
     OUTPUT/backup/<stage>/          BackupAndRestore state while a stage runs
     OUTPUT/<stage>_log.csv          per-epoch logs
     OUTPUT/logs/<stage>/            TensorBoard scalars (and generated-vs-real previews)
@@ -52,6 +55,11 @@ from lipmotion_tf.train.batches import make_batches
 from lipmotion_tf.train.checkpoint_pruning import PruneCheckpoints
 from lipmotion_tf.train.flow_stage import FlowStage
 from lipmotion_tf.train.gan import LipMotionGAN
+from lipmotion_tf.train.generator_checkpoint import (
+    GENERATOR_FOLDER,
+    GeneratorCheckpoint,
+    save_generator_weights,
+)
 from lipmotion_tf.train.init_from import check_init_checkpoint, load_generator_weights
 from lipmotion_tf.train.nan_guard import NaNGuard
 from lipmotion_tf.train.shapes import zero_batch  # also runner.zero_batch, as before
@@ -59,6 +67,8 @@ from lipmotion_tf.train.time_budget import BudgetReached, TimeBudget
 from lipmotion_tf.train.video_preview import VideoPreview
 
 STAGES = ("flow", "autoencoder", "warmup", "gan")
+#: Stages training the GAN, whose checkpoints also hold the generator alone.
+GAN_STAGES = ("warmup", "gan")
 #: Stage -> the file whose presence marks the stage as finished.
 STAGE_OUTPUTS = {
     "flow": "flownet.weights.h5",
@@ -236,17 +246,21 @@ class _Run:
         checkpoints.mkdir(parents=True, exist_ok=True)
         backup_dir = self.output_dir / "backup" / stage
         pattern = f"{stage}-epoch*.weights.h5"
+        epoch_file = str(checkpoints / f"{stage}-epoch{{epoch:03d}}.weights.h5")
+        keep = self.config.train.checkpoints_kept
         callbacks = [
             # First, so that non-finite weights are never backed up or checkpointed.
             NaNGuard(checkpoints, pattern, backup_dir / "latest.weights.h5"),
             # Saved at epoch ends so that a stop at the budget (below) leaves a backup
             # of the finished epoch; epochs are short on CPU (train.steps_per_epoch).
             keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True),
-            keras.callbacks.ModelCheckpoint(
-                str(checkpoints / f"{stage}-epoch{{epoch:03d}}.weights.h5"),
-                save_weights_only=True,
-            ),
-            PruneCheckpoints(checkpoints, pattern, keep=self.config.train.checkpoints_kept),
+            keras.callbacks.ModelCheckpoint(epoch_file, save_weights_only=True),
+        ]
+        if stage in GAN_STAGES:
+            callbacks += [GeneratorCheckpoint(epoch_file),
+                          PruneCheckpoints(checkpoints / GENERATOR_FOLDER, pattern, keep=keep)]
+        callbacks += [
+            PruneCheckpoints(checkpoints, pattern, keep=keep),
             keras.callbacks.CSVLogger(str(self.output_dir / f"{stage}_log.csv"), append=True),
         ]
         if self.backend == "tensorflow" and not _has_module("tensorboard"):
@@ -329,6 +343,7 @@ class _Run:
         self.resume_state("warmup", gan)
         history = self.fit("warmup", gan, self.config.train.warmup_epochs, None, preview=True)
         _save_weights_atomically(gan, self.output_dir / STAGE_OUTPUTS["warmup"])
+        save_generator_weights(gan.generator, self.output_dir / STAGE_OUTPUTS["warmup"])
         return history
 
     def gan(self) -> dict:
