@@ -73,6 +73,29 @@ def bilinear_sample(image, x, y):
     return top * (1.0 - wy) + bottom * wy
 
 
+def nearest_sample(image, x, y):
+    """As :func:`bilinear_sample` taking the nearest pixel (one gather, no blending)."""
+    shape = ops.shape(image)
+    height, width, channels = shape[1], shape[2], shape[3]
+    x = ops.clip(ops.floor(x + 0.5), 0.0, ops.cast(width - 1, "float32"))
+    y = ops.clip(ops.floor(y + 0.5), 0.0, ops.cast(height - 1, "float32"))
+    table, base = _table(image)
+    return _gather(table, base, ops.cast(y, "int32"), ops.cast(x, "int32"), width,
+                   ops.shape(x), channels)
+
+
+def split_detail(image):
+    """``(low, detail)`` with ``low + detail == image``: ``low`` the image under a 5-tap
+    binomial blur (separable, per channel), ``detail`` the fine texture it removed."""
+    taps = np.array([1.0, 4.0, 6.0, 4.0, 1.0], np.float32) / 16.0
+    channels = 3
+    rows = np.tile(taps.reshape(5, 1, 1, 1), (1, 1, channels, 1))
+    columns = np.tile(taps.reshape(1, 5, 1, 1), (1, 1, channels, 1))
+    low = ops.depthwise_conv(ops.depthwise_conv(image, rows, padding="same"), columns,
+                             padding="same")
+    return low, image - low
+
+
 def _table(image):
     """``image`` as one ``(B * H * W, C)`` table, and each batch item's first row there."""
     shape = ops.shape(image)
