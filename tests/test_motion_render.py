@@ -129,30 +129,6 @@ def test_log_mel_of_frames_in_chunks_equals_the_whole_signal_log_mel():
     assert np.abs(chunked - whole).max() < 1e-3
 
 
-@pytest.fixture(scope="module")
-def tiny_motion_checkpoint(tmp_path_factory) -> Path:
-    """A tiny, untrained motion model folder (config.yaml + weights), as training writes it."""
-    from lipmotion_tf.motion.config import MotionExperimentConfig
-    from lipmotion_tf.motion.motion_generator import MotionGenerator
-    from lipmotion_tf.motion.config import WEIGHTS_NAME
-    from lipmotion_tf.train.runner import save_config
-
-    folder = tmp_path_factory.mktemp("motion_model")
-    config = MotionExperimentConfig()
-    config.model.channels = 16
-    config.model.dilations = [1, 2]
-    generator = MotionGenerator.from_experiment(config)
-    generator({"log_mel": np.zeros((1, 32, 128), np.float32),
-               "rest": np.zeros((1, 59, 2), np.float32)})
-    head = generator.get_layer("head")
-    kernel, bias = head.get_weights()
-    rng = np.random.default_rng(0)
-    head.set_weights([rng.normal(0, 0.05, kernel.shape).astype(np.float32), bias])
-    generator.save_weights(str(folder / WEIGHTS_NAME))
-    save_config(config, folder / "config.yaml")
-    return folder
-
-
 def test_motion_pipeline_changes_only_the_mouth_region(tiny_motion_checkpoint):
     from lipmotion_tf.audio.loader import load_audio
     from lipmotion_tf.motion.face_rig import FaceRig
@@ -229,6 +205,7 @@ def test_generate_motion_bad_inputs_one_line_nothing_written(tiny_motion_checkpo
         assert not output.exists()
 
 
+@pytest.mark.slow  # a real clip tracked and dubbed in a fresh process
 def test_dub_motion_moves_only_the_mouth_region(tiny_motion_checkpoint, shared_data, tmp_path):
     """`dub --model motion` on a real clip with its own sound, in a fresh process."""
     import av
