@@ -31,7 +31,7 @@ def add_arguments(parser) -> None:
                         help="windows per training step (default: 16 motion, 4 paper)")
     parser.add_argument("--max-steps", type=int, default=None,
                         help="stop after about this many training steps even with time left "
-                             "(motion default: 400)")
+                             "(motion default: 200)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 

@@ -37,7 +37,7 @@ from lipmotion_tf.errors import InputError
 LEARNING_RATE = 3e-4
 BATCH_SIZE = 16
 STEPS_PER_EPOCH = 25  # short epochs: the time budget stops at an epoch end
-MAX_STEPS = 400
+MAX_STEPS = 200
 MIN_SECONDS = 4.0  # of speech in all: a held-out part of about one second at the default
 PERSON = "person"  # the sequences' group
 
