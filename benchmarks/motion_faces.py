@@ -52,16 +52,10 @@ def default_photos(data: Path, folder: Path) -> list[Path]:
     return photos
 
 
-def laplacian_variance(image: np.ndarray) -> float:
-    import cv2
-
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float64)
-    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
-
-
 def measure(photo: Path, video: Path) -> dict:
     from lipmotion_tf.metrics.ssim_psnr import psnr
     from lipmotion_tf.motion.face_rig import FaceRig
+    from lipmotion_tf.motion.video_evaluation import laplacian_variance
     from lipmotion_tf.video.face_mesh import FaceMeshDetector, mouth_opening
     from lipmotion_tf.video.image_io import read_image
     from lipmotion_tf.video.reader import read_video

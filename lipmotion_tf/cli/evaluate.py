@@ -1,6 +1,11 @@
-"""Evaluate a generator on prepared clips: LMD, SSIM, PSNR, CPBD and lip sync (the paper's Table 3).
+"""Evaluate a model: LMD, SSIM, PSNR, sharpness and lip sync (the paper's Table 3).
 
-Every clip of the split is generated whole from its speech, with the clip's first frame as
+The motion model (--model motion, or --data a folder of videos): each video is generated from
+its first frame and its own speech as `generate` makes it, and measured against the video in
+the mouth-and-jaw region, with the first frame held still as the baseline. With --motion-only,
+the motion model is scored on landmarks on `lipmotion prepare-motion` data, without rendering.
+
+The paper generator (--model paper, or --data a `lipmotion prepare` folder): every clip of the split is generated whole from its speech, with the clip's first frame as
 identity, and compared with the real clip; a static baseline (the identity frame repeated) and
 the ground truth are measured alongside. Lip landmarks are found on the crops pasted back into
 the clip's own first video frame: give the folder of the source videos with --videos (the folder
@@ -16,14 +21,18 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "measure a generator (or the Table 2 ablations) on prepared clips"
+HELP = "measure a model on videos or prepared clips (or the paper's Table 2 ablations)"
 SPLIT_CHOICES = ("test", "val", "train", "all")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, metavar="PREPARED_DIR",
-                        help="prepared-data folder written by `lipmotion prepare` (with "
-                             "--motion-only: by `lipmotion prepare-motion`)")
+    parser.add_argument("--data", required=True, metavar="DATA",
+                        help="motion model: a folder of talking-face videos with sound (or one "
+                             "video); paper generator: a folder written by `lipmotion prepare`; "
+                             "--motion-only: by `lipmotion prepare-motion`")
+    parser.add_argument("--model", choices=("auto", "motion", "paper"), default="auto",
+                        help="auto: the --checkpoint's kind, else paper for a `lipmotion "
+                             "prepare` folder and motion otherwise")
     parser.add_argument("--motion-only", action="store_true",
                         help="score the motion model on landmarks, without rendering "
                              "(opening ratio, motion ratio, sync, LMD vs static)")
@@ -35,12 +44,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "and the offset (default: the shipped one)")
     parser.add_argument("--out", required=True, metavar="REPORT_DIR", help="folder for the report files")
     parser.add_argument("--checkpoint", default=None,
-                        help="generator checkpoint folder; None means the shipped demo model")
+                        help="model folder (default: the shipped model of --model)")
     parser.add_argument("--split", choices=SPLIT_CHOICES, default="test", help="clips to evaluate")
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N clips")
     parser.add_argument("--videos", action="append", default=None, metavar="VIDEO_DIR",
-                        help="folder of the source videos (repeatable); without it landmarks are "
-                        "measured on a bundled face photo")
+                        help="paper generator: folder of the source videos (repeatable); "
+                        "without it landmarks are measured on a bundled face photo; motion "
+                        "model: more videos or folders to evaluate besides --data")
     parser.add_argument("--background", choices=("first-frame", "frames"), default="first-frame",
                         help="paste crops for landmark detection into the clip's first video frame, "
                         "or each into its own frame (whose moving jaw leaks into the landmarks)")
@@ -71,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         return run_motion_only(args)
     if args.folders:
         raise InputError("--folder is used with --motion-only")
+    if _chosen_model(args) == "motion":
+        return run_motion_videos(args)
     common = dict(
         split=args.split, limit=args.limit, video_dirs=args.videos or (), examples=args.examples,
         progress=not args.no_progress, background=args.background.replace("-", "_"),
@@ -99,6 +111,37 @@ def run(args: argparse.Namespace) -> int:
         )
     print(report.table())
     print(f"wrote {paths['markdown']}, {paths['json']} and figures in {paths['json'].parent}")
+    return 0
+
+
+def _chosen_model(args) -> str:
+    from pathlib import Path
+
+    from lipmotion_tf.cli.generation_options import chosen_model
+    from lipmotion_tf.data.manifest import MANIFEST_NAME
+
+    if args.model == "auto" and args.checkpoint is None:
+        prepared = (Path(args.data) / MANIFEST_NAME).is_file()
+        return "paper" if prepared or args.ablation else "motion"
+    return chosen_model(args)
+
+
+def run_motion_videos(args: argparse.Namespace) -> int:
+    """The motion model on videos, rendered (see the module docstring)."""
+    from lipmotion_tf.errors import InputError
+    from lipmotion_tf.motion.video_evaluation import evaluate_motion_videos, table
+
+    if args.ablation or args.config is not None or args.overrides or args.variants:
+        raise InputError("--ablation, --config, --set and --variants are for --model paper")
+    report = evaluate_motion_videos([args.data] + list(args.videos or ()), args.out,
+                                    checkpoint=args.checkpoint, limit=args.limit,
+                                    examples=args.examples, name=args.name or "motion",
+                                    progress=not args.no_progress)
+    print(table(report["summary"]))
+    for video, reason in report["skipped"].items():
+        print(f"skipped {video}: {reason}")
+    print(f"wrote {args.out}/report.md, report.json and contact_sheet.png "
+          f"({report['clips']} videos)")
     return 0
 
 

@@ -1,0 +1,49 @@
+"""``lipmotion evaluate`` with the motion model on videos: generated from the first frame and
+the video's own speech, measured in pixels and landmarks against the video."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lipmotion_tf.cli.main import main
+from lipmotion_tf.testing import write_face_video
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("videos")
+    write_face_video(folder / "person.mp4", frames=50, fps=25)
+    write_face_video(folder / "nobody.mp4", frames=30, fps=25, face=False)
+    return folder
+
+
+def test_evaluate_a_video_folder_runs_the_motion_model(videos, tiny_motion_checkpoint, tmp_path,
+                                                       capsys):
+    out = tmp_path / "report"
+    assert main(["evaluate", "--data", str(videos), "--checkpoint", str(tiny_motion_checkpoint),
+                 "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "| generated |" in printed and "| still |" in printed and "skipped" in printed
+    report = json.loads((out / "report.json").read_text())
+    assert report["clips"] == 1 and list(report["skipped"]) == [str(videos / "nobody.mp4")]
+    for method in ("generated", "still"):
+        values = report["summary"][method]
+        assert all(np.isfinite(values[key]) for key in ("lmd", "psnr", "ssim", "sharpness"))
+        assert 0 < values["ssim"] <= 1 and values["psnr"] > 15
+    # The tiny model moves the mouth: its frames are not the still photo's.
+    assert report["summary"]["generated"]["psnr"] != report["summary"]["still"]["psnr"]
+    assert (out / "contact_sheet.png").stat().st_size > 0 and (out / "report.md").is_file()
+
+
+def test_evaluate_without_a_face_anywhere_is_one_line(videos, tiny_motion_checkpoint, tmp_path,
+                                                      capsys):
+    out = tmp_path / "report"
+    assert main(["evaluate", "--data", str(videos / "nobody.mp4"), "--model", "motion",
+                 "--checkpoint", str(tiny_motion_checkpoint), "--out", str(out),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no video could be evaluated" in err[0], err
+    assert not (out / "report.json").exists()
