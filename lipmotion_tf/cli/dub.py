@@ -8,8 +8,14 @@ is cut. Frames without a face pass through unchanged.
 
 from __future__ import annotations
 
-from lipmotion_tf.cli.generation_options import (add_generation_options, add_model_options,
-                                                 apply_device, chosen_model)
+from lipmotion_tf.cli.generation_options import (
+    add_expressiveness_option,
+    add_generation_options,
+    add_model_options,
+    apply_device,
+    chosen_model,
+    speaking_amplitude_option,
+)
 
 HELP = "put new speech into the mouth of a person's video"
 
@@ -27,6 +33,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--still", action="store_true",
                         help="a baseline without the speech: the identity crop pasted (paper) "
                              "or the mouth held at its rest shape (motion)")
+    add_expressiveness_option(parser, "the video's own, for a model that reads it")
     add_generation_options(parser)
 
 
@@ -45,15 +52,19 @@ def run(args) -> int:
     check_output(Path(args.output))
     check_not_an_input(args.output, args.video, args.audio)
     check_declared_duration(args.audio, args.max_duration)
+    if args.expressiveness is not None and chosen_model(args) != "motion":
+        raise InputError("--expressiveness is for the motion model")
     if chosen_model(args) == "motion":
         from lipmotion_tf.motion.dub import dub_motion_video
 
         if args.identity_frame is not None or args.ease_in:
             raise InputError("--identity-frame and --ease-in are for --model paper")
+        amplitude = speaking_amplitude_option(args)
         with terminate_as_interrupt():
             result = dub_motion_video(args.video, args.audio, args.output,
                                       checkpoint=args.checkpoint, batch_size=args.batch_size,
-                                      max_duration=args.max_duration, still=args.still)
+                                      max_duration=args.max_duration, still=args.still,
+                                      amplitude=amplitude)
         print(result.summary(args.output))
         return 0
     with terminate_as_interrupt():

@@ -13,8 +13,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lipmotion_tf.cli.generation_options import (add_generation_options, add_model_options,
-                                                 apply_device, chosen_model)
+from lipmotion_tf.cli.generation_options import (
+    add_expressiveness_option,
+    add_generation_options,
+    add_model_options,
+    apply_device,
+    chosen_model,
+    speaking_amplitude_option,
+)
 from lipmotion_tf.video.image_io import DEFAULT_MAX_SIZE
 
 HELP = "generate a lip video from speech and one face or lip image"
@@ -50,6 +56,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--motion-from", metavar="VIDEO", default=None,
                         help="motion model: move the photo's lips as the person in this video "
                              "moves theirs (their speech is muxed in; --audio is not used)")
+    add_expressiveness_option(parser, "1")
     add_generation_options(parser)
 
 
@@ -78,6 +85,8 @@ def run(args) -> int:
     model = chosen_model(args)
     if args.motion_from is not None and model != "motion":
         raise InputError("--motion-from needs the motion model")
+    if args.expressiveness is not None and (model != "motion" or args.motion_from):
+        raise InputError("--expressiveness is for the motion model's speech-driven motion")
     # The inputs' headers and the output, before the model loads: a 3-hour file is refused
     # without decoding it, an image given as speech without waiting for the model.
     check_output(Path(args.output))
@@ -93,12 +102,14 @@ def run(args) -> int:
         if args.ease_in is not None:
             raise InputError("--ease-in is for --model paper (the motion model starts at "
                              "the photo's own mouth)")
+        amplitude = speaking_amplitude_option(args)
         image = read_photo(args.image, args.max_size)
         with terminate_as_interrupt():
             render_motion_video(args.audio, image, args.output, checkpoint=args.checkpoint,
                                 layout=args.layout or "face", size=args.size,
                                 batch_size=args.batch_size, max_duration=args.max_duration,
-                                source=str(args.image), motion_from=args.motion_from)
+                                source=str(args.image), motion_from=args.motion_from,
+                                amplitude=amplitude)
         print(f"wrote {args.output}")
         return 0
     with terminate_as_interrupt():

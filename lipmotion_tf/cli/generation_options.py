@@ -29,6 +29,30 @@ def add_model_options(parser, motion_help: str, paper_help: str) -> None:
                         help="model folder (default: the shipped model of --model)")
 
 
+def add_expressiveness_option(parser, default_help: str) -> None:
+    """``--expressiveness``: how widely the motion model opens the mouth."""
+    parser.add_argument("--expressiveness", type=float, default=None, metavar="X",
+                        help="motion model: how widely the mouth opens, against a typical "
+                             f"speaker's (1); 0.2 to 5 (default: {default_help})")
+
+
+def speaking_amplitude_option(args) -> float | None:
+    """The generator's amplitude input for ``--expressiveness`` (None when not given).
+
+    Raises:
+        InputError: a value outside 0.2-5.
+    """
+    import math
+
+    from lipmotion_tf.errors import InputError
+
+    if args.expressiveness is None:
+        return None
+    if not 0.2 <= args.expressiveness <= 5.0:
+        raise InputError(f"--expressiveness must be from 0.2 to 5, got {args.expressiveness:g}")
+    return math.log(args.expressiveness)
+
+
 def chosen_model(args) -> str:
     """``motion`` or ``paper``: what --model and --checkpoint ask for."""
     from lipmotion_tf.errors import InputError

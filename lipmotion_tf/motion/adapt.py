@@ -50,6 +50,8 @@ class MotionAdaptResult:
         checkpoint: the adapted model's folder.
         base, adapted: the held-out motion measures of each model (``evaluate_sequences``
             summaries).
+        base_own: the base model's with the person's amplitude measured on the part trained
+            on (a model that reads it; else None): what the amplitude alone brings.
         fps: frames per second.
         train_frames, heldout_frames: frames trained on and kept out.
         steps: training steps run.
@@ -59,6 +61,7 @@ class MotionAdaptResult:
     checkpoint: Path
     base: dict
     adapted: dict
+    base_own: dict | None
     fps: int
     train_frames: int
     heldout_frames: int
@@ -69,7 +72,9 @@ class MotionAdaptResult:
     def table(self) -> str:
         """The held-out measures of both models, a Markdown table."""
         rows = [("Still (rest shape)", 1.0, math.nan, 0.0, 0.0)]
-        for label, summary in (("Base model", self.base), ("Adapted", self.adapted)):
+        rows_of = [("Base model", self.base), ("Base, their amplitude", self.base_own),
+                   ("Adapted", self.adapted)]
+        for label, summary in [(label, s) for label, s in rows_of if s is not None]:
             rows.append((label, summary["lmd_vs_static"], summary["sync"],
                          summary["opening_ratio"], summary["motion_ratio"]))
         lines = ["| model | LMD vs still | sync | opening ratio | motion ratio |",
@@ -174,10 +179,14 @@ def adapt_motion(videos, out_dir, minutes: float = 5.0, checkpoint=None, holdout
 
     from lipmotion_tf.data.person_video import video_list
     from lipmotion_tf.motion.config import WEIGHTS_NAME
-    from lipmotion_tf.motion.dataset import WindowSampler
-    from lipmotion_tf.motion.measures import evaluate_sequences
+    from lipmotion_tf.motion.dataset import AMPLITUDE_LIMIT, WindowSampler
+    from lipmotion_tf.motion.measures import evaluate_sequences, opening
     from lipmotion_tf.motion.pipeline import motion_checkpoint
-    from lipmotion_tf.motion.training import build_trainer, load_motion_generator
+    from lipmotion_tf.motion.training import (
+        amplitude_reference,
+        build_trainer,
+        load_motion_generator,
+    )
     from lipmotion_tf.output_files import ensure_writable_folder, write_atomically
     from lipmotion_tf.train.runner import save_config
     from lipmotion_tf.train.time_budget import BudgetReached, TimeBudget
@@ -209,12 +218,23 @@ def adapt_motion(videos, out_dir, minutes: float = 5.0, checkpoint=None, holdout
                          f"{max(MIN_SECONDS, window / min(holdout, 1 - holdout) / fps):.1f} s "
                          f"(with --holdout {holdout:g})")
     train, heldout = split_in_time(sequences, holdout, m)
+    own_amplitude = None
+    if config.model.amplitude_input:
+        # The adapted model's typical speaker is this person: their amplitude becomes 0.
+        deviation = float(np.median([opening(s.rest, s.motion).std() for s in train]))
+        own_amplitude = float(np.clip(np.log(max(deviation, 1e-6)
+                                             / config.model.amplitude_reference),
+                                      -AMPLITUDE_LIMIT, AMPLITUDE_LIMIT))
+        deviation = config.model.amplitude_reference * float(np.exp(own_amplitude))
+        config = dataclasses.replace(config, model=dataclasses.replace(
+            config.model, amplitude_reference=deviation))
     budget = minutes * 60.0 - (time.monotonic() - started) - 10.0
     if budget < 10.0:
         raise InputError(f"--minutes {minutes:g} leaves {max(budget, 0):.0f} s to train after "
                          "tracking the video; give more time")
     sampler = WindowSampler(train, window, config.audio, None, config.data.still_fraction,
-                            seed=config.seed, spec_augment=config.data.spec_augment)
+                            seed=config.seed, spec_augment=config.data.spec_augment,
+                            amplitude_reference=amplitude_reference(config))
     dataset = sampler.dataset(batch_size)
     keras.utils.set_random_seed(config.seed)
     trainer = build_trainer(config, next(iter(dataset)))
@@ -242,6 +262,8 @@ def adapt_motion(videos, out_dir, minutes: float = 5.0, checkpoint=None, holdout
         raise InputError("the adaptation's loss became non-finite; try a lower --learning-rate")
 
     base = evaluate_sequences(base_generator, heldout)["summary"]
+    base_own = None if own_amplitude is None else evaluate_sequences(
+        base_generator, heldout, amplitude=own_amplitude)["summary"]
     adapted = evaluate_sequences(trainer.generator, heldout)["summary"]
     existed = out_dir.exists()
     ensure_writable_folder(out_dir)
@@ -249,13 +271,14 @@ def adapt_motion(videos, out_dir, minutes: float = 5.0, checkpoint=None, holdout
         save_config(config, out_dir / "config.yaml")
         with write_atomically(out_dir / WEIGHTS_NAME) as temporary:
             trainer.generator.save_weights(str(temporary))
-        result = MotionAdaptResult(out_dir, base, adapted, fps, train_frames,
+        result = MotionAdaptResult(out_dir, base, adapted, base_own, fps, train_frames,
                                    total - train_frames, steps, train_seconds,
                                    time.monotonic() - started)
         report = out_dir / "report"
         report.mkdir()
         (report / "adapt.json").write_text(json.dumps({
-            "base": base, "adapted": adapted, "base_checkpoint": str(checkpoint),
+            "base": base, "base_own_amplitude": base_own, "adapted": adapted,
+            "base_checkpoint": str(checkpoint),
             "adapted_on": [str(v) for v in video_list(videos)],
             "held_out": f"last {holdout:.0%}", "steps": steps}, indent=2) + "\n")
         (report / "adapt.md").write_text(result.table() + "\n")

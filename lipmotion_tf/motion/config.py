@@ -40,6 +40,13 @@ class MotionModelConfig:
         dropout: spatial dropout after each residual block in training.
         quiet_db: video frames whose loudest mel band is below this (dB) have no voice: the
             mouth keeps its rest shape exactly (fading in over the next 20 dB).
+        amplitude_input: the generator also reads how widely the person opens their mouth
+            (:func:`~lipmotion_tf.motion.dataset.speaking_amplitude`: 0 is a typical
+            speaker); in training each clip's own, in use the default 0, a measured video's
+            (``dub``, ``adapt``) or the user's ``--expressiveness``.
+        amplitude_reference: the opening deviation (mouth widths) that is amplitude 0: the
+            median of the validation clips'.
+        amplitude_noise: std of the training noise on the amplitude (natural log units).
     """
 
     channels: int = 128
@@ -52,8 +59,13 @@ class MotionModelConfig:
     rest_noise: float = 0.03
     dropout: float = 0.2
     quiet_db: float = -60.0
+    amplitude_input: bool = False
+    amplitude_reference: float = 0.0314
+    amplitude_noise: float = 0.1
 
     def validate(self) -> None:
+        if not self.amplitude_reference > 0 or not self.amplitude_noise >= 0:
+            raise ConfigError("model.amplitude_reference > 0 and amplitude_noise >= 0 required")
         if self.channels < 4:
             raise ConfigError("model.channels must be >= 4")
         if not self.dilations or any(d < 1 for d in self.dilations):

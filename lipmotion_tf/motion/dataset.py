@@ -91,6 +91,19 @@ def load_sequences(motion_dir: str | Path, template: np.ndarray, rest_fraction: 
     return sequences
 
 
+#: Amplitudes are kept within e^-2..e^2 of a typical speaker's (a silent clip has none).
+AMPLITUDE_LIMIT = 2.0
+
+
+def speaking_amplitude(rest: np.ndarray, motion: np.ndarray, reference: float) -> float:
+    """How widely a person opens their mouth: the natural log of the deviation of the
+    inner-lip opening over ``motion`` (``(T, P, 2)`` from ``rest``), in units of
+    ``reference``, within +-:data:`AMPLITUDE_LIMIT`."""
+    deviation = float(rep.inner_opening(rest[None] + motion).std())
+    return float(np.clip(np.log(max(deviation, 1e-6) / reference),
+                         -AMPLITUDE_LIMIT, AMPLITUDE_LIMIT))
+
+
 def window_at(sequence: MotionSequence, start: int, window: int, mel_frames_per_frame: int):
     """``(log_mel, rest, motion)`` of the ``window`` frames of ``sequence`` from ``start``."""
     m, end = mel_frames_per_frame, start + window
@@ -117,11 +130,15 @@ class WindowSampler:
         still_fraction: share of windows with no voice and a still mouth.
         seed: random seed.
         spec_augment: mask two random mel bands and two moments of each window.
+        amplitude_reference: when given, each window also carries its clip's
+            :func:`speaking_amplitude` (``"amplitude"``, ``(1,)``); a still window a random one.
     """
 
     def __init__(self, sequences, window: int, audio, group_weights=None,
-                 still_fraction: float = 0.0, seed: int = 0, spec_augment: bool = False):
+                 still_fraction: float = 0.0, seed: int = 0, spec_augment: bool = False,
+                 amplitude_reference: float | None = None):
         self.window = int(window)
+        self.amplitude_reference = amplitude_reference
         self.spec_augment = bool(spec_augment)
         self.audio = audio
         self.still_fraction = float(still_fraction)
@@ -145,6 +162,9 @@ class WindowSampler:
         self.clip_probability = {
             g: np.array([s.num_frames for s in groups[g]], float) / frames[g] for g in self.names
         }
+        self.amplitudes = {} if amplitude_reference is None else {
+            id(s): speaking_amplitude(s.rest, s.motion, amplitude_reference)
+            for clips in groups.values() for s in clips}
 
     def describe(self) -> str:
         """One line per group: its clips and share of windows."""
@@ -156,18 +176,21 @@ class WindowSampler:
         return window_at(sequence, start, self.window, self.audio.mel_frames_per_frame)
 
     def sample(self):
-        """One random window ``(log_mel, rest, motion)``."""
+        """One random window ``(log_mel, rest, motion, amplitude)`` (amplitude 0 without
+        ``amplitude_reference``)."""
         group = self.names[self.rng.choice(len(self.names), p=self.group_probability)]
         clips = self.groups[group]
         sequence = clips[self.rng.choice(len(clips), p=self.clip_probability[group])]
         start = int(self.rng.integers(0, sequence.num_frames - self.window + 1))
         log_mel, rest, motion = self.window_at(sequence, start)
+        amplitude = self.amplitudes.get(id(sequence), 0.0)
         if self.rng.random() < self.still_fraction:
             log_mel = quiet_log_mel(self.window, self.audio, self.rng)
             motion = np.zeros_like(motion)
+            amplitude = float(self.rng.uniform(-1.0, 1.0)) if self.amplitudes else 0.0
         elif self.spec_augment:
             log_mel = self.masked(log_mel)
-        return log_mel, rest, motion
+        return log_mel, rest, motion, amplitude
 
     def masked(self, log_mel: np.ndarray) -> np.ndarray:
         """SpecAugment-style masks: two bands of up to 1/8 of the mels, two spans of up to
@@ -185,12 +208,14 @@ class WindowSampler:
         return log_mel
 
     def batches(self, batch_size: int):
-        """An endless stream of batches ``({"log_mel", "rest"}, motion)``."""
+        """An endless stream of batches ``({"log_mel", "rest"[, "amplitude"]}, motion)``."""
         while True:
             items = [self.sample() for _ in range(batch_size)]
-            yield ({"log_mel": np.stack([i[0] for i in items]),
-                    "rest": np.stack([i[1] for i in items])},
-                   np.stack([i[2] for i in items]))
+            inputs = {"log_mel": np.stack([i[0] for i in items]),
+                      "rest": np.stack([i[1] for i in items])}
+            if self.amplitude_reference is not None:
+                inputs["amplitude"] = np.array([[i[3]] for i in items], np.float32)
+            yield inputs, np.stack([i[2] for i in items])
 
     def dataset(self, batch_size: int):
         """The batches as a ``tf.data.Dataset`` (prefetched)."""
@@ -198,18 +223,22 @@ class WindowSampler:
 
         m, mels = self.audio.mel_frames_per_frame, self.audio.n_mels
         points = next(iter(self.groups.values()))[0].rest.shape[0]
-        signature = (
-            {"log_mel": tf.TensorSpec((batch_size, m * self.window, mels), tf.float32),
-             "rest": tf.TensorSpec((batch_size, points, 2), tf.float32)},
-            tf.TensorSpec((batch_size, self.window, points, 2), tf.float32),
-        )
+        inputs = {"log_mel": tf.TensorSpec((batch_size, m * self.window, mels), tf.float32),
+                  "rest": tf.TensorSpec((batch_size, points, 2), tf.float32)}
+        if self.amplitude_reference is not None:
+            inputs["amplitude"] = tf.TensorSpec((batch_size, 1), tf.float32)
+        signature = (inputs, tf.TensorSpec((batch_size, self.window, points, 2), tf.float32))
         return tf.data.Dataset.from_generator(
             lambda: self.batches(batch_size), output_signature=signature).prefetch(2)
 
 
-def fixed_windows(sequences, window: int, audio, limit: int = 512):
-    """Non-overlapping windows of every sequence (a fixed validation set), at most ``limit``."""
+def fixed_windows(sequences, window: int, audio, limit: int = 512,
+                  amplitude_reference: float | None = None):
+    """Non-overlapping windows of every sequence (a fixed validation set), at most ``limit``;
+    with ``amplitude_reference``, each with its clip's :func:`speaking_amplitude`."""
     items = [window_at(sequence, start, window, audio.mel_frames_per_frame)
+             + (speaking_amplitude(sequence.rest, sequence.motion, amplitude_reference)
+                if amplitude_reference is not None else 0.0,)
              for sequence in sequences
              for start in range(0, sequence.num_frames - window + 1, window)]
     if not items:
@@ -217,5 +246,7 @@ def fixed_windows(sequences, window: int, audio, limit: int = 512):
     if len(items) > limit:
         keep = np.random.default_rng(0).choice(len(items), limit, replace=False)
         items = [items[i] for i in sorted(keep)]
-    return ({"log_mel": np.stack([i[0] for i in items]), "rest": np.stack([i[1] for i in items])},
-            np.stack([i[2] for i in items]))
+    inputs = {"log_mel": np.stack([i[0] for i in items]), "rest": np.stack([i[1] for i in items])}
+    if amplitude_reference is not None:
+        inputs["amplitude"] = np.array([[i[3]] for i in items], np.float32)
+    return inputs, np.stack([i[2] for i in items])

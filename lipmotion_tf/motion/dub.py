@@ -41,12 +41,24 @@ def video_rest(meshes: np.ndarray, found: np.ndarray, fraction: float = 0.1) -> 
     return rep.rest_shape(rep.apply(rep.select(seen, rep.MOTION_INDICES), frontal), fraction)
 
 
+def video_amplitude(meshes: np.ndarray, found: np.ndarray, config) -> float:
+    """How widely the person in a tracked video (``meshes``: all 468 points) opens their
+    mouth: :func:`~lipmotion_tf.motion.dataset.speaking_amplitude` of its motion."""
+    from lipmotion_tf.motion.dataset import mouth_motion, speaking_amplitude
+
+    motion, rest = mouth_motion(meshes[:, list(rep.STORED_INDICES)], found, FRONTAL_TEMPLATE,
+                                config.data.rest_fraction)
+    return speaking_amplitude(rest, motion[found], config.model.amplitude_reference)
+
+
 def dub_motion_video(video_path, audio_path, output, checkpoint=None, batch_size: int = 8,
                      max_duration: float = DEFAULT_MAX_DURATION, still: bool = False,
-                     progress: bool = True) -> DubResult:
+                     progress: bool = True, amplitude: float | None = None) -> DubResult:
     """Writes ``output``: the video at ``video_path`` with its mouth saying ``audio_path``.
 
-    ``still`` holds the mouth at the video's rest shape instead (the baseline).
+    ``still`` holds the mouth at the video's rest shape instead (the baseline). A model that
+    reads the speaker's amplitude gets ``amplitude``, else the video's own (how widely this
+    person opens their mouth in it).
 
     Raises:
         InputError, NoFaceError: bad inputs, each named in one line, before anything is
@@ -70,7 +82,7 @@ def dub_motion_video(video_path, audio_path, output, checkpoint=None, batch_size
     check_not_an_input(output, video_path, audio_path)
     info = video_info(video_path)
     pipeline = MotionPipeline.from_checkpoint(checkpoint, batch_size=batch_size,
-                                              max_duration=max_duration)
+                                              max_duration=max_duration, amplitude=amplitude)
     config = pipeline.config
     rate = config.audio.sample_rate
     waveform = pipeline.check_speech(load_audio(audio_path, rate, max_duration), rate,
@@ -97,6 +109,8 @@ def dub_motion_video(video_path, audio_path, output, checkpoint=None, batch_size
             motion = np.zeros((pipeline.num_frames(len(waveform)), rep.NUM_MOTION_POINTS, 2),
                               np.float32)
         else:
+            if pipeline.generator.amplitude_input and amplitude is None:
+                pipeline.amplitude = video_amplitude(meshes, found, config)
             motion = pipeline.motion(waveform, rate, reference.rest_motion_input)
         faceless = 0
         frames = output_frames(video_path, fps, num_output, len(found), store)

@@ -78,6 +78,9 @@ def evaluate_motion(data_dir, out_dir, checkpoint=None, split: str = "test",
                          f"{read.n_mels} at {read.mel_frames_per_frame}: give --sync-checkpoint "
                          "an expert trained with the model's audio settings")
     result = evaluate_sequences(generator, sequences, config.audio, judge)
+    if generator.amplitude_input:  # also as dub sees a speaker: with their own amplitude
+        result["own_amplitude"] = evaluate_sequences(
+            generator, sequences, amplitude_reference=config.model.amplitude_reference)["summary"]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = {"model": name, "data": str(data_dir), "split": split,
@@ -98,7 +101,11 @@ def evaluate_motion(data_dir, out_dir, checkpoint=None, split: str = "test",
         f"| static (rest shape held) | {s['lmd_static']:.4f} | 1.00 | - | 0 | 0 "
         f"| {lse('static')} |",
         f"| {name} | {s['lmd']:.4f} | {s['lmd_vs_static']:.2f} | {s['sync']:.2f} | "
-        f"{s['opening_ratio']:.2f} | {s['motion_ratio']:.2f} | {lse('generated')} |", "",
+        f"{s['opening_ratio']:.2f} | {s['motion_ratio']:.2f} | {lse('generated')} |",
+        *([] if "own_amplitude" not in result else [
+            f"| {name}, each speaker's own amplitude | {o['lmd']:.4f} | "
+            f"{o['lmd_vs_static']:.2f} | {o['sync']:.2f} | {o['opening_ratio']:.2f} | "
+            f"{o['motion_ratio']:.2f} | | | |" for o in (result["own_amplitude"],)]), "",
         "LSE-D: the sync judge's distance at the best audio shift (lower is better); LSE-C: "
         "its median over shifts of +-15 frames minus the least (higher is better); offset: "
         "the median best shift in frames (0: in sync).", "",

@@ -48,15 +48,24 @@ def render_specs(grid_size: int, batch: int | None = None):
     }
 
 
-def motion_function(generator, batch: int | None = None):
-    """``motion(log_mel, rest) -> {"motion": ...}`` as a ``tf.function`` (see the module)."""
+def motion_function(generator, batch: int | None = None, amplitude: bool = False):
+    """``motion(log_mel, rest) -> {"motion": ...}`` as a ``tf.function`` (see the module);
+    with ``amplitude``, ``motion(log_mel, rest, amplitude)`` with the speaker's amplitude
+    ``(B, 1)`` (a generator with ``amplitude_input``; the exports read a typical speaker's)."""
     import tensorflow as tf
 
-    def motion(log_mel, rest):
-        return {"motion": generator({"log_mel": log_mel, "rest": rest}, training=False)}
+    specs = list(motion_specs(generator.n_mels, generator.points, batch).values())
+    if amplitude:
+        def motion(log_mel, rest, amplitude):
+            return {"motion": generator({"log_mel": log_mel, "rest": rest,
+                                         "amplitude": amplitude}, training=False)}
 
-    specs = motion_specs(generator.n_mels, generator.points, batch)
-    return tf.function(motion, input_signature=list(specs.values()))
+        specs.append(tf.TensorSpec([batch, 1], tf.float32, name="amplitude"))
+    else:
+        def motion(log_mel, rest):
+            return {"motion": generator({"log_mel": log_mel, "rest": rest}, training=False)}
+
+    return tf.function(motion, input_signature=specs)
 
 
 def render_function(renderer, batch: int | None = None):

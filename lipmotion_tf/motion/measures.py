@@ -94,31 +94,41 @@ def summarise(per_clip: list[dict]) -> dict:
     return out
 
 
-def predict_motion(generator, log_mel: np.ndarray, rest: np.ndarray) -> np.ndarray:
-    """The generator's displacements for one whole utterance: ``(T, P, 2)``."""
+def predict_motion(generator, log_mel: np.ndarray, rest: np.ndarray,
+                   amplitude: float | None = None) -> np.ndarray:
+    """The generator's displacements for one whole utterance: ``(T, P, 2)``; ``amplitude``:
+    the speaker's (for a generator with ``amplitude_input``; None: typical)."""
     frames = log_mel.shape[0] // generator.mel_frames_per_frame
     log_mel = log_mel[: frames * generator.mel_frames_per_frame]
-    output = generator({"log_mel": log_mel[None].astype(np.float32),
-                        "rest": rest[None].astype(np.float32)}, training=False)
-    return np.asarray(output)[0]
+    inputs = {"log_mel": log_mel[None].astype(np.float32), "rest": rest[None].astype(np.float32)}
+    if amplitude is not None and getattr(generator, "amplitude_input", False):
+        inputs["amplitude"] = np.array([[amplitude]], np.float32)
+    return np.asarray(generator(inputs, training=False))[0]
 
 
-def evaluate_sequences(generator, sequences, audio=None, judge=None) -> dict:
+def evaluate_sequences(generator, sequences, audio=None, judge=None,
+                       amplitude_reference: float | None = None,
+                       amplitude: float | None = None) -> dict:
     """Scores the generator on whole clips; also the still-audio check when ``audio`` is given
-    and the LSE measures (:func:`sync_measures`) with a ``judge``.
+    and the LSE measures (:func:`sync_measures`) with a ``judge``. With
+    ``amplitude_reference``, each clip is generated with its speaker's own amplitude measured
+    from its real motion (as ``dub`` measures a video's); with ``amplitude``, with that one;
+    else with a typical speaker's.
 
     Returns:
         ``{"summary": {...}, "clips": {clip_id: {...}}}``; with ``audio``, the summary has
         ``still_max``: the largest displacement (mouth widths) any clip's rest shape gets
         from a recording with no voice (0: the mouth stays at the given shape).
     """
-    from lipmotion_tf.motion.dataset import quiet_log_mel
+    from lipmotion_tf.motion.dataset import quiet_log_mel, speaking_amplitude
 
     per_clip = {}
     still = 0.0
     rng = np.random.default_rng(0)
     for sequence in sequences:
-        generated = predict_motion(generator, sequence.log_mel, sequence.rest)
+        own = (amplitude if amplitude_reference is None else
+               speaking_amplitude(sequence.rest, sequence.motion, amplitude_reference))
+        generated = predict_motion(generator, sequence.log_mel, sequence.rest, own)
         per_clip[sequence.clip_id] = clip_measures(sequence.rest, sequence.motion, generated)
         if judge is not None:
             per_clip[sequence.clip_id].update(sync_measures(judge, sequence.log_mel, {

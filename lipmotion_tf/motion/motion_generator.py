@@ -7,8 +7,12 @@ relative to the utterance's loudest frame) so that silence can be told from quie
 Two strided convolutions bring it to 25 fps; dilated residual blocks (kernel 3, not causal)
 give each frame ``sum(dilations) + 2`` frames of context on each side (0.8 s of look-ahead
 at the defaults: a streaming caller buffers that much speech). The rest shape conditions
-every block through a learned per-channel scale and shift. The head predicts the ``x, y``
-displacement of each motion point from the rest shape, in mouth widths.
+every block through a learned per-channel scale and shift, and so, when the generator is
+built with ``amplitude_input``, does the speaker's amplitude: how widely this person opens
+their mouth (natural log of their opening deviation over a typical speaker's; 0, typical, when
+not given). How widely a person opens cannot be heard, so without it the model can only
+predict the average person's. The head predicts the ``x, y`` displacement of each motion point
+from the rest shape, in mouth widths.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from lipmotion_tf.motion.speech_features import speech_features
 
 @keras.saving.register_keras_serializable(package="lipmotion_tf")
 class MotionGenerator(keras.Model):
-    """``{"log_mel": (B, 4T, M) dB, "rest": (B, P, 2)}`` -> ``(B, T, P, 2)`` displacements.
+    """``{"log_mel": (B, 4T, M) dB, "rest": (B, P, 2)}`` -> ``(B, T, P, 2)`` displacements;
+    with ``amplitude_input``, also ``"amplitude": (B, 1)`` (optional: 0 when left out).
 
     Args:
         points: motion points ``P``.
@@ -40,13 +45,15 @@ class MotionGenerator(keras.Model):
         quiet_db: frames whose loudest mel band stays below this (dB) hold no voice at all:
             their displacement is 0, so the mouth keeps its rest shape exactly; it fades in
             over the 20 dB above.
+        amplitude_input: read the speaker's amplitude (see the module docstring).
+        amplitude_noise: std of the noise added to the amplitude in training.
     """
 
     def __init__(self, points: int = 59, n_mels: int = 128, mel_frames_per_frame: int = 4,
                  channels: int = 160, dilations=(1, 2, 4, 8, 1, 2), target_scale: float = 10.0,
                  mel_std_floor: float = 6.0, silence_db: float = 50.0, rest_units: int = 8,
                  rest_noise: float = 0.03, dropout: float = 0.2, quiet_db: float = -60.0,
-                 **kwargs):
+                 amplitude_input: bool = False, amplitude_noise: float = 0.1, **kwargs):
         super().__init__(**kwargs)
         if mel_frames_per_frame not in (1, 2, 4):
             raise ValueError("mel_frames_per_frame must be 1, 2 or 4")
@@ -62,6 +69,10 @@ class MotionGenerator(keras.Model):
         self.rest_noise = float(rest_noise)
         self.dropout = float(dropout)
         self.quiet_db = float(quiet_db)
+        self.amplitude_input = bool(amplitude_input)
+        self.amplitude_noise = float(amplitude_noise)
+        self.amplitude_noise_layer = keras.layers.GaussianNoise(self.amplitude_noise,
+                                                                name="amplitude_noise")
         self.audio_in = keras.layers.Conv1D(channels, 3, padding="same", name="audio_in")
         strides = {1: 0, 2: 1, 4: 2}[self.mel_frames_per_frame]
         self.audio_down = [
@@ -102,7 +113,13 @@ class MotionGenerator(keras.Model):
         for layer in self.audio_down:
             x = keras.activations.gelu(layer(x))
         rest = ops.reshape(ops.cast(inputs["rest"], "float32"), (-1, 2 * self.points))
-        condition = self.rest_embed(self.rest_noise_layer(rest, training=training))[:, None, :]
+        condition = self.rest_embed(self.rest_noise_layer(rest, training=training))
+        if self.amplitude_input:
+            amplitude = (ops.cast(inputs["amplitude"], "float32") if "amplitude" in inputs
+                         else ops.zeros_like(condition[:, :1]))
+            amplitude = self.amplitude_noise_layer(amplitude, training=training)
+            condition = ops.concatenate([condition, amplitude], axis=-1)
+        condition = condition[:, None, :]
         for film, conv, mix, norm in zip(self.block_film, self.block_conv, self.block_mix,
                                          self.block_norm):
             scale, shift = ops.split(film(condition), 2, axis=-1)
@@ -129,7 +146,8 @@ class MotionGenerator(keras.Model):
             dilations=list(self.dilations), target_scale=self.target_scale,
             mel_std_floor=self.mel_std_floor, silence_db=self.silence_db,
             rest_units=self.rest_units, rest_noise=self.rest_noise, dropout=self.dropout,
-            quiet_db=self.quiet_db,
+            quiet_db=self.quiet_db, amplitude_input=self.amplitude_input,
+            amplitude_noise=self.amplitude_noise,
         )
         return config
 
@@ -143,4 +161,5 @@ class MotionGenerator(keras.Model):
                    mel_std_floor=config.model.mel_std_floor, silence_db=config.model.silence_db,
                    rest_units=config.model.rest_units, rest_noise=config.model.rest_noise,
                    dropout=config.model.dropout, quiet_db=config.model.quiet_db,
-                   name="motion_generator")
+                   amplitude_input=config.model.amplitude_input,
+                   amplitude_noise=config.model.amplitude_noise, name="motion_generator")

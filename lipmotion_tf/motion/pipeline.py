@@ -45,14 +45,18 @@ class MotionPipeline:
         config: its :class:`~lipmotion_tf.motion.config.MotionExperimentConfig`.
         batch_size: frames rendered per call.
         max_duration: longest speech accepted, in seconds.
+        amplitude: how widely the speaker opens their mouth, for a generator that reads it
+            (natural log against a typical speaker; None: typical). ``dub`` sets it from the
+            video, ``--expressiveness`` from the user.
     """
 
     def __init__(self, generator, config, batch_size: int = 8,
-                 max_duration: float = DEFAULT_MAX_DURATION):
+                 max_duration: float = DEFAULT_MAX_DURATION, amplitude: float | None = None):
         if batch_size < 1:
             raise InputError(f"batch size must be >= 1, got {batch_size}")
         self.generator = generator
         self.config = config
+        self.amplitude = amplitude
         self.batch_size = int(batch_size)
         self.max_duration = check_max_duration(max_duration)
         self._motion = None
@@ -60,10 +64,18 @@ class MotionPipeline:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path | None = None, **kwargs) -> "MotionPipeline":
-        """Loads a motion model folder (default: the shipped one)."""
+        """Loads a motion model folder (default: the shipped one).
+
+        Raises:
+            InputError: an ``amplitude`` for a model that reads none.
+        """
         from lipmotion_tf.motion.training import load_motion_generator
 
         generator, config = load_motion_generator(path or motion_checkpoint())
+        if kwargs.get("amplitude") is not None and not generator.amplitude_input:
+            raise InputError(f"the motion model in {path or motion_checkpoint()} was trained "
+                             "without the speaker's amplitude (model.amplitude_input): "
+                             "--expressiveness needs one that reads it")
         return cls(generator, config, **kwargs)
 
     @property
@@ -99,13 +111,15 @@ class MotionPipeline:
         """The motion model on one whole utterance: ``(4T, M)`` dB + ``(59, 2)`` -> ``(T, 59, 2)``."""
         from lipmotion_tf.motion.graph_functions import motion_function
 
-        if self._motion is None:
-            self._motion = motion_function(self.generator)
+        given = self.amplitude is not None and self.generator.amplitude_input
+        if self._motion is None or self._motion[0] != given:
+            self._motion = (given, motion_function(self.generator, amplitude=given))
         frames = log_mel.shape[0] // self.config.audio.mel_frames_per_frame
         log_mel = log_mel[: frames * self.config.audio.mel_frames_per_frame]
-        out = self._motion(np.asarray(log_mel, np.float32)[None],
-                           np.asarray(rest, np.float32)[None])["motion"]
-        return np.asarray(out)[0]
+        inputs = [np.asarray(log_mel, np.float32)[None], np.asarray(rest, np.float32)[None]]
+        if given:
+            inputs.append(np.array([[self.amplitude]], np.float32))
+        return np.asarray(self._motion[1](*inputs)["motion"])[0]
 
     def render_batch(self, inputs: dict) -> np.ndarray:
         """The renderer on :func:`renderer_inputs`: ``(B, S, S, 3)`` float32 in [0, 1]."""

@@ -65,6 +65,11 @@ class MotionTrainResult:
     validation: dict
 
 
+def amplitude_reference(config: MotionExperimentConfig) -> float | None:
+    """What the data pipeline measures amplitudes against: None when the model reads none."""
+    return config.model.amplitude_reference if config.model.amplitude_input else None
+
+
 def build_trainer(config: MotionExperimentConfig, example_batch):
     """The compiled :class:`~lipmotion_tf.motion.trainer.MotionTrainer` with every weight built."""
     from lipmotion_tf.motion.motion_generator import MotionGenerator
@@ -126,15 +131,18 @@ def train_motion(config: MotionExperimentConfig, data_dir: str | Path, output_di
     if points != config.model.points:
         raise DataError(f"{data_dir} holds {points} motion points per frame, the config "
                         f"model.points says {config.model.points}")
+    reference = amplitude_reference(config)
     sampler = WindowSampler(train, config.data.window, config.audio, config.data.group_weights,
                             config.data.still_fraction, seed=config.seed,
-                            spec_augment=config.data.spec_augment)
+                            spec_augment=config.data.spec_augment,
+                            amplitude_reference=reference)
     # Written once the data is known good: a refused run leaves no folder behind.
     output_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, saved)
     log(f"training windows from {sampler.describe()}; {len(val)} validation clips")
     dataset = sampler.dataset(config.data.batch_size)
-    val_inputs, val_targets = fixed_windows(val, config.data.window, config.audio)
+    val_inputs, val_targets = fixed_windows(val, config.data.window, config.audio,
+                                            amplitude_reference=reference)
     trainer = build_trainer(config, next(iter(dataset)))
     log(f"motion generator: {trainer.generator.count_params():,} parameters")
 
@@ -156,6 +164,7 @@ def train_motion(config: MotionExperimentConfig, data_dir: str | Path, output_di
     budget_reached = False
     try:
         trainer.fit(dataset, epochs=config.train.epochs, steps_per_epoch=config.train.steps_per_epoch,
+                    shuffle=False,
                     validation_data=(val_inputs, val_targets),
                     batch_size=config.data.batch_size, callbacks=callbacks, verbose=verbose)
     except BudgetReached:
