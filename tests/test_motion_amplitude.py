@@ -153,3 +153,45 @@ def test_adapt_makes_the_persons_amplitude_the_models_typical_one(amplitude_chec
     base = load_config(amplitude_checkpoint / "config.yaml", config_class=MotionExperimentConfig)
     # The drifting photo barely moves its mouth: far below a typical speaker's.
     assert 0 < config.model.amplitude_reference < base.model.amplitude_reference
+
+
+class _Offset:
+    def __init__(self):
+        self.value = 0.0
+
+    def assign(self, value):
+        self.value = float(value)
+
+
+class _ScaledOpening:
+    """A stand-in generator: the lower lip moves with a deviation of 0.01 * e^(amplitude +
+    offset) mouth widths, whatever the speech."""
+
+    mel_frames_per_frame = 4
+    amplitude_input = True
+
+    def __init__(self):
+        self.amplitude_offset = _Offset()
+
+    def __call__(self, inputs, training=False):
+        from lipmotion_tf.motion import representation as rep
+
+        frames = inputs["log_mel"].shape[1] // 4
+        scale = 0.01 * math.exp(float(inputs["amplitude"][0, 0]) + self.amplitude_offset.value)
+        motion = np.zeros((1, frames, 59, 2), np.float32)
+        motion[0, :, rep.LOWER_INNER, 1] = 0.1 + scale * np.sin(np.arange(frames))
+        return motion
+
+
+def test_calibration_finds_the_offset_that_opens_as_wide_as_the_real_mouth():
+    from lipmotion_tf.motion.measures import opening
+    from lipmotion_tf.motion.training import calibrate_amplitude
+
+    clips = [_sequence(opening_std=0.05, seed=seed) for seed in range(3)]
+    reference = float(np.median([opening(s.rest, s.motion).std() for s in clips]))
+    generator = _ScaledOpening()
+    offset = calibrate_amplitude(generator, clips, reference)
+    # Generated deviation 0.01 * e^offset * sin's 0.707 must match the real ~0.05.
+    assert offset == pytest.approx(math.log(reference / (0.01 * np.sin(np.arange(60)).std())),
+                                   abs=0.05)
+    assert generator.amplitude_offset.value == offset

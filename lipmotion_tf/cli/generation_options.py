@@ -32,7 +32,8 @@ def add_model_options(parser, motion_help: str, paper_help: str) -> None:
 def add_expressiveness_option(parser, default_help: str) -> None:
     """``--expressiveness``: how widely the motion model opens the mouth."""
     parser.add_argument("--expressiveness", type=float, default=None, metavar="X",
-                        help="motion model: how widely the mouth opens, against a typical "
+                        help="a motion model trained with model.amplitude_input (not the "
+                             "shipped one): how widely the mouth opens, against a typical "
                              f"speaker's (1); 0.2 to 5 (default: {default_help})")
 
 

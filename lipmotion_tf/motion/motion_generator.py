@@ -10,8 +10,8 @@ at the defaults: a streaming caller buffers that much speech). The rest shape co
 every block through a learned per-channel scale and shift, and so, when the generator is
 built with ``amplitude_input``, does the speaker's amplitude: how widely this person opens
 their mouth (natural log of their opening deviation over a typical speaker's; 0, typical, when
-not given). How widely a person opens cannot be heard, so without it the model can only
-predict the average person's. The head predicts the ``x, y`` displacement of each motion point
+not given), plus a calibration offset fitted after training. How widely a person opens cannot
+be heard, so without it the model can only predict the average person's. The head predicts the ``x, y`` displacement of each motion point
 from the rest shape, in mouth widths.
 """
 
@@ -73,6 +73,12 @@ class MotionGenerator(keras.Model):
         self.amplitude_noise = float(amplitude_noise)
         self.amplitude_noise_layer = keras.layers.GaussianNoise(self.amplitude_noise,
                                                                 name="amplitude_noise")
+        # Added to every amplitude read; 0 in training, then fitted on the validation clips
+        # (:func:`~lipmotion_tf.motion.training.calibrate_amplitude`) and saved with the
+        # weights, so the exports carry it.
+        self.amplitude_offset = (self.add_weight(shape=(), initializer="zeros", trainable=False,
+                                                 name="amplitude_offset")
+                                 if self.amplitude_input else None)
         self.audio_in = keras.layers.Conv1D(channels, 3, padding="same", name="audio_in")
         strides = {1: 0, 2: 1, 4: 2}[self.mel_frames_per_frame]
         self.audio_down = [
@@ -117,7 +123,8 @@ class MotionGenerator(keras.Model):
         if self.amplitude_input:
             amplitude = (ops.cast(inputs["amplitude"], "float32") if "amplitude" in inputs
                          else ops.zeros_like(condition[:, :1]))
-            amplitude = self.amplitude_noise_layer(amplitude, training=training)
+            amplitude = self.amplitude_noise_layer(amplitude + self.amplitude_offset,
+                                                   training=training)
             condition = ops.concatenate([condition, amplitude], axis=-1)
         condition = condition[:, None, :]
         for film, conv, mix, norm in zip(self.block_film, self.block_conv, self.block_mix,

@@ -177,6 +177,10 @@ def train_motion(config: MotionExperimentConfig, data_dir: str | Path, output_di
 
         raise TrainingError("the loss became non-finite; the generator was not saved (the "
                             f"last good epochs are in {checkpoints})")
+    if config.model.amplitude_input:
+        offset = calibrate_amplitude(trainer.generator, val, config.model.amplitude_reference)
+        log(f"amplitude offset {offset:+.3f}: the validation clips' median opening ratio is 1 "
+            "with their own amplitude")
     trainer.generator.save_weights(str(output_dir / WEIGHTS_NAME))
     from lipmotion_tf.motion.measures import evaluate_sequences
 
@@ -184,6 +188,28 @@ def train_motion(config: MotionExperimentConfig, data_dir: str | Path, output_di
     (output_dir / "validation.json").write_text(json.dumps(validation, indent=2) + "\n")
     epochs_done = len(sorted(checkpoints.glob("epoch*.weights.h5")))
     return MotionTrainResult(output_dir, epochs_done, budget_reached, validation)
+
+
+def calibrate_amplitude(generator, sequences, reference: float, low: float = -1.0,
+                        high: float = 2.0, steps: int = 8) -> float:
+    """Sets ``generator.amplitude_offset`` so that, each clip generated with its speaker's own
+    amplitude, the median opening ratio over ``sequences`` (the validation clips) is 1, and
+    returns it. Trained with a squared error, the model opens less than its input says (it
+    cannot hear exactly when the mouth opens, and the mean of uncertain openings is a smaller
+    one); the offset asks for the amplitude it means. Bisection within ``[low, high]``."""
+    from lipmotion_tf.motion.measures import evaluate_sequences
+
+    def ratio(offset):
+        generator.amplitude_offset.assign(offset)
+        return evaluate_sequences(generator, sequences,
+                                  amplitude_reference=reference)["summary"]["opening_ratio"]
+
+    for _ in range(steps):
+        middle = (low + high) / 2
+        low, high = (middle, high) if ratio(middle) < 1.0 else (low, middle)
+    offset = (low + high) / 2
+    generator.amplitude_offset.assign(offset)
+    return offset
 
 
 def average_epochs(trainer, paths, log=print) -> None:
