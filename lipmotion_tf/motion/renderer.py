@@ -40,6 +40,7 @@ from lipmotion_tf.motion.warp import (
     bicubic_sample,
     bilinear_sample,
     nearest_sample,
+    polygon_mask,
     split_detail,
 )
 
@@ -102,7 +103,7 @@ class MotionRenderer(keras.layers.Layer):
         """The mouth and teeth masks ``(B, S, S, 1)``, drawn inside the mouth box only."""
         top, left, height, width = box
         offset = ops.stack([ops.cast(left, "float32"), ops.cast(top, "float32")])[None, None]
-        masks = [_polygon_mask(ops.cast(p, "float32") - offset, height, width, self.supersample)
+        masks = [polygon_mask(ops.cast(p, "float32") - offset, height, width, self.supersample)
                  for p in (inner_lip, teeth)]
         padding = ((0, 0), (top, size - top - height), (left, size - left - width))
         return [ops.expand_dims(ops.pad(mask, padding), -1) for mask in masks]
@@ -196,28 +197,3 @@ def _resize(images, size):
     return tf.image.resize(images, ops.stack([size, size]), method="bilinear")
 
 
-def _polygon_mask(polygon, height, width, supersample: int):
-    """:func:`~lipmotion_tf.motion.warp.polygon_mask` for a ``height`` and ``width`` that
-    may be tensors (and written with TFLite builtins for that case: reshapes instead of new
-    axes, a concatenation instead of a roll): ``(B, K, 2)`` pixels -> ``(B, H, W)``."""
-    offsets = ((np.arange(supersample) + 0.5) / supersample - 0.5).astype(np.float32)
-
-    def samples(count):
-        positions = ops.cast(ops.arange(count), "float32")[:, None] + offsets[None]
-        return ops.reshape(positions, (-1,))
-
-    px = ops.reshape(samples(width), (1, 1, -1, 1))  # (1, 1, W', 1)
-    py = ops.reshape(samples(height), (1, -1, 1, 1))  # (1, H', 1, 1)
-    a = ops.expand_dims(ops.expand_dims(polygon, 1), 1)  # (B, 1, 1, K, 2)
-    b = ops.concatenate([a[:, :, :, 1:], a[:, :, :, :1]], axis=3)  # the next vertex
-    ax, ay, bx, by = a[..., 0], a[..., 1], b[..., 0], b[..., 1]
-    straddles = ops.not_equal(ay > py, by > py)
-    dy = by - ay
-    safe = ops.where(ops.abs(dy) < 1e-6, ops.ones_like(dy), dy)
-    crossing_x = ax + (py - ay) * (bx - ax) / safe
-    crosses = ops.logical_and(straddles, px < crossing_x)
-    count = ops.sum(ops.cast(crosses, "int32"), axis=-1)
-    inside = ops.cast(ops.equal(count % 2, 1), "float32")  # (B, H', W')
-    batch = ops.shape(polygon)[0]
-    inside = ops.reshape(inside, (batch, height, supersample, width, supersample))
-    return ops.mean(inside, axis=(2, 4))

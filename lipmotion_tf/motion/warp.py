@@ -145,19 +145,22 @@ def bicubic_sample(image, x, y):
     return total
 
 
-def polygon_mask(polygon, height: int, width: int, supersample: int = 2):
+def polygon_mask(polygon, height, width, supersample: int = 2):
     """Anti-aliased inside-mask of closed polygons: ``(B, K, 2)`` pixels -> ``(B, H, W)``.
 
     A crossing-number test at ``supersample`` x ``supersample`` points per pixel, averaged.
-    """
-    step = 1.0 / supersample
-    offsets = (np.arange(supersample) + 0.5) * step - 0.5
-    ys = (np.arange(height)[:, None] + offsets[None]).reshape(-1).astype(np.float32)
-    xs = (np.arange(width)[:, None] + offsets[None]).reshape(-1).astype(np.float32)
-    px = ops.convert_to_tensor(xs)[None, None, :, None]  # (1, 1, W', 1)
-    py = ops.convert_to_tensor(ys)[None, :, None, None]  # (1, H', 1, 1)
-    a = polygon[:, None, None, :, :]  # (B, 1, 1, K, 2)
-    b = ops.roll(polygon, -1, axis=1)[:, None, None, :, :]
+    ``height`` and ``width`` may be tensors (written with TFLite builtins for that case:
+    reshapes instead of new axes, a concatenation instead of a roll)."""
+    offsets = ((np.arange(supersample) + 0.5) / supersample - 0.5).astype(np.float32)
+
+    def samples(count):
+        positions = ops.cast(ops.arange(count), "float32")[:, None] + offsets[None]
+        return ops.reshape(positions, (-1,))
+
+    px = ops.reshape(samples(width), (1, 1, -1, 1))  # (1, 1, W', 1)
+    py = ops.reshape(samples(height), (1, -1, 1, 1))  # (1, H', 1, 1)
+    a = ops.expand_dims(ops.expand_dims(polygon, 1), 1)  # (B, 1, 1, K, 2)
+    b = ops.concatenate([a[:, :, :, 1:], a[:, :, :, :1]], axis=3)  # the next vertex
     ax, ay, bx, by = a[..., 0], a[..., 1], b[..., 0], b[..., 1]
     straddles = ops.not_equal(ay > py, by > py)
     dy = by - ay
