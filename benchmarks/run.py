@@ -41,7 +41,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-PARTS = ("ceiling", "latency", "long", "motion", "pipeline", "train", "gpu")
+PARTS = ("ceiling", "latency", "long", "motion", "motion_tflite", "pipeline", "train", "gpu")
 
 
 def parse_args(argv=None):
@@ -179,6 +179,18 @@ def main(argv=None) -> int:
                          f"{motion['encode_ms_per_frame']} ms"))
             rows.append((f"peak memory, {motion['seconds']:.0f} s, motion model",
                          f"{motion['peak_rss_mib']:.0f} MiB", "", ""))
+
+        if "motion_tflite" in parts:
+            # The app's path: the three TFLite models at a 128-pixel crop (int8 calibrated
+            # when the motion data is there).
+            tflite = run_script("motion_generation.py", [
+                "--tflite", "--seconds", "5" if quick else "60"], folder / "motion_tflite.json")
+            results["motion_tflite"] = tflite
+            for name, figures in tflite["pipelines"].items():
+                rows.append((f"{tflite['seconds']:.0f} s speech, TFLite {name}, "
+                             f"{tflite['crop']}-pixel crop", f"{figures['frames_per_s']} frames/s",
+                             "", f"renderer {figures['render_ms_per_frame']} ms/frame, "
+                             f"{tflite['threads']} threads"))
 
         if "pipeline" in parts:
             pipe_args = (["--data", args.data] if args.data and not quick
