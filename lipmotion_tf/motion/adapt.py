@@ -188,21 +188,12 @@ def adapt_motion(videos, out_dir, minutes: float = 5.0, checkpoint=None, holdout
         load_motion_generator,
     )
     from lipmotion_tf.output_files import ensure_writable_folder, write_atomically
+    from lipmotion_tf.train.adapt import check_adaptation, clear_output
     from lipmotion_tf.train.runner import save_config
     from lipmotion_tf.train.time_budget import BudgetReached, TimeBudget
 
     started = time.monotonic()
-    if not 0 < minutes < math.inf:
-        raise InputError(f"--minutes must be a finite number > 0, got {minutes}")
-    if not 0 < learning_rate < math.inf:
-        raise InputError(f"--learning-rate must be a finite number > 0, got {learning_rate}")
-    if not 0.0 < holdout < 1.0:
-        raise InputError(f"--holdout must be between 0 and 1, got {holdout}")
-    if max_steps is not None and max_steps < 1:
-        raise InputError(f"--max-steps must be at least 1, got {max_steps}")
-    out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise InputError(f"output folder {out_dir} exists and is not empty")
+    out_dir = check_adaptation(out_dir, minutes, learning_rate, holdout, max_steps)
     checkpoint = Path(checkpoint) if checkpoint is not None else motion_checkpoint()
     base_generator, base_config = load_motion_generator(checkpoint)
     config = adapt_config(base_config, learning_rate, batch_size,
@@ -283,12 +274,6 @@ def adapt_motion(videos, out_dir, minutes: float = 5.0, checkpoint=None, holdout
             "held_out": f"last {holdout:.0%}", "steps": steps}, indent=2) + "\n")
         (report / "adapt.md").write_text(result.table() + "\n")
     except BaseException:  # nothing half-made is left
-        import shutil
-
-        if existed:
-            for child in out_dir.iterdir():
-                shutil.rmtree(child) if child.is_dir() else child.unlink()
-        else:
-            shutil.rmtree(out_dir, ignore_errors=True)
+        clear_output(out_dir, remove=not existed)
         raise
     return result

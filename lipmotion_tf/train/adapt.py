@@ -77,6 +77,30 @@ def adapt_config(base, learning_rate: float = LEARNING_RATE, batch_size: int = B
                                train=train, optimizer=optimizer)
 
 
+def check_adaptation(out_dir, minutes: float, learning_rate: float, holdout: float,
+                     max_steps: int | None) -> Path:
+    """``out_dir`` as a path once the numbers and the folder are fine for an adaptation.
+
+    Checked before anything is loaded: each is otherwise found out late (inf minutes after the
+    preparation) or never (a negative rate climbs the loss and saves the result).
+
+    Raises:
+        InputError: a number out of range, or an output folder that is not empty.
+    """
+    if not 0 < minutes < math.inf:
+        raise InputError(f"--minutes must be a finite number > 0, got {minutes}")
+    if not 0 < learning_rate < math.inf:
+        raise InputError(f"--learning-rate must be a finite number > 0, got {learning_rate}")
+    if not 0.0 < holdout < 1.0:
+        raise InputError(f"--holdout must be between 0 and 1, got {holdout}")
+    if max_steps is not None and max_steps < 1:
+        raise InputError(f"--max-steps must be at least 1, got {max_steps}")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise InputError(f"output folder {out_dir} exists and is not empty")
+    return out_dir
+
+
 def evaluation_reserve(heldout_frames: int) -> float:
     """Seconds kept for measuring two generators on the held-out frames (generation and
     face mesh on three sets of crops; measured ~0.1 s per frame on a 2-core CPU)."""
@@ -121,19 +145,7 @@ def adapt_to_video(videos, out_dir, minutes: float = 10.0, checkpoint=None,
     from lipmotion_tf.train.runner import epochs_logged, train
 
     started = time.monotonic()
-    # Checked before anything is loaded: each is otherwise found out late (inf minutes after
-    # the preparation) or never (a negative rate climbs the loss and saves the result).
-    if not 0 < minutes < math.inf:
-        raise InputError(f"--minutes must be a finite number > 0, got {minutes}")
-    if not 0 < learning_rate < math.inf:
-        raise InputError(f"--learning-rate must be a finite number > 0, got {learning_rate}")
-    if not 0.0 < holdout < 1.0:
-        raise InputError(f"--holdout must be between 0 and 1, got {holdout}")
-    if max_steps is not None and max_steps < 1:
-        raise InputError(f"--max-steps must be at least 1, got {max_steps}")
-    out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise InputError(f"output folder {out_dir} exists and is not empty")
+    out_dir = check_adaptation(out_dir, minutes, learning_rate, holdout, max_steps)
     checkpoint = Path(checkpoint) if checkpoint is not None else demo_checkpoint()
     base_generator, base_config = load_generator(checkpoint)
     config = adapt_config(base_config, learning_rate, batch_size, max_steps)
@@ -173,7 +185,7 @@ def adapt_to_video(videos, out_dir, minutes: float = 10.0, checkpoint=None,
         steps = (epochs_logged(work / "run" / "warmup_log.csv") or 0) * STEPS_PER_EPOCH
         save_generator_npz(latest_generator(config, work / "run"), config, out_dir)
     except BaseException:  # nothing half-made is left, interrupted or refused
-        _clear(out_dir, remove=not existed)
+        clear_output(out_dir, remove=not existed)
         raise
 
     adapted, _ = load_generator(out_dir)
@@ -192,7 +204,9 @@ def adapt_to_video(videos, out_dir, minutes: float = 10.0, checkpoint=None,
                        train_seconds=train_seconds, total_seconds=time.monotonic() - started)
 
 
-def _clear(folder: Path, remove: bool) -> None:
+def clear_output(folder: Path, remove: bool) -> None:
+    """Empties ``folder`` after a failed adaptation, or removes it (``remove``: it was made
+    for this run)."""
     import shutil
 
     if remove:
