@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 
 METHODS = ("generated", "still")
+#: Longer videos are skipped: a clip and its two renderings are held in memory.
+MAX_SECONDS = 60.0
 MEASURES = ("lmd", "sync", "psnr", "ssim", "sharpness", "colour")
 
 
@@ -75,7 +77,14 @@ def measure_clip(pipeline, video: Path, work: Path) -> tuple[dict, dict]:
     from lipmotion_tf.motion.face_rig import FaceRig
     from lipmotion_tf.video.reader import read_video
 
+    from lipmotion_tf.errors import InputError
+    from lipmotion_tf.video.reader import video_info
+
     fps = pipeline.fps
+    info = video_info(video)
+    if info.duration > MAX_SECONDS:
+        raise InputError(f"{info.duration:.0f} s long; evaluation takes clips of up to "
+                         f"{MAX_SECONDS:.0f} s")
     real = read_video(video, fps=fps)
     rate = pipeline.config.audio.sample_rate
     waveform = load_audio(video, rate)
@@ -151,7 +160,8 @@ def evaluate_motion_videos(videos, out_dir, checkpoint=None, limit: int | None =
                            progress: bool = True) -> dict:
     """Generates every video of ``videos`` (folders or files) from its first frame and
     speech and measures it (see the module docstring). Clips where no face is found are
-    listed under ``skipped``. Returns the report (also written to ``out_dir``)."""
+    listed under ``skipped``, as are clips longer than :data:`MAX_SECONDS`. Returns the
+    report (also written to ``out_dir``)."""
     from tqdm import tqdm
 
     from lipmotion_tf.errors import InputError
