@@ -71,3 +71,27 @@ def test_adapt_motion_refuses_a_short_video_leaving_nothing(tiny_motion_checkpoi
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "2.0 s of video: adapting needs at least" in err[0], err
     assert not adapted.exists()
+
+
+@pytest.mark.slow  # three fresh processes, each loading TensorFlow and mediapipe
+def test_adapt_then_dub_and_evaluate_in_fresh_processes(tiny_motion_checkpoint, person_videos,
+                                                        tmp_path):
+    import subprocess
+    import sys
+
+    def lipmotion(*args):
+        result = subprocess.run([sys.executable, "-m", "lipmotion_tf.cli.main", *map(str, args)],
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result
+
+    adapted = tmp_path / "adapted"
+    lipmotion("adapt", "--video", person_videos[0], "--video", person_videos[1], "-o", adapted,
+              "--checkpoint", tiny_motion_checkpoint, "--max-steps", "25", "--quiet")
+    dubbed = tmp_path / "dubbed.mp4"
+    lipmotion("dub", "--video", person_videos[1], "--audio", person_videos[0], "--checkpoint",
+              adapted, "-o", dubbed)
+    assert dubbed.stat().st_size > 0
+    out = lipmotion("evaluate", "--data", person_videos[1], "--checkpoint", adapted, "--out",
+                    tmp_path / "report", "--no-progress").stdout
+    assert "| generated |" in out
