@@ -37,6 +37,10 @@ def is_motion_checkpoint(path: str | Path) -> bool:
     return (Path(path) / WEIGHTS_NAME).is_file()
 
 
+#: Crop pixels per renderer call, at most (its temporaries grow with them).
+RENDER_PIXELS = 1_000_000
+
+
 class MotionPipeline:
     """Generates a talking photo from speech with the motion model and the renderer.
 
@@ -132,9 +136,12 @@ class MotionPipeline:
         return np.asarray(self._renderers[grid](**inputs)["frames"])
 
     def render_crops(self, rig, motion: np.ndarray) -> Iterator[np.ndarray]:
-        """Rendered crops ``(S, S, 3)`` in [0, 1] of ``rig``'s photo moved by ``motion``."""
-        for start in range(0, len(motion), self.batch_size):
-            yield from self.render_batch(renderer_inputs(rig, motion[start:start + self.batch_size]))
+        """Rendered crops ``(S, S, 3)`` in [0, 1] of ``rig``'s photo moved by ``motion``;
+        at most :data:`RENDER_PIXELS` crop pixels per renderer call (a big face in a big
+        photo is rendered a few frames at a time, so memory stays bounded)."""
+        step = max(1, min(self.batch_size, RENDER_PIXELS // (rig.crop_size * rig.crop_size)))
+        for start in range(0, len(motion), step):
+            yield from self.render_batch(renderer_inputs(rig, motion[start:start + step]))
 
     def render(self, rig, motion: np.ndarray) -> Iterator[np.ndarray]:
         """Full-size uint8 frames of ``rig``'s photo moved by ``motion``, in order."""

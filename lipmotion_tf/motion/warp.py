@@ -150,24 +150,30 @@ def polygon_mask(polygon, height, width, supersample: int = 2):
 
     A crossing-number test at ``supersample`` x ``supersample`` points per pixel, averaged.
     ``height`` and ``width`` may be tensors (written with TFLite builtins for that case:
-    reshapes instead of new axes, a concatenation instead of a roll)."""
+    reshapes instead of new axes); the number of vertices ``K`` must be known."""
     offsets = ((np.arange(supersample) + 0.5) / supersample - 0.5).astype(np.float32)
 
     def samples(count):
         positions = ops.cast(ops.arange(count), "float32")[:, None] + offsets[None]
         return ops.reshape(positions, (-1,))
 
-    px = ops.reshape(samples(width), (1, 1, -1, 1))  # (1, 1, W', 1)
-    py = ops.reshape(samples(height), (1, -1, 1, 1))  # (1, H', 1, 1)
-    a = ops.expand_dims(ops.expand_dims(polygon, 1), 1)  # (B, 1, 1, K, 2)
-    b = ops.concatenate([a[:, :, :, 1:], a[:, :, :, :1]], axis=3)  # the next vertex
-    ax, ay, bx, by = a[..., 0], a[..., 1], b[..., 0], b[..., 1]
-    straddles = ops.not_equal(ay > py, by > py)
-    dy = by - ay
-    safe = ops.where(ops.abs(dy) < 1e-6, ops.ones_like(dy), dy)
-    crossing_x = ax + (py - ay) * (bx - ax) / safe
-    crosses = ops.logical_and(straddles, px < crossing_x)
-    count = ops.sum(ops.cast(crosses, "int32"), axis=-1)
+    px = ops.reshape(samples(width), (1, 1, -1))  # (1, 1, W')
+    py = ops.reshape(samples(height), (1, -1, 1))  # (1, H', 1)
+    # One edge at a time (the vertex count is static): memory stays a few (B, H', W') masks
+    # however many vertices, where testing every edge at once held K of them (a 300-pixel
+    # mouth in a batch of 8: about 100 MB a frame).
+    vertices = int(polygon.shape[1])
+    count = None
+    for k in range(vertices):
+        a, b = polygon[:, k], polygon[:, (k + 1) % vertices]
+        ax, ay = ops.reshape(a[:, 0], (-1, 1, 1)), ops.reshape(a[:, 1], (-1, 1, 1))
+        bx, by = ops.reshape(b[:, 0], (-1, 1, 1)), ops.reshape(b[:, 1], (-1, 1, 1))
+        straddles = ops.not_equal(ay > py, by > py)  # (B, H', 1)
+        dy = by - ay
+        safe = ops.where(ops.abs(dy) < 1e-6, ops.ones_like(dy), dy)
+        crossing_x = ax + (py - ay) * (bx - ax) / safe
+        crosses = ops.cast(ops.logical_and(straddles, px < crossing_x), "int32")
+        count = crosses if count is None else count + crosses
     inside = ops.cast(ops.equal(count % 2, 1), "float32")  # (B, H', W')
     batch = ops.shape(polygon)[0]
     inside = ops.reshape(inside, (batch, height, supersample, width, supersample))
