@@ -123,7 +123,7 @@ def test_expressiveness_refusals_are_one_line(tiny_motion_checkpoint, tmp_path, 
     for args, words in (
         (["--checkpoint", str(tiny_motion_checkpoint), "--expressiveness", "2"],
          "trained without the speaker's amplitude"),
-        (["--expressiveness", "9"], "--expressiveness must be from 0.2 to 5"),
+        (["--expressiveness", "9"], "--expressiveness must be a number from 0.2 to 5"),
         (["--model", "paper", "--expressiveness", "2"], "for the motion model"),
     ):
         assert main(["generate", "-o", str(out), *args]) == 2

@@ -64,6 +64,7 @@ BOUNDS = {
     "size": Bound("--size", MIN_IMAGE_SIZE, MAX_OUTPUT_SIZE),
     "max_size": Bound("--max-size", 0, MAX_PHOTO_SIZE, note="0 keeps the photo's size"),
     "identity_frame": Bound("--identity-frame", 0, 10**8),
+    "expressiveness": Bound("--expressiveness", 0.2, 5.0),
     # adapt
     "minutes": Bound("--minutes", 0, 7 * 24 * 60, above=True),
     "holdout": Bound("--holdout", 0, 0.95, above=True),
