@@ -427,8 +427,19 @@ def test_second_train_into_a_locked_folder_is_refused(tmp_path):
         pass
 
 
+@pytest.fixture
+def ctrl_c_handled():
+    """Ctrl-C as an interactive session has it: a suite started with ``nohup`` ignores SIGINT,
+    and so would these tests (and their subprocesses)."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_swallowed_interrupt_still_stops_the_output(tmp_path):
+def test_swallowed_interrupt_still_stops_the_output(tmp_path, ctrl_c_handled):
     """Ctrl-C raised inside a garbage-collection callback (as JAX's) is printed and dropped
     by Python; the command must still stop before its output is put in place."""
     import gc
@@ -461,7 +472,7 @@ def test_swallowed_interrupt_still_stops_the_output(tmp_path):
     assert out.read_bytes() == b"complete"
 
 
-def test_export_tflite_stopped_in_a_gc_callback_exits_130(tmp_path):
+def test_export_tflite_stopped_in_a_gc_callback_exits_130(tmp_path, ctrl_c_handled):
     """The same through ``lipmotion export tflite`` in a fresh process (the conversion
     replaced by one that is interrupted inside a gc callback, then writes its file)."""
     code = ("import gc, signal, sys\n"
