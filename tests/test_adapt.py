@@ -46,6 +46,9 @@ def test_adapt_then_generate_and_dub_with_the_adapted_folder(tiny_checkpoint, pe
         assert main(command + ["--checkpoint", str(adapted)]) == 0
 
 
+@pytest.mark.slow  # three more face videos written and adapt run on four: about 24 s on 2 shared
+# cores, 38 s with its fixture (adapt's number refusals stay in test_hostile_inputs, the motion
+# model's short-video refusal in test_motion_adapt)
 def test_adapt_bad_inputs_give_one_line_and_leave_nothing(tiny_checkpoint, person_videos,
                                                           tmp_path, capsys):
     short = write_face_video(tmp_path / "short.mp4", frames=25, fps=25)

@@ -96,6 +96,8 @@ def test_readme_run_command_writes_a_video_with_sound(tmp_path, monkeypatch):
     assert abs(frames - 25 * duration) <= 1.5
 
 
+@pytest.mark.slow  # the shipped model, built twice: about 7 s on 2 shared cores (test_models checks
+# the same fast paths on a tiny generator in the default suite)
 def test_fast_generator_paths_equal_the_authors_layout_on_real_speech(pipeline):
     """The factored fusion and time-shift output convolution (on by default) change only the
     order of the sums: on the trained model and real speech the frames agree within 1e-5."""

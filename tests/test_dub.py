@@ -60,7 +60,12 @@ def test_composite_differs_from_the_frame_only_inside_the_feathered_mask():
         assert out.shape == frame.shape and out.dtype == np.uint8
 
 
-@pytest.mark.parametrize("seconds, expected", [(2.5, 75), (1.0, 30)])
+@pytest.mark.parametrize("seconds, expected", [
+    (2.5, 75),
+    # a shorter speech than the video, the same checks (the 2.5 s one also plays it back):
+    # about 3 s, slow
+    pytest.param(1.0, 30, marks=pytest.mark.slow),
+])
 def test_dub_writes_the_speech_length_and_passes_faceless_frames(
         tiny_checkpoint, face_video, tmp_path, capsys, seconds, expected):
     import av

@@ -263,6 +263,8 @@ def evaluated(prepared, video_dir, tiny_checkpoint, tmp_path_factory):
     return out, stdout.getvalue()
 
 
+@pytest.mark.slow  # real GRID clips prepared, tracked and evaluated: about 15 s on 2 shared cores
+# (evaluate's refusals and the motion model's video evaluation stay in the default suite)
 def test_report_on_real_clips(evaluated):
     out, stdout = evaluated
     for name in REPORT_FILES:
@@ -287,6 +289,7 @@ def test_report_on_real_clips(evaluated):
     assert "| Ground truth | 0.000 | - | - |" in (out / "report.md").read_text()
 
 
+@pytest.mark.slow  # a second evaluation of the real clips, and needs the one above: about 6 s
 def test_evaluation_is_deterministic(evaluated, prepared, video_dir, tiny_checkpoint, tmp_path):
     from lipmotion_tf.evaluation.evaluator import evaluate_checkpoint
 
@@ -299,6 +302,7 @@ def test_evaluation_is_deterministic(evaluated, prepared, video_dir, tiny_checkp
     assert second["clips"] == first["clips"][:1]
 
 
+@pytest.mark.slow  # real GRID clips prepared (about 4 s with the fixture), as the two tests above
 def test_backgrounds_from_the_source_video(prepared, video_dir, tmp_path):
     from lipmotion_tf.data.records import read_clips_numpy
     from lipmotion_tf.evaluation.background_source import BackgroundSource
@@ -321,6 +325,7 @@ def test_backgrounds_from_the_source_video(prepared, video_dir, tmp_path):
     assert missing.images.ndim == 3 and missing.boxes.shape == (75, 3)
 
 
+@pytest.mark.slow  # an evaluation of the real GRID clips: about 5 s on 2 shared cores
 def test_face_photo_fallback_without_videos(prepared, tiny_checkpoint):
     from lipmotion_tf.evaluation.evaluator import evaluate_generators
     from lipmotion_tf.generate.pipeline import LipMotionPipeline

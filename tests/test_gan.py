@@ -72,6 +72,19 @@ def _finite_logs(logs) -> dict:
     return values
 
 
+# Building a tiny GAN takes 3-5 s on 2 cores: the tests that do not train one share these.
+@pytest.fixture(scope="module")
+def three_stream_gan():
+    """``_make_gan()`` once per module, for tests that only read or evaluate it."""
+    return _make_gan()
+
+
+@pytest.fixture(scope="module")
+def two_stream_gan():
+    """``_make_gan`` with the two-stream discriminator, for tests that only read it."""
+    return _make_gan([("model.discriminator_streams", "two")])
+
+
 def test_one_train_step_updates_the_trained_networks_only():
     gan, networks = _make_gan()
     before = _snapshot(networks)
@@ -128,12 +141,14 @@ def test_flownet_step_is_the_correlation_gradient_alone():
         np.testing.assert_allclose(got, want.numpy(), atol=1e-4 * scale + 1e-7)
 
 
-# The discriminator variants stay in the default suite; the loss switches, a train step each,
-# are slow.
+# Every variant is a GAN step (8-10 s each on 2 shared cores), so all are slow: the default
+# suite steps the three-stream GAN (test_one_train_step_updates_the_trained_networks_only and
+# below), builds each discriminator (test_models) and plans the two-stream GAN's gradients.
 @pytest.mark.parametrize("overrides, check", [
-    pytest.param([("model.discriminator_streams", "two")], "flow_trained", id="two_stream"),
+    pytest.param([("model.discriminator_streams", "two")], "flow_trained", id="two_stream",
+                 marks=pytest.mark.slow),
     pytest.param([("model.discriminator_streams", "frame_diff")], "flow_trained",
-                 id="frame_diff"),
+                 id="frame_diff", marks=pytest.mark.slow),
     pytest.param([("loss.derivative_correlation", False)], "flow_fixed", id="non_derivative",
                  marks=pytest.mark.slow),
     pytest.param([("loss.perceptual", 0.0)], "no_perceptual", id="no_perceptual",
@@ -172,8 +187,8 @@ def test_warp_penalty_is_the_mean_absolute_shift_in_the_objective():
         2.0 * float(plain["warp"]), rel=1e-4)
 
 
-def test_test_step_reports_losses_without_updating():
-    gan, networks = _make_gan()
+def test_test_step_reports_losses_without_updating(three_stream_gan):
+    gan, networks = three_stream_gan
     before = _snapshot(networks)
     logs = gan.evaluate(x=_batch(), batch_size=2, verbose=0, return_dict=True)
     _finite_logs(logs)
@@ -195,13 +210,13 @@ def test_missing_mismatch_audio_is_another_clips_audio():
     _finite_logs(gan.train_on_batch(batch, return_dict=True))
 
 
-def test_gradient_plan_shares_passes_where_gradients_agree():
-    three, _ = _make_gan()
+def test_gradient_plan_shares_passes_where_gradients_agree(three_stream_gan, two_stream_gan):
+    three, _ = three_stream_gan
     assert three.gradient_plan() == [
         ("g_loss", ["generator", "correlation"]),
         ("correlation_objective", ["flow"]),
     ]
-    two, _ = _make_gan([("model.discriminator_streams", "two")])
+    two, _ = two_stream_gan
     assert two.gradient_plan() == [("g_loss", ["generator", "correlation", "flow"])]
     off, _ = _make_gan([("loss.correlation", 0.0)])
     assert off.gradient_plan() == [("g_loss", ["generator"])]
@@ -239,8 +254,8 @@ def test_optimizer_group_split_and_merge():
         group.apply([None], a_vars[:1])
 
 
-def test_get_config_round_trip():
-    gan, _ = _make_gan([("model.discriminator_streams", "two")])
+def test_get_config_round_trip(two_stream_gan):
+    gan, _ = two_stream_gan
     clone = LipMotionGAN.from_config(gan.get_config())
     assert clone.discriminator_streams == "two"
     assert clone.generator.get_config() == gan.generator.get_config()

@@ -140,8 +140,14 @@ def test_lip_image_is_taken_as_is(pipeline, face_image):
         pipeline.identity_from_image(np.full((480, 640, 3), 90, np.uint8))
 
 
-@pytest.mark.parametrize("layout, size", [("lips", (128, 128)), ("side-by-side", (256, 128)),
-                                          ("face", (720, 480))])
+@pytest.mark.parametrize("layout, size", [
+    # the lips layout also generates in fresh processes in test_cli_chain and
+    # test_motion_render: this variant (about 4 s) is slow
+    pytest.param("lips", (128, 128), marks=pytest.mark.slow),
+    # the side-by-side layout, about 5 s: slow (the default face layout stays)
+    pytest.param("side-by-side", (256, 128), marks=pytest.mark.slow),
+    ("face", (720, 480)),
+])
 def test_cli_writes_a_playable_mp4_with_sound(tiny_checkpoint, tmp_path, layout, size):
     import av
 

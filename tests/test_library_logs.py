@@ -105,6 +105,8 @@ def test_native_library_lines_are_dropped_in_a_fresh_process():
     assert "child noise" in verbose.stderr and "cuInit" in verbose.stderr
 
 
+@pytest.mark.slow  # the shipped paper model generates twice in fresh processes: about 26 s on 2
+# shared cores (the filtering of native lines is checked in a fresh process above)
 def test_lipmotion_is_quiet_by_default_and_verbose_on_request(tmp_path):
     """A real run on a CPU-only machine: TensorFlow, the CUDA probe and mediapipe's face mesh
     print nothing; --verbose brings their lines back (a fresh process each)."""

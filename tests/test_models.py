@@ -357,9 +357,12 @@ def test_resize_upsampling_has_no_checkerboard():
     assert np.ptp(grid, axis=(0, 1)).max() > 1e-2
 
 
-@pytest.mark.parametrize("output_mode, upsampling", [("attention", "resize"),
-                                                     ("direct", "resize"),
-                                                     ("attention", "transpose")])
+@pytest.mark.parametrize("output_mode, upsampling", [
+    ("attention", "resize"),  # the shipped decoder
+    # the other decoders, about 3 s each on 2 cores: slow (test_tflite exports the transposed one)
+    pytest.param("direct", "resize", marks=pytest.mark.slow),
+    pytest.param("attention", "transpose", marks=pytest.mark.slow),
+])
 def test_decoder_switches_keep_the_fast_paths_exact(output_mode, upsampling):
     keras.utils.set_random_seed(0)
     inputs = dict(_generator_inputs(), audio=_rand(2, 64, 128, seed=3))
@@ -489,6 +492,7 @@ def test_gradient_flows_from_flow_back_to_the_video():
     assert float(tf.reduce_max(tf.abs(grad))) > 0.0
 
 
+@pytest.mark.slow  # the paper's full-size FlowNet, as the generator and discriminators above
 def test_full_flownet_size():
     flownet = FlowNet()
     flownet(_rand(1, 64, 64, 6))

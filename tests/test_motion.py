@@ -139,7 +139,12 @@ def _tiny_batch(config, rng):
     return {"log_mel": log_mel, "rest": rest}, motion
 
 
-@pytest.mark.parametrize("loss", [{}, {"correlation": 0.5, "adversarial": 0.1}])
+@pytest.mark.parametrize("loss", [
+    pytest.param({}, id="landmark"),
+    # the same fit with the correlation and adversarial terms: about 20 s on 2 shared cores
+    pytest.param({"correlation": 0.5, "adversarial": 0.1}, id="correlation_adversarial",
+                 marks=pytest.mark.slow),
+])
 def test_tiny_fit_lowers_the_landmark_loss(loss):
     import keras
 
@@ -180,6 +185,36 @@ def test_motion_config_errors_name_the_key(tmp_path):
         load_config(None, ["model.channelz=3"], config_class=MotionExperimentConfig)
 
 
+def test_prepare_motion_writes_a_clip_per_face_video_and_lists_failures(tmp_path, capsys):
+    """`lipmotion prepare-motion` on made-up videos of the bundled face (the real-clip chain
+    below is behind the slow marker): a face video becomes a clip of mesh points and
+    log-mel, a faceless one is listed in failures.json, and a folder with no usable clip is
+    a one-line error."""
+    import json
+
+    from lipmotion_tf.cli.main import main
+    from lipmotion_tf.testing import write_face_video
+
+    videos = tmp_path / "videos" / "person"
+    videos.mkdir(parents=True)
+    write_face_video(videos / "talk.mp4", frames=30, fps=25)
+    write_face_video(videos / "nobody.mp4", frames=30, fps=25, face=False)
+    motion = tmp_path / "motion"
+    assert main(["prepare-motion", str(tmp_path / "videos"), str(motion), "--no-progress"]) == 0
+    assert "1 clips written, 0 kept, 1 failed" in capsys.readouterr().out
+    with np.load(motion / "person" / "talk.npz") as clip:
+        assert clip["mesh"].shape == (30, len(rep.STORED_INDICES), 3)
+        assert clip["log_mel"].shape[0] == 4 * clip["mesh"].shape[0]
+    assert list(json.loads((motion / "failures.json").read_text())) == ["person/nobody"]
+    (videos / "talk.mp4").unlink()
+    assert main(["prepare-motion", str(tmp_path / "videos"), str(tmp_path / "none"),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no usable clip" in err[0], err
+
+
+@pytest.mark.slow  # real GRID clips tracked, two trainings and an evaluation in fresh processes:
+# about 60 s on 2 shared cores (prepare-motion stays in the default suite just above)
 def test_prepare_motion_and_train_chain_on_real_clips(shared_data, tmp_path):
     """prepare-motion then train (two tiny epochs) in fresh processes, as a user runs them."""
     videos = tmp_path / "videos" / "s1"

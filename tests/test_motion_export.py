@@ -185,6 +185,9 @@ def in_process(tmp_path_factory, rig):
             "frames": frames}
 
 
+@pytest.mark.slow  # the shipped motion model exported three ways in process (its fixture): 25-45 s
+# on 2 shared cores (the rig tensors, graph targets and export refusals above stay in the default
+# suite, and test_motion_render converts the renderer to TFLite)
 def test_served_model_computes_generate_frames_and_refuses_bad_rigs(in_process, rig):
     """`lipmotion serve`'s computation of serving_default (and of motion + render, a client's
     other route) gives the pipeline's frames to the bit; TF Serving's one graph within a grey
@@ -232,6 +235,7 @@ def test_served_model_computes_generate_frames_and_refuses_bad_rigs(in_process, 
                                               for k, v in outside.items()})
 
 
+@pytest.mark.slow  # needs the shipped motion model's exports above: about 3 s on their 25-45 s
 def test_tflite_pipeline_frames_match_generate(in_process, rig):
     """The TFLite motion model and renderer in the LiteRT interpreter (librosa's log-mel, as
     generate): PSNR >= 40 dB against the pipeline's frames, changed pixels in the crop only."""

@@ -109,6 +109,8 @@ def _synthetic_batch(config, rng, batch: int = 8):
     return {"log_mel": log_mel.astype(np.float32)}, motion
 
 
+@pytest.mark.slow  # 40 epochs of the sync expert: about 10 s on 2 shared cores (the expert's loss
+# trains the motion model in test_motion_trainer_with_the_sync_loss_fits below)
 def test_tiny_fit_learns_to_find_the_aligned_window():
     import keras
 
@@ -203,6 +205,8 @@ def _delayed_copy(video, out, frames: int, blank=()):
     return out
 
 
+@pytest.mark.slow  # a real GRID clip and its delayed copy, each checked in a fresh process: about
+# 25 s on 2 shared cores (sync-check's refusals stay in the default suite)
 def test_sync_check_finds_a_real_clip_in_sync_and_its_delayed_copy_late(shared_data, tmp_path):
     video = shared_data / "grid" / "speakers" / "s3" / "bbaf2p.mpg"
     done = subprocess.run(CLI + ["sync-check", "--no-progress", str(video)],

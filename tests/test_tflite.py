@@ -63,23 +63,40 @@ def windows(prepared, generator_and_config):
     return found
 
 
+class _Exports(dict):
+    """``{quantization: path}``, each model written by the command line when first asked for
+    (the default suite asks for the float32 model and the front end only; the quantized ones
+    are read by the slow variants)."""
+
+    def __init__(self, folder, checkpoint, prepared):
+        super().__init__()
+        self.folder, self.checkpoint, self.prepared = folder, checkpoint, prepared
+
+    def __missing__(self, mode):
+        if mode == "log_mel":
+            path = self.folder / "log_mel.tflite"
+            args = ["export", "tflite", "--checkpoint", str(self.checkpoint), "--model", "log_mel",
+                    "-o", str(path)]
+        else:
+            assert mode in ("none", "float16", "dynamic", "int8"), mode
+            path = self.folder / f"generator_{mode}.tflite"
+            args = ["export", "tflite", "--checkpoint", str(self.checkpoint), "-o", str(path),
+                    "--quantize", mode]
+            if mode == "int8":
+                args += ["--calibration-data", str(self.prepared), "--calibration-windows", "8"]
+        assert main(args) == 0
+        self[mode] = path
+        return path
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, tiny_checkpoint, prepared):
-    """``{quantization: path}`` written by the command line."""
-    folder = tmp_path_factory.mktemp("tflite")
-    paths = {}
-    for mode in ("none", "float16", "dynamic", "int8"):
-        path = folder / f"generator_{mode}.tflite"
-        args = ["export", "tflite", "--checkpoint", str(tiny_checkpoint), "-o", str(path),
-                "--quantize", mode]
-        if mode == "int8":
-            args += ["--calibration-data", str(prepared), "--calibration-windows", "8"]
-        assert main(args) == 0
-        paths[mode] = path
-    paths["log_mel"] = folder / "log_mel.tflite"
-    assert main(["export", "tflite", "--checkpoint", str(tiny_checkpoint), "--model", "log_mel",
-                 "-o", str(paths["log_mel"])]) == 0
-    return paths
+    """``{quantization: path}`` written by the command line (when first read)."""
+    return _Exports(tmp_path_factory.mktemp("tflite"), tiny_checkpoint, prepared)
+
+
+# Each quantized export takes 3-8 s on 2 cores: their checks are slow variants.
+QUANTIZED = [pytest.param(mode, marks=pytest.mark.slow) for mode in ("float16", "dynamic", "int8")]
 
 
 def _keras_frames(generator, windows):
@@ -95,7 +112,7 @@ def _tflite_frames(path, windows):
     return np.concatenate([runner.generate_window(w["log_mel"], w["image"]) for w in windows])
 
 
-@pytest.mark.parametrize("mode", ["none", "float16", "dynamic", "int8", "log_mel"])
+@pytest.mark.parametrize("mode", ["none", *QUANTIZED, "log_mel"])
 def test_models_use_builtin_operators_only(exported, mode):
     from lipmotion_tf.export.tflite_ops import tflite_op_names
 
@@ -193,7 +210,7 @@ def test_float32_matches_keras_at_any_batch_size(exported, generator_and_config,
         assert np.abs(got - expected).max() <= 1e-4
 
 
-@pytest.mark.parametrize("mode", ["float16", "dynamic", "int8"])
+@pytest.mark.parametrize("mode", QUANTIZED)
 def test_quantized_variants_stay_within_their_psnr_bound(exported, generator_and_config, windows,
                                                         mode):
     from lipmotion_tf.metrics.ssim_psnr import psnr
@@ -205,6 +222,7 @@ def test_quantized_variants_stay_within_their_psnr_bound(exported, generator_and
     assert value >= PSNR_BOUNDS_DB[mode], f"{mode}: {value:.1f} dB"
 
 
+@pytest.mark.slow  # reads the three quantized exports
 def test_quantization_shrinks_the_file(exported):
     sizes = {mode: exported[mode].stat().st_size for mode in ("none", "float16", "dynamic", "int8")}
     assert sizes["float16"] < 0.6 * sizes["none"]

@@ -172,6 +172,9 @@ def test_flow_targets_in_tf_data_match_numpy():
     np.testing.assert_array_equal(np_pairs[1, ..., 3:], batch["video"][0, 2])
 
 
+@pytest.mark.slow  # fits FlowNet and the autoencoder 15 epochs each: 12-19 s on 2 shared cores (the
+# autoencoder stage runs in the default suite's NaN and init-from tests; the flow stage in the
+# slow all-stages test)
 def test_flow_and_autoencoder_stages_reduce_their_losses():
     from lipmotion_tf.models.autoencoder import VideoAutoencoder
     from lipmotion_tf.models.flownet import FlowNet
@@ -328,6 +331,8 @@ def test_killed_run_resumes_from_its_backup(prepared, tmp_path):
     assert again.stages_skipped == ["autoencoder"] and again.stages_run == []
 
 
+@pytest.mark.slow  # two runs of the autoencoder stage: about 20 s on 2 cores (--time-budget's
+# refusals stay in test_init_from_copies_the_generator_and_refuses_another_architecture)
 def test_time_budget_stops_at_an_epoch_end_and_the_same_call_continues(prepared, tmp_path):
     config = tiny_config("train.autoencoder_epochs=3")
     out = tmp_path / "run"
@@ -395,6 +400,9 @@ def test_still_windows_hold_the_identity_with_quiet_audio(prepared):
         tiny_config("train.precision=float16")
 
 
+@pytest.mark.slow  # reads the GAN warm-up run, whose fixture takes 20-45 s on 2 shared cores
+# for the four tests that read it (`export checkpoint`'s mixing and refusals stay in the
+# default suite below)
 def test_warmup_stage_leaves_the_discriminator_untouched(warmup_run):
     out, _, _ = warmup_run
     assert (out / "warmup.weights.h5").is_file()
@@ -428,6 +436,7 @@ def test_extra_data_folders_join_training(prepared, tmp_path):
         make_batches(config, prepared, tmp_path / "run", "tensorflow", [tmp_path / "none"])
 
 
+@pytest.mark.slow  # reads the GAN warm-up run (see above)
 def test_generator_ema_writes_the_average_over_the_weights_at_epoch_ends(warmup_run):
     """With ``optimizer.generator_ema`` the generator's weights become the optimizer's moving
     average at the epoch end (so checkpoints hold it), and only there."""
@@ -465,6 +474,7 @@ def test_discriminator_learning_rate_is_its_own(prepared, tmp_path):
         tiny_config("optimizer.discriminator_learning_rate=0").validate()
 
 
+@pytest.mark.slow  # reads the GAN warm-up run (see above): about 4 s more
 def test_a_runs_generator_is_read_alone_and_matches_the_whole_gans(warmup_run, tmp_path,
                                                                   monkeypatch):
     """Every GAN checkpoint keeps its generator alone (pruned with it); reading a run's
@@ -504,6 +514,8 @@ def test_a_runs_generator_is_read_alone_and_matches_the_whole_gans(warmup_run, t
                                np.asarray(whole(inputs, training=False)["video"]), atol=1e-6)
 
 
+@pytest.mark.slow  # reads the GAN warm-up run (see above): about 11 s more; the next test runs
+# the mixing and refusals on checkpoint folders in the default suite
 def test_export_averages_epoch_checkpoints_and_mixes_generators(warmup_run, tmp_path,
                                                                 tiny_checkpoint, capsys):
     from lipmotion_tf.generate.checkpoint import load_generator, save_generator_npz
@@ -552,6 +564,55 @@ def test_export_averages_epoch_checkpoints_and_mixes_generators(warmup_run, tmp_
         (out, ["--mix-with", str(tmp_path / "none")], "--mix-with: checkpoint not found"),
         (out, ["--mix-with", str(out), "--mix-weight", "1.5"], "--mix-weight must be a number from 0 to 1"),
         (out, ["--ease-in", "-1"], "--ease-in must be a whole number from 0 to"),
+    )):
+        bad = tmp_path / f"bad{index}"
+        assert main(["export", "checkpoint", "--checkpoint", str(checkpoint), "-o", str(bad),
+                     *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+        assert not bad.exists()
+
+
+def test_export_checkpoint_mixes_checkpoint_folders_and_refuses_bad_options(
+        tiny_checkpoint, generator_and_config, tmp_path, capsys):
+    """`lipmotion export checkpoint` without a training run (a run's epoch averaging is in the
+    slow test above): two checkpoint folders mixed, the ease-in set, bad options refused in one
+    line with nothing written."""
+    from lipmotion_tf.generate.checkpoint import (
+        checkpoint_config,
+        load_generator,
+        save_generator_npz,
+    )
+    from lipmotion_tf.models.factory import build_generator
+
+    base, config = generator_and_config  # the tiny checkpoint, loaded once per session
+    keras.utils.set_random_seed(1)
+    generator = build_generator(config)
+    other = tmp_path / "other"
+    save_generator_npz(generator, config, other, dtype="float32")
+    ours, theirs = generator.get_weights(), base.get_weights()
+    mixed = tmp_path / "mixed"
+    assert main(["export", "checkpoint", "--checkpoint", str(other), "-o", str(mixed), "--dtype",
+                 "float32", "--mix-with", str(tiny_checkpoint), "--mix-weight", "0.25",
+                 "--ease-in", "3"]) == 0
+    mixed_generator, mixed_config = load_generator(mixed)
+    assert any(not np.allclose(a, b) for a, b in zip(ours, theirs))
+    for got, a, b in zip(mixed_generator.get_weights(), ours, theirs):
+        np.testing.assert_allclose(got, 0.25 * a + 0.75 * b, rtol=1e-5, atol=1e-6)
+    assert mixed_config.data.ease_in == 3 and checkpoint_config(other).data.ease_in == 0
+    capsys.readouterr()
+
+    wider = tmp_path / "wider"
+    save_generator_npz(build_generator(tiny_config("model.generator_channels=12")),
+                       tiny_config("model.generator_channels=12"), wider)
+    for index, (checkpoint, extra, message) in enumerate((
+        (tiny_checkpoint, ["--average", "2"], "averaging needs a training run folder"),
+        (other, ["--average", "0"], "--average must be a whole number from 1 to 1000"),
+        (other, ["--mix-with", str(wider)], "its generator has another architecture"),
+        (other, ["--mix-with", str(tmp_path / "none")], "--mix-with: checkpoint not found"),
+        (other, ["--mix-with", str(other), "--mix-weight", "1.5"],
+         "--mix-weight must be a number from 0 to 1"),
+        (other, ["--ease-in", "-1"], "--ease-in must be a whole number from 0 to"),
     )):
         bad = tmp_path / f"bad{index}"
         assert main(["export", "checkpoint", "--checkpoint", str(checkpoint), "-o", str(bad),
