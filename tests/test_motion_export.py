@@ -4,7 +4,6 @@ frames (fresh processes, the bundled photo, 1 s of speech)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
