@@ -7,7 +7,7 @@ For every clip kept out of the shipped model's training (GRID s3, LRS3 sample4-6
 ``test_*`` clips), runs ``lipmotion dub`` twice with the clip's own sound: with the generator
 and with ``--still`` (the paper model: the identity crop pasted unchanged; the motion model:
 the mouth held at its rest shape), and measures both against the
-source video (:func:`~lipmotion_tf.evaluation.dub_measures.measure_dub`): LMD (lower is
+source video (:func:`~lipmotion_tf.evaluation.dub_measures.measure_frames`): LMD (lower is
 better) and the mouth-opening correlation (higher is better). Prints one row per clip and the
 frame-weighted means; ``--keep DIR`` keeps the dubbed videos, ``--figure PNG`` draws the
 middle frame of the first clip of each source (GRID, LRS3, LRW) before and after dubbing,
@@ -75,9 +75,10 @@ def main() -> None:
     parser.add_argument("--figure", type=Path, default=None, help="before/after picture (PNG)")
     args = parser.parse_args()
 
-    from lipmotion_tf.evaluation.dub_measures import measure_dub
+    from lipmotion_tf.evaluation.dub_measures import dub_source, measure_frames
     from lipmotion_tf.generate.dub import dub_video
     from lipmotion_tf.motion.dub import dub_motion_video
+    from lipmotion_tf.video.reader import read_video
 
     dub = dub_motion_video if args.model == "motion" else dub_video
 
@@ -92,13 +93,14 @@ def main() -> None:
         out.mkdir(parents=True, exist_ok=True)
         for video, speech in clips:
             row = {"clip": f"{video.parent.name}/{video.stem}"}
+            source = dub_source(video)  # read and measured once for both modes
             for mode in ("dub", "still"):
                 target = out / f"{video.parent.name}_{video.stem}_{mode}.mp4"
                 start = time.perf_counter()
                 dub(video, speech, target, checkpoint=args.checkpoint,
                     still=mode == "still", progress=False)
                 row[f"{mode}_seconds"] = time.perf_counter() - start
-                measures = measure_dub(video, target)
+                measures = measure_frames(source, read_video(target))
                 row.update({f"{mode}_lmd": measures.lmd, f"{mode}_sync": measures.sync,
                             f"{mode}_lag": measures.lag, "frames": measures.frames})
             rows.append(row)

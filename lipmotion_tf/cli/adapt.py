@@ -43,44 +43,25 @@ def run(args) -> int:
     if args.batch_size is not None and args.batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {args.batch_size}")
     if chosen_model(args) == "motion":
-        return _adapt_motion(args)
-    from lipmotion_tf.train.adapt import BATCH_SIZE, LEARNING_RATE, adapt_to_video
-
+        from lipmotion_tf.motion.adapt import BATCH_SIZE, LEARNING_RATE
+        from lipmotion_tf.motion.adapt import adapt_motion as adapt
+        minutes = 5.0
+    else:
+        from lipmotion_tf.train.adapt import BATCH_SIZE, LEARNING_RATE
+        from lipmotion_tf.train.adapt import adapt_to_video as adapt
+        minutes = 10.0
     with terminate_as_interrupt():
-        result = adapt_to_video(args.video, args.output,
-                                minutes=_or(args.minutes, 10.0),
-                                checkpoint=args.checkpoint, holdout=args.holdout,
-                                learning_rate=_or(args.learning_rate, LEARNING_RATE),
-                                batch_size=_or(args.batch_size, BATCH_SIZE),
-                                max_steps=args.max_steps, progress=not args.quiet)
+        result = adapt(args.video, args.output, minutes=_or(args.minutes, minutes),
+                       checkpoint=args.checkpoint, holdout=args.holdout,
+                       learning_rate=_or(args.learning_rate, LEARNING_RATE),
+                       batch_size=_or(args.batch_size, BATCH_SIZE),
+                       max_steps=args.max_steps, progress=not args.quiet)
     print(result.report.table())
-    _print_summary(result)
-    print(f"wrote {result.checkpoint} (use it as --checkpoint) and {result.checkpoint}/report")
-    return 0
-
-
-def _adapt_motion(args) -> int:
-    from lipmotion_tf.cli.interrupts import terminate_as_interrupt
-    from lipmotion_tf.motion.adapt import BATCH_SIZE, LEARNING_RATE, adapt_motion
-
-    with terminate_as_interrupt():
-        result = adapt_motion(args.video, args.output,
-                              minutes=_or(args.minutes, 5.0),
-                              checkpoint=args.checkpoint, holdout=args.holdout,
-                              learning_rate=_or(args.learning_rate, LEARNING_RATE),
-                              batch_size=_or(args.batch_size, BATCH_SIZE),
-                              max_steps=args.max_steps, progress=not args.quiet)
-    print(result.table())
-    _print_summary(result)
-    print(f"wrote {result.checkpoint} (use it as --checkpoint) and "
-          f"{result.checkpoint}/report/adapt.md")
-    return 0
-
-
-def _print_summary(result) -> None:
     print(f"adapted on {result.train_frames / result.fps:.1f} s ({result.steps} steps, "
           f"{result.train_seconds / 60:.1f} min of training, {result.total_seconds / 60:.1f} min "
           f"in all); measured on the last {result.heldout_frames / result.fps:.1f} s")
+    print(f"wrote {result.checkpoint} (use it as --checkpoint) and {result.checkpoint}/report")
+    return 0
 
 
 def _or(value, default):

@@ -32,29 +32,63 @@ class DubMeasures:
     lag: int
 
 
-def measure_dub(source_video, dubbed_video, max_lag: int = 5) -> DubMeasures:
-    """Compares the mouth of ``dubbed_video`` with that of ``source_video`` frame by frame
-    (both at 25 fps, held in memory: short clips; the shorter length is used)."""
-    from lipmotion_tf.evaluation.clip_measures import best_lag
+@dataclasses.dataclass
+class DubSource:
+    """A source video read and measured once, for comparing several videos made from it.
+
+    Attributes:
+        frames: its frames ``(T, H, W, 3)``.
+        boxes: the tracked lip box of every frame.
+        identity_index: the frame every crop is pasted into before the face mesh reads it.
+        points: the lip landmarks of its own crops, per frame.
+    """
+
+    frames: np.ndarray
+    boxes: np.ndarray
+    identity_index: int
+    points: np.ndarray
+
+    @property
+    def still(self) -> np.ndarray:
+        return self.frames[self.identity_index]
+
+
+def dub_source(source_video, fps: float = 25.0) -> DubSource:
+    """Reads ``source_video`` (held in memory: short clips), tracks its lips and reads the
+    landmarks of its own lip crops."""
     from lipmotion_tf.generate.dub import track_face
-    from lipmotion_tf.metrics.lip_sync import lagged_correlations, mouth_opening_series
-    from lipmotion_tf.metrics.lmd import landmark_distances, lip_landmarks_from_crops
+    from lipmotion_tf.metrics.lmd import lip_landmarks_from_crops
     from lipmotion_tf.video.face_mesh import FaceMeshDetector
     from lipmotion_tf.video.lip_crop import LipCropper
     from lipmotion_tf.video.reader import read_video
 
     cropper = LipCropper()
-    source = read_video(source_video)  # a clip of seconds: decoded once, held
-    track = track_face(source, cropper)
-    still = source[track.identity_index]
-    real = cropper.crop_frames(source, track.boxes)
-    dubbed = read_video(dubbed_video)[:len(source)]
-    count = len(dubbed)
-    fake = cropper.crop_frames(dubbed, track.boxes[:count])
-    boxes = np.repeat(track.boxes[track.identity_index][None], count, axis=0)
+    frames = read_video(source_video, fps=fps)
+    track = track_face(frames, cropper)
+    boxes = np.repeat(track.boxes[track.identity_index][None], len(frames), axis=0)
     with FaceMeshDetector(static_image_mode=True) as detector:
-        real_points = lip_landmarks_from_crops(real[:count], still, boxes, detector)
-        fake_points = lip_landmarks_from_crops(fake, still, boxes, detector)
+        points = lip_landmarks_from_crops(cropper.crop_frames(frames, track.boxes),
+                                          frames[track.identity_index], boxes, detector)
+    return DubSource(frames, track.boxes, track.identity_index, points)
+
+
+def measure_frames(source: DubSource, dubbed: np.ndarray, max_lag: int = 5) -> DubMeasures:
+    """Compares the mouth of ``dubbed`` frames with that of a source read by
+    :func:`dub_source` frame by frame (both at 25 fps; the shorter length is used). A source
+    is read and measured once for all the videos made from it."""
+    from lipmotion_tf.evaluation.clip_measures import best_lag
+    from lipmotion_tf.metrics.lip_sync import lagged_correlations, mouth_opening_series
+    from lipmotion_tf.metrics.lmd import landmark_distances, lip_landmarks_from_crops
+    from lipmotion_tf.video.face_mesh import FaceMeshDetector
+    from lipmotion_tf.video.lip_crop import LipCropper
+
+    dubbed = dubbed[:len(source.frames)]
+    count = len(dubbed)
+    fake = LipCropper().crop_frames(dubbed, source.boxes[:count])
+    boxes = np.repeat(source.boxes[source.identity_index][None], count, axis=0)
+    with FaceMeshDetector(static_image_mode=True) as detector:
+        fake_points = lip_landmarks_from_crops(fake, source.still, boxes, detector)
+    real_points = source.points[:count]
     distances = landmark_distances(real_points, fake_points)
     valid = np.isfinite(distances).all(axis=1)
     lagged = lagged_correlations(mouth_opening_series(fake_points),

@@ -43,40 +43,24 @@ PERSON = "person"  # the sequences' group
 
 
 @dataclasses.dataclass
-class MotionAdaptResult:
-    """What :func:`adapt_motion` did.
+class MotionAdaptReport:
+    """The held-out motion measures (``evaluate_sequences`` summaries) of the base model,
+    of the base model given the person's amplitude (a model that reads it; else None: what
+    the amplitude alone brings) and of the adapted model."""
 
-    Attributes:
-        checkpoint: the adapted model's folder.
-        base, adapted: the held-out motion measures of each model (``evaluate_sequences``
-            summaries).
-        base_own: the base model's with the person's amplitude measured on the part trained
-            on (a model that reads it; else None): what the amplitude alone brings.
-        fps: frames per second.
-        train_frames, heldout_frames: frames trained on and kept out.
-        steps: training steps run.
-        train_seconds, total_seconds: wall time of the training and of everything.
-    """
-
-    checkpoint: Path
     base: dict
-    adapted: dict
     base_own: dict | None
-    fps: int
-    train_frames: int
-    heldout_frames: int
-    steps: int
-    train_seconds: float
-    total_seconds: float
+    adapted: dict
 
     def table(self) -> str:
-        """The held-out measures of both models, a Markdown table."""
+        """The measures of each model, a Markdown table."""
         rows = [("Still (rest shape)", 1.0, math.nan, 0.0, 0.0)]
-        rows_of = [("Base model", self.base), ("Base, their amplitude", self.base_own),
-                   ("Adapted", self.adapted)]
-        for label, summary in [(label, s) for label, s in rows_of if s is not None]:
-            rows.append((label, summary["lmd_vs_static"], summary["sync"],
-                         summary["opening_ratio"], summary["motion_ratio"]))
+        for label, summary in (("Base model", self.base),
+                               ("Base, their amplitude", self.base_own),
+                               ("Adapted", self.adapted)):
+            if summary is not None:
+                rows.append((label, summary["lmd_vs_static"], summary["sync"],
+                             summary["opening_ratio"], summary["motion_ratio"]))
         lines = ["| model | LMD vs still | sync | opening ratio | motion ratio |",
                  "|---|---|---|---|---|"]
         for label, *values in rows:
@@ -152,9 +136,10 @@ def _part(sequence, first: int, last: int, mel_frames_per_frame: int):
 
 def adapt_motion(videos, out_dir, minutes: float = 5.0, checkpoint=None, holdout: float = 0.2,
                  learning_rate: float = LEARNING_RATE, batch_size: int = BATCH_SIZE,
-                 max_steps: int | None = None, progress: bool = True,
-                 log=print) -> MotionAdaptResult:
-    """Fine-tunes the motion model ``checkpoint`` (default: the shipped one) on one person.
+                 max_steps: int | None = None, progress: bool = True, log=print):
+    """Fine-tunes the motion model ``checkpoint`` (default: the shipped one) on one person;
+    returns an :class:`~lipmotion_tf.train.adapt.AdaptResult` whose report is a
+    :class:`MotionAdaptReport`.
 
     Args:
         videos: a talking-face video with its sound, or a list of videos of the same person
@@ -179,8 +164,8 @@ def adapt_motion(videos, out_dir, minutes: float = 5.0, checkpoint=None, holdout
 
     from lipmotion_tf.data.person_video import video_list
     from lipmotion_tf.motion.config import WEIGHTS_NAME
-    from lipmotion_tf.motion.dataset import AMPLITUDE_LIMIT, WindowSampler
-    from lipmotion_tf.motion.measures import evaluate_sequences, opening
+    from lipmotion_tf.motion.dataset import WindowSampler, speaking_amplitude
+    from lipmotion_tf.motion.measures import evaluate_sequences
     from lipmotion_tf.motion.pipeline import motion_checkpoint
     from lipmotion_tf.motion.training import (
         amplitude_reference,
@@ -188,7 +173,7 @@ def adapt_motion(videos, out_dir, minutes: float = 5.0, checkpoint=None, holdout
         load_motion_generator,
     )
     from lipmotion_tf.output_files import ensure_writable_folder, write_atomically
-    from lipmotion_tf.train.adapt import check_adaptation, clear_output
+    from lipmotion_tf.train.adapt import AdaptResult, check_adaptation, clear_output
     from lipmotion_tf.train.runner import save_config
     from lipmotion_tf.train.time_budget import BudgetReached, TimeBudget
 
@@ -212,10 +197,9 @@ def adapt_motion(videos, out_dir, minutes: float = 5.0, checkpoint=None, holdout
     own_amplitude = None
     if config.model.amplitude_input:
         # The adapted model's typical speaker is this person: their amplitude becomes 0.
-        deviation = float(np.median([opening(s.rest, s.motion).std() for s in train]))
-        own_amplitude = float(np.clip(np.log(max(deviation, 1e-6)
-                                             / config.model.amplitude_reference),
-                                      -AMPLITUDE_LIMIT, AMPLITUDE_LIMIT))
+        own_amplitude = float(np.median([
+            speaking_amplitude(s.rest, s.motion, config.model.amplitude_reference)
+            for s in train]))
         deviation = config.model.amplitude_reference * float(np.exp(own_amplitude))
         config = dataclasses.replace(config, model=dataclasses.replace(
             config.model, amplitude_reference=deviation))
@@ -262,17 +246,17 @@ def adapt_motion(videos, out_dir, minutes: float = 5.0, checkpoint=None, holdout
         save_config(config, out_dir / "config.yaml")
         with write_atomically(out_dir / WEIGHTS_NAME) as temporary:
             trainer.generator.save_weights(str(temporary))
-        result = MotionAdaptResult(out_dir, base, adapted, base_own, fps, train_frames,
-                                   total - train_frames, steps, train_seconds,
-                                   time.monotonic() - started)
-        report = out_dir / "report"
-        report.mkdir()
-        (report / "adapt.json").write_text(json.dumps({
+        report = MotionAdaptReport(base, base_own, adapted)
+        result = AdaptResult(out_dir, report, fps, train_frames, total - train_frames, steps,
+                             train_seconds, time.monotonic() - started)
+        folder = out_dir / "report"
+        folder.mkdir()
+        (folder / "adapt.json").write_text(json.dumps({
             "base": base, "base_own_amplitude": base_own, "adapted": adapted,
             "base_checkpoint": str(checkpoint),
             "adapted_on": [str(v) for v in video_list(videos)],
             "held_out": f"last {holdout:.0%}", "steps": steps}, indent=2) + "\n")
-        (report / "adapt.md").write_text(result.table() + "\n")
+        (folder / "adapt.md").write_text(report.table() + "\n")
     except BaseException:  # nothing half-made is left
         clear_output(out_dir, remove=not existed)
         raise

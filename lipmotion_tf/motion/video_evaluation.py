@@ -9,7 +9,7 @@ square mouth-and-jaw region the renderer works in (at the video's own resolution
   pay for that alike);
 * ``lmd`` and ``sync``: lip landmarks of the region pasted into the first frame, mouth-crop
   units, and the best mouth-opening correlation within +-5 frames
-  (:func:`~lipmotion_tf.evaluation.dub_measures.measure_dub`);
+  (:func:`~lipmotion_tf.evaluation.dub_measures.measure_frames`);
 * ``sharpness``: variance of the Laplacian of the lips' box, generated over real (median);
 * ``colour``: mean absolute difference of the region's mean colour (0-255) from the real one.
 
@@ -59,33 +59,24 @@ def find_clips(folders) -> list[Path]:
     return sorted(clips)
 
 
-def _write(path: Path, frames, fps: int) -> None:
-    from lipmotion_tf.generate.mp4_writer import Mp4Writer
-
-    height, width = frames[0].shape[:2]
-    with Mp4Writer(str(path), fps=fps, width=width, height=height) as writer:
-        for frame in frames:
-            writer.write(frame)
-
-
 def measure_clip(pipeline, video: Path, work: Path) -> tuple[dict, dict]:
     """``({method: {measure: value}}, example)`` of one video (see the module docstring);
     ``example`` holds the regions the contact sheet shows."""
     from lipmotion_tf.audio.loader import load_audio
-    from lipmotion_tf.evaluation.dub_measures import measure_dub
+    from lipmotion_tf.errors import InputError
+    from lipmotion_tf.evaluation.dub_measures import dub_source, measure_frames
+    from lipmotion_tf.generate.mp4_writer import write_frames
     from lipmotion_tf.metrics.ssim_psnr import psnr, ssim
     from lipmotion_tf.motion.face_rig import FaceRig
-    from lipmotion_tf.video.reader import read_video
-
-    from lipmotion_tf.errors import InputError
-    from lipmotion_tf.video.reader import video_info
+    from lipmotion_tf.video.reader import read_video, video_info
 
     fps = pipeline.fps
     info = video_info(video)
     if info.duration > MAX_SECONDS:
         raise InputError(f"{info.duration:.0f} s long; evaluation takes clips of up to "
                          f"{MAX_SECONDS:.0f} s")
-    real = read_video(video, fps=fps)
+    source = dub_source(video, fps)  # read, tracked and measured once for both methods
+    real = source.frames
     rate = pipeline.config.audio.sample_rate
     waveform = load_audio(video, rate)
     rig = FaceRig.from_image(real[0])
@@ -106,10 +97,11 @@ def measure_clip(pipeline, video: Path, work: Path) -> tuple[dict, dict]:
     results, example = {}, {"real": truth}
     for method, frames in made.items():
         path = work / f"{method}.mp4"
-        _write(path, frames, fps)
-        decoded = read_video(path, fps=fps)[:count, :real.shape[1], :real.shape[2]]
+        write_frames(path, frames, None, rate, fps)
+        decoded = read_video(path, fps=fps)
+        dub = measure_frames(source, decoded)
+        decoded = decoded[:count, :real.shape[1], :real.shape[2]]
         crops = region(decoded)
-        dub = measure_dub(video, path)
         sharp = [laplacian_variance(f[ly0:ly1, lx0:lx1]) for f in decoded]
         results[method] = {
             "lmd": dub.lmd, "sync": dub.sync,

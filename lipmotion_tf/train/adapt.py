@@ -40,8 +40,9 @@ class AdaptResult:
 
     Attributes:
         checkpoint: the adapted generator's folder.
-        report: the held-out measurements (an
-            :class:`~lipmotion_tf.evaluation.report.EvaluationReport`).
+        report: the held-out measurements, with a ``table()``: an
+            :class:`~lipmotion_tf.evaluation.report.EvaluationReport` (the paper generator)
+            or a :class:`~lipmotion_tf.motion.adapt.MotionAdaptReport` (the motion model).
         fps: the model's frame rate.
         train_frames: frames trained on.
         heldout_frames: frames kept out.
