@@ -201,12 +201,14 @@ def _saved_model(args: argparse.Namespace, model: str) -> int:
                          f"Serving's {MAX_VERSION}: pass --version")
     if model == "motion":
         from lipmotion_tf.motion.pipeline import motion_checkpoint
-        from lipmotion_tf.motion.training import load_motion_generator
+        from lipmotion_tf.motion.training import load_motion_generator, load_mouth_interior
 
-        generator, config = load_motion_generator(args.checkpoint or motion_checkpoint())
+        folder = args.checkpoint or motion_checkpoint()
+        generator, config = load_motion_generator(folder)
         target = export_motion_saved_model(
             generator, config, args.output, version=version, overwrite=args.overwrite,
             model_name=args.model_name, batch_size=args.batch_size,
+            interior=load_mouth_interior(folder, config),
         )
         print(f"wrote {target} (motion model; signatures serving_default, motion, render, "
               "log_mel)")
@@ -286,17 +288,19 @@ def _motion_tflite(args: argparse.Namespace, part: str) -> int:
     )
     from lipmotion_tf.export.tflite import check_output_file
     from lipmotion_tf.motion.pipeline import motion_checkpoint
-    from lipmotion_tf.motion.training import load_motion_generator
+    from lipmotion_tf.motion.training import load_motion_generator, load_mouth_interior
 
     check_output_file(args.output, args.overwrite)
-    generator, config = load_motion_generator(args.checkpoint or motion_checkpoint())
+    folder = args.checkpoint or motion_checkpoint()
+    generator, config = load_motion_generator(folder)
     calibration = None
     if args.quantize == "int8":
         calibration = calibration_from_motion_data(args.calibration_data, config,
                                                    args.calibration_windows)
     result = export_motion_tflite(generator, config, args.output, part=part,
                                   quantize=args.quantize, calibration=calibration,
-                                  overwrite=args.overwrite)
+                                  overwrite=args.overwrite,
+                                  interior=load_mouth_interior(folder, config))
     _print_tflite(result)
     return 0
 

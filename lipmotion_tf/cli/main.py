@@ -24,6 +24,7 @@ from lipmotion_tf.output_files import folder_lock
 SUBCOMMANDS = {
     "prepare": "prepare",
     "prepare-motion": "prepare_motion",
+    "prepare-interior": "prepare_interior",
     "train": "train",
     "adapt": "adapt",
     "pack": "pack",

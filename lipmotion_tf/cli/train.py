@@ -80,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         return run_motion(args)
     if kind == "sync":
         return run_sync(args)
+    if kind == "interior":
+        return run_interior(args)
     config = build_config(args)
     stages = parse_stages(args.stages)
     budget = time_budget(args)
@@ -101,13 +103,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def refuse_paper_options(args: argparse.Namespace) -> None:
-    """The motion model and the sync expert train on one motion-data folder, from scratch."""
+    """The motion model, the sync expert and the interior train on one data set, from
+    scratch."""
     from lipmotion_tf.errors import ConfigError
 
     if args.ablation or args.init_from or len(args.data) > 1:
         raise ConfigError("--ablation, --init-from and a second --data are for the paper "
-                          "model; the motion model and the sync expert take one motion-data "
-                          "folder")
+                          "model; the motion model, the sync expert and the mouth interior "
+                          "take one data set")
 
 
 def run_motion(args: argparse.Namespace) -> int:
@@ -161,4 +164,31 @@ def run_sync(args: argparse.Namespace) -> int:
               f"in {result.output_dir}")
     else:
         print(f"trained the sync expert in {elapsed:.0f} s; outputs in {result.output_dir}")
+    return 0
+
+
+def run_interior(args: argparse.Namespace) -> int:
+    """Trains the learned mouth interior (a config file with ``kind: interior``)."""
+    import time
+
+    from lipmotion_tf.config import load_config
+    from lipmotion_tf.motion.interior_config import InteriorExperimentConfig
+    from lipmotion_tf.motion.interior_training import train_interior
+
+    refuse_paper_options(args)
+    config = load_config(args.config, list(args.overrides),
+                         config_class=InteriorExperimentConfig)
+    budget = time_budget(args)
+    started = time.perf_counter()
+    result = train_interior(config, args.data[0], args.output, time_budget=budget,
+                            verbose=2 if args.quiet else "auto")
+    elapsed = time.perf_counter() - started
+    summary = result.validation
+    print(f"validation: PSNR in the mouth {summary['psnr_learned']:.2f} dB learned, "
+          f"{summary['psnr_drawn']:.2f} dB drawn ({summary['examples']} examples)")
+    if result.budget_reached:
+        print(f"time budget reached after {elapsed:.0f} s; run the same command to continue "
+              f"in {result.output_dir}")
+    else:
+        print(f"trained the mouth interior in {elapsed:.0f} s; outputs in {result.output_dir}")
     return 0

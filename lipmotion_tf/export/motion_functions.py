@@ -53,10 +53,11 @@ class MotionServingFunctions:
         grid_size: the warp grid of the rigs it takes (:class:`~lipmotion_tf.motion.
             face_rig.FaceRig`'s, 64).
         batch: a fixed batch for ``motion`` and ``render`` (TFLite: 1), or None.
+        interior: the renderer's learned mouth interior, or None (drawn).
     """
 
     def __init__(self, generator, config, batch_size: int = 8, grid_size: int = 64,
-                 batch: int | None = None):
+                 batch: int | None = None, interior=None):
         from lipmotion_tf.audio.log_mel import LogMelSpectrogram
         from lipmotion_tf.motion.graph_functions import motion_function, render_function
         from lipmotion_tf.motion.renderer import MotionRenderer
@@ -69,7 +70,8 @@ class MotionServingFunctions:
         self.grid_size = int(grid_size)
         self.log_mel_layer = LogMelSpectrogram.from_audio_config(config.audio, name="log_mel")
         self.motion_function = motion_function(generator, batch)
-        self.render_function = render_function(MotionRenderer(grid_size=grid_size), batch)
+        self.renderer = MotionRenderer(grid_size=grid_size, interior=interior)
+        self.render_function = render_function(self.renderer, batch)
 
     def input_signatures(self) -> dict:
         """``{signature name: {input name: tf.TensorSpec}}`` in export order."""

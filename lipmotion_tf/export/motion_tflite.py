@@ -63,8 +63,9 @@ def calibration_from_motion_data(motion_dir: str | Path, config, count: int = 64
 
 
 def convert_motion_to_tflite(generator, config, part: str = "motion", quantize: str = "none",
-                             calibration: list[dict] | None = None) -> bytes:
-    """Converts one part (see the module docstring) to TFLite bytes.
+                             calibration: list[dict] | None = None, interior=None) -> bytes:
+    """Converts one part (see the module docstring) to TFLite bytes; the renderer with the
+    learned mouth ``interior`` where one is given.
 
     Raises:
         InputError: an unknown part, a quantization the part does not take, int8 without
@@ -76,11 +77,11 @@ def convert_motion_to_tflite(generator, config, part: str = "motion", quantize: 
     if part not in PARTS:
         raise InputError(f"unknown motion model part {part!r}; choose one of {', '.join(PARTS)}")
     if part != "motion" and quantize != "none":
-        why = ("it has no weights, and int8 activations would put its pixel coordinates on "
-               "a coarse grid" if part == "renderer" else "quantized, it ruins the quiet bands")
+        why = ("int8 activations would put its pixel coordinates on a coarse grid"
+               if part == "renderer" else "quantized, it ruins the quiet bands")
         raise InputError(f"the {part} is exported as float32 only (--quantize none): {why}")
     signature = PARTS[part]
-    functions = MotionServingFunctions(generator, config, batch=1)
+    functions = MotionServingFunctions(generator, config, batch=1, interior=interior)
     function = functions.tf_functions([signature])[signature]
     return convert_function(function, signature, quantize, calibration,
                             what=f"the motion model's {part}")
@@ -88,7 +89,7 @@ def convert_motion_to_tflite(generator, config, part: str = "motion", quantize: 
 
 def export_motion_tflite(generator, config, output: str | Path, part: str = "motion",
                          quantize: str = "none", calibration: list[dict] | None = None,
-                         overwrite: bool = False):
+                         overwrite: bool = False, interior=None):
     """Converts (see :func:`convert_motion_to_tflite`) and writes ``output`` atomically.
 
     Returns:
@@ -100,7 +101,8 @@ def export_motion_tflite(generator, config, output: str | Path, part: str = "mot
 
     output = Path(output)
     check_output_file(output, overwrite)
-    content = convert_motion_to_tflite(generator, config, part, quantize, calibration)
+    content = convert_motion_to_tflite(generator, config, part, quantize, calibration,
+                                       interior)
 
     def verify(written: Path) -> None:
         if written.stat().st_size != len(content) or written.read_bytes()[4:8] != b"TFL3":

@@ -108,6 +108,7 @@ def export_motion_saved_model(
     overwrite: bool = False,
     model_name: str = "lipmotion",
     batch_size: int = 8,
+    interior=None,
 ) -> Path:
     """Writes ``model_base/<version>/`` for TensorFlow Serving from a motion model, with the
     signatures of :class:`~lipmotion_tf.export.motion_functions.MotionServingFunctions`
@@ -117,6 +118,7 @@ def export_motion_saved_model(
         generator: a built :class:`~lipmotion_tf.motion.motion_generator.MotionGenerator`.
         config: its :class:`~lipmotion_tf.motion.config.MotionExperimentConfig`.
         batch_size: frames per renderer call inside ``serving_default``.
+        interior: the renderer's learned mouth interior, or None (drawn).
         The others: as :func:`export_saved_model`.
 
     Raises:
@@ -126,7 +128,8 @@ def export_motion_saved_model(
     from lipmotion_tf.export.warmup import motion_warmup_inputs
 
     target = resolve_version_dir(model_base, version, overwrite)
-    functions = MotionServingFunctions(generator, config, batch_size=batch_size)
+    functions = MotionServingFunctions(generator, config, batch_size=batch_size,
+                                       interior=interior)
     return write_version(functions.tf_functions(), config, model_base, target, model_name,
                          motion_warmup_inputs(config, functions.grid_size))
 

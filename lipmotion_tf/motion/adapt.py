@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 import time
 from pathlib import Path
 
@@ -164,6 +165,7 @@ def adapt_motion(videos, out_dir, minutes: float = 5.0, checkpoint=None, holdout
 
     from lipmotion_tf.data.person_video import video_list
     from lipmotion_tf.motion.config import WEIGHTS_NAME
+    from lipmotion_tf.motion.interior_config import INTERIOR_WEIGHTS_NAME
     from lipmotion_tf.motion.dataset import WindowSampler, speaking_amplitude
     from lipmotion_tf.motion.measures import evaluate_sequences
     from lipmotion_tf.motion.pipeline import motion_checkpoint
@@ -246,6 +248,9 @@ def adapt_motion(videos, out_dir, minutes: float = 5.0, checkpoint=None, holdout
         save_config(config, out_dir / "config.yaml")
         with write_atomically(out_dir / WEIGHTS_NAME) as temporary:
             trainer.generator.save_weights(str(temporary))
+        interior = Path(checkpoint) / INTERIOR_WEIGHTS_NAME
+        if interior.is_file():  # the renderer's learned interior goes with the model
+            shutil.copyfile(interior, out_dir / INTERIOR_WEIGHTS_NAME)
         report = MotionAdaptReport(base, base_own, adapted)
         result = AdaptResult(out_dir, report, fps, train_frames, total - train_frames, steps,
                              train_seconds, time.monotonic() - started)

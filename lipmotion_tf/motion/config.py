@@ -12,6 +12,7 @@ from typing import Any
 
 from lipmotion_tf.config import MAX_SEED, AudioConfig
 from lipmotion_tf.errors import ConfigError
+from lipmotion_tf.motion.interior_config import InteriorModelConfig
 
 MOTION_KIND = "motion"
 #: The motion generator's weights in a run (or shipped model) folder, beside config.yaml.
@@ -214,6 +215,10 @@ class MotionExperimentConfig:
         loss: :class:`MotionLossConfig`.
         data: :class:`MotionDataConfig`.
         train: :class:`MotionTrainConfig`.
+        interior: the learned mouth interior's settings
+            (:class:`~lipmotion_tf.motion.interior_config.InteriorModelConfig`), used when
+            the folder holds its weights (``mouth_interior.weights.h5``, trained apart with
+            ``training/interior.yaml``).
     """
 
     kind: str = MOTION_KIND
@@ -224,13 +229,15 @@ class MotionExperimentConfig:
     loss: MotionLossConfig = dataclasses.field(default_factory=MotionLossConfig)
     data: MotionDataConfig = dataclasses.field(default_factory=MotionDataConfig)
     train: MotionTrainConfig = dataclasses.field(default_factory=MotionTrainConfig)
+    interior: InteriorModelConfig = dataclasses.field(default_factory=InteriorModelConfig)
 
     def validate(self) -> None:
         if self.kind != MOTION_KIND:
             raise ConfigError(f"kind must be '{MOTION_KIND}' for a motion experiment")
         if not 0 <= self.seed <= MAX_SEED:
             raise ConfigError(f"seed must be in [0, {MAX_SEED}], got {self.seed}")
-        for section in (self.audio, self.model, self.loss, self.data, self.train):
+        for section in (self.audio, self.model, self.loss, self.data, self.train,
+                        self.interior):
             section.validate()
 
     def to_dict(self) -> dict[str, Any]:

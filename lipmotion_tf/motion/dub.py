@@ -64,7 +64,6 @@ def dub_motion_video(video_path, audio_path, output, checkpoint=None, batch_size
         InputError, NoFaceError: bad inputs, each named in one line, before anything is
             written.
     """
-    import tensorflow as tf
     from tqdm import tqdm
 
     from lipmotion_tf.audio.loader import load_audio
@@ -72,8 +71,7 @@ def dub_motion_video(video_path, audio_path, output, checkpoint=None, batch_size
     from lipmotion_tf.generate.render import check_not_an_input, check_output
     from lipmotion_tf.motion.extract import track_mesh
     from lipmotion_tf.motion.face_rig import FaceRig
-    from lipmotion_tf.motion.pipeline import MotionPipeline
-    from lipmotion_tf.motion.renderer import MotionRenderer
+    from lipmotion_tf.motion.pipeline import MotionPipeline, renderer_inputs
     from lipmotion_tf.video.face_mesh import FaceMeshDetector
     from lipmotion_tf.video.reader import iter_video, video_frame, video_info
 
@@ -102,9 +100,6 @@ def dub_motion_video(video_path, audio_path, output, checkpoint=None, batch_size
         reference = FaceRig.from_image(frame, meshes[first], frontal_rest=frontal_rest,
                                        source=str(video_path))
         side = reference.crop_size
-        mouth_box = (0, 0, side, side)  # the mouth moves within the crop as the head does
-        render = tf.function(MotionRenderer(side, mouth_box, reference.grid_size),
-                             reduce_retracing=True)
         if still:
             motion = np.zeros((pipeline.num_frames(len(waveform)), rep.NUM_MOTION_POINTS, 2),
                               np.float32)
@@ -122,13 +117,12 @@ def dub_motion_video(video_path, audio_path, output, checkpoint=None, batch_size
                     faceless += 1
                     writer.write(image)
                     continue
+                # Each frame's own mouth box: the mouth moves within the crop as the head does.
                 rig = FaceRig.from_image(image, meshes[index], frontal_rest=frontal_rest,
                                          side=side, colours=reference.colours,
-                                         mouth_box=mouth_box, source=str(video_path))
+                                         source=str(video_path))
                 step = motion[generated_index(j, fps, config.audio.fps, len(motion))][None]
-                out = render({"crop": rig.crop()[None], "basis": rig.basis,
-                              **rig.targets(step)})
-                writer.write(rig.paste(np.asarray(out)[0]))
+                writer.write(rig.paste(pipeline.render_batch(renderer_inputs(rig, step))[0]))
     return DubResult(frames_written=writer.frames_written, fps=fps, seconds=seconds,
                      source_frames=len(found), faceless_frames=faceless,
                      identity_index=first)

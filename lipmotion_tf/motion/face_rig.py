@@ -130,19 +130,9 @@ class FaceRig:
         basis = tps_basis(controls, np.stack([gx.ravel(), gy.ravel()], 1))
 
         if colours is None:
-            crop = image[y0:y0 + side, x0:x0 + side].astype(np.float32) / 255.0
-            lips = _polygon_pixels(crop, moving[:40])
-            cavity = np.clip(0.22 * np.median(lips, axis=0), 0.0, 1.0)
-            brightness = float(np.clip(np.median(crop.mean(axis=-1)) / 0.55, 0.45, 1.05))
-            teeth = np.clip(np.array([0.86, 0.84, 0.79]) * brightness, 0.0, 1.0)
-            colours = np.stack([cavity, teeth])
+            colours = interior_colours(image[y0:y0 + side, x0:x0 + side], moving[:40])
         if mouth_box is None:
-            lip_low, lip_high = moving[:40].min(axis=0), moving[:40].max(axis=0)
-            top = int(np.clip(np.floor(lip_low[1] - 0.3 * mouth_width), 0, side - 1))
-            bottom = int(np.clip(np.ceil(lip_high[1] + 0.8 * mouth_width), top + 1, side))
-            left = int(np.clip(np.floor(lip_low[0] - 0.15 * mouth_width), 0, side - 1))
-            right = int(np.clip(np.ceil(lip_high[0] + 0.15 * mouth_width), left + 1, side))
-            mouth_box = (top, left, bottom - top, right - left)
+            mouth_box = lips_box(moving[:40], mouth_width, side)
         return cls(image=image, mesh=mesh, transform=transform, rest=rest,
                    origin=(x0, y0), crop_size=side, controls=controls, basis=basis,
                    colours=np.asarray(colours, np.float32), grid_size=grid_size,
@@ -174,20 +164,7 @@ class FaceRig:
         moving = self.controls[: rep.NUM_MOTION_POINTS]
         displacement = np.zeros((frames,) + self.controls.shape, np.float32)
         displacement[:, : rep.NUM_MOTION_POINTS] = pixels - moving[None]
-        position = {index: i for i, index in enumerate(rep.MOTION_INDICES)}
-        inner = pixels[:, [position[i] for i in INNER_RING]]
-        upper = pixels[:, [position[i] for i in UPPER_INNER_CONTOUR]]
-        gap = np.linalg.norm(pixels[:, rep.UPPER_INNER] - pixels[:, rep.LOWER_INNER], axis=-1)
-        width = np.linalg.norm(pixels[:, rep.LEFT_CORNER] - pixels[:, rep.RIGHT_CORNER], axis=-1)
-        depth = np.minimum(0.45 * gap, 0.1 * width)[:, None, None]
-        teeth = np.concatenate([upper, (upper + np.array([0.0, 1.0]) * depth)[:, ::-1]], axis=1)
-        # Teeth show once the lips part by more than a sliver: below 3% of the mouth width
-        # their colour fades into the cavity's, so a barely open mouth is a dark line.
-        show = np.clip((gap / np.maximum(width, 1e-6) - 0.03) / 0.06, 0.0, 1.0)[:, None]
-        colours = np.repeat(self.colours[None], frames, axis=0)
-        colours[:, 1] = colours[:, 0] + show * (colours[:, 1] - colours[:, 0])
-        return {"displacement": displacement, "inner_lip": inner.astype(np.float32),
-                "teeth": teeth.astype(np.float32), "colours": colours}
+        return {"displacement": displacement, **interior_targets(pixels, self.colours)}
 
     def paste(self, rendered: np.ndarray) -> np.ndarray:
         """The photo with a rendered crop in place: uint8. ``rendered``: ``(S, S, 3)`` in
@@ -198,6 +175,49 @@ class FaceRig:
         frame[y0:y0 + side, x0:x0 + side] = (rendered if rendered.dtype == np.uint8
                                              else crop_to_uint8(rendered))
         return frame
+
+
+def interior_targets(pixels: np.ndarray, colours: np.ndarray) -> dict:
+    """The renderer's mouth-interior inputs for ``(T, 59, 2)`` motion points in crop pixels:
+    ``inner_lip`` ``(T, 20, 2)``, ``teeth`` ``(T, 22, 2)`` and per-frame ``colours``
+    ``(T, 2, 3)`` from the rig's cavity and teeth colours ``(2, 3)``."""
+    position = {index: i for i, index in enumerate(rep.MOTION_INDICES)}
+    inner = pixels[:, [position[i] for i in INNER_RING]]
+    upper = pixels[:, [position[i] for i in UPPER_INNER_CONTOUR]]
+    gap = np.linalg.norm(pixels[:, rep.UPPER_INNER] - pixels[:, rep.LOWER_INNER], axis=-1)
+    width = np.linalg.norm(pixels[:, rep.LEFT_CORNER] - pixels[:, rep.RIGHT_CORNER], axis=-1)
+    depth = np.minimum(0.45 * gap, 0.1 * width)[:, None, None]
+    teeth = np.concatenate([upper, (upper + np.array([0.0, 1.0]) * depth)[:, ::-1]], axis=1)
+    # Teeth show once the lips part by more than a sliver: below 3% of the mouth width
+    # their colour fades into the cavity's, so a barely open mouth is a dark line.
+    show = np.clip((gap / np.maximum(width, 1e-6) - 0.03) / 0.06, 0.0, 1.0)[:, None]
+    colours = np.repeat(np.asarray(colours, np.float32)[None], len(pixels), axis=0)
+    colours[:, 1] = colours[:, 0] + show * (colours[:, 1] - colours[:, 0])
+    return {"inner_lip": inner.astype(np.float32), "teeth": teeth.astype(np.float32),
+            "colours": colours}
+
+
+def interior_colours(region: np.ndarray, lips: np.ndarray) -> np.ndarray:
+    """Cavity and teeth colours ``(2, 3)`` in [0, 1] from a uint8 image region around the
+    mouth and its 40 lip points (pixels in the region): the cavity a dark shade of the lips,
+    the teeth an off-white as bright as the region."""
+    region = region.astype(np.float32) / 255.0
+    cavity = np.clip(0.22 * np.median(_polygon_pixels(region, lips), axis=0), 0.0, 1.0)
+    brightness = float(np.clip(np.median(region.mean(axis=-1)) / 0.55, 0.45, 1.05))
+    teeth = np.clip(np.array([0.86, 0.84, 0.79]) * brightness, 0.0, 1.0)
+    return np.stack([cavity, teeth]).astype(np.float32)
+
+
+def lips_box(lips: np.ndarray, mouth_width: float, side: int) -> tuple[int, int, int, int]:
+    """``(top, left, height, width)`` that an opening mouth can reach in a ``side``-pixel
+    crop: the box of the 40 lip points widened by 15% of the mouth width at the sides,
+    30% above and 80% below."""
+    lip_low, lip_high = lips.min(axis=0), lips.max(axis=0)
+    top = int(np.clip(np.floor(lip_low[1] - 0.3 * mouth_width), 0, side - 1))
+    bottom = int(np.clip(np.ceil(lip_high[1] + 0.8 * mouth_width), top + 1, side))
+    left = int(np.clip(np.floor(lip_low[0] - 0.15 * mouth_width), 0, side - 1))
+    right = int(np.clip(np.ceil(lip_high[0] + 0.15 * mouth_width), left + 1, side))
+    return top, left, bottom - top, right - left
 
 
 def crop_to_uint8(rendered: np.ndarray) -> np.ndarray:

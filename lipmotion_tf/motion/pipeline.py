@@ -52,14 +52,18 @@ class MotionPipeline:
         amplitude: how widely the speaker opens their mouth, for a generator that reads it
             (natural log against a typical speaker; None: typical). ``dub`` sets it from the
             video, ``--expressiveness`` from the user.
+        interior: the renderer's learned mouth interior
+            (:class:`~lipmotion_tf.motion.mouth_interior.MouthInterior`); None: drawn.
     """
 
     def __init__(self, generator, config, batch_size: int = 8,
-                 max_duration: float = DEFAULT_MAX_DURATION, amplitude: float | None = None):
+                 max_duration: float = DEFAULT_MAX_DURATION, amplitude: float | None = None,
+                 interior=None):
         if batch_size < 1:
             raise InputError(f"batch size must be >= 1, got {batch_size}")
         self.generator = generator
         self.config = config
+        self.interior = interior
         self.amplitude = amplitude
         self.batch_size = int(batch_size)
         self.max_duration = check_max_duration(max_duration)
@@ -67,15 +71,19 @@ class MotionPipeline:
         self._renderers: dict = {}
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path | None = None, **kwargs) -> "MotionPipeline":
-        """Loads a motion model folder (default: the shipped one).
+    def from_checkpoint(cls, path: str | Path | None = None, learned_interior: bool = True,
+                        **kwargs) -> "MotionPipeline":
+        """Loads a motion model folder (default: the shipped one) with its learned mouth
+        interior where it has one and ``learned_interior`` is set.
 
         Raises:
             InputError: an ``amplitude`` for a model that reads none.
         """
-        from lipmotion_tf.motion.training import load_motion_generator
+        from lipmotion_tf.motion.training import load_motion_generator, load_mouth_interior
 
         generator, config = load_motion_generator(path or motion_checkpoint())
+        if learned_interior:
+            kwargs["interior"] = load_mouth_interior(path or motion_checkpoint(), config)
         if kwargs.get("amplitude") is not None and not generator.amplitude_input:
             raise InputError(f"the motion model in {path or motion_checkpoint()} was trained "
                              "without the speaker's amplitude (model.amplitude_input): "
@@ -132,7 +140,8 @@ class MotionPipeline:
 
         grid = int(round(np.sqrt(inputs["basis"].shape[0])))
         if grid not in self._renderers:
-            self._renderers[grid] = render_function(MotionRenderer(grid_size=grid))
+            self._renderers[grid] = render_function(MotionRenderer(grid_size=grid,
+                                                                   interior=self.interior))
         return np.asarray(self._renderers[grid](**inputs)["frames"])
 
     def render_crops(self, rig, motion: np.ndarray) -> Iterator[np.ndarray]:

@@ -13,7 +13,9 @@ Per frame, at the crop's own (native) resolution:
    teeth as a band under the upper lip, darker towards the corners (both colours come from
    the identity), blended
    through the polygon's anti-aliased mask, drawn only in ``mouth_box`` (the region the
-   mouth can reach) to keep the per-frame cost small.
+   mouth can reach) to keep the per-frame cost small; then, with a learned ``interior``
+   (:class:`~lipmotion_tf.motion.mouth_interior.MouthInterior`), the mouth box resampled
+   to its size, repainted inside the widened inner-lip mask, and resampled back.
 
 :meth:`MotionRenderer.warp` is steps 1 and 2, :meth:`MotionRenderer.paint` step 3 (timed
 apart in ``benchmarks/motion_generation.py``). Only pixels the spline moves or the interior
@@ -25,9 +27,9 @@ size is then read from the ``crop`` input's shape and the mouth box from a ``mou
 input (the exported SavedModel and TFLite renderer). Sizes are used through the same tensor
 operations either way, so a fixed-size renderer and an any-size one give the same frames.
 
-The interior is drawn, not learned: where the identity's mouth is closed there are no teeth
-to move, and a learned interior needs the self-reenactment training this renderer was built
-to receive (its inputs already carry everything such a layer would read).
+Where the identity's mouth is closed there are no teeth to move: the drawn interior says
+where teeth and cavity go, and the learned one makes them look like a mouth. Both read the
+same inputs, so the exports' signatures do not change with it.
 """
 
 from __future__ import annotations
@@ -67,11 +69,14 @@ class MotionRenderer(keras.layers.Layer):
             least :data:`~lipmotion_tf.motion.face_rig.MIN_CROP` pixels, more than ``G``).
         supersample: samples per pixel side of the polygon masks (anti-aliasing).
         inverse_steps: Newton steps inverting the warp field (:meth:`inverse_field`).
+        interior: a trained :class:`~lipmotion_tf.motion.mouth_interior.MouthInterior`;
+            None: the drawn interior only.
     """
 
     def __init__(self, crop_size: int | None = None, mouth_box=None, grid_size: int = 64,
-                 supersample: int = 2, inverse_steps: int = 6, **kwargs):
+                 supersample: int = 2, inverse_steps: int = 6, interior=None, **kwargs):
         super().__init__(**kwargs)
+        self.interior = interior
         if (crop_size is not None and crop_size < 8) or grid_size < 2 or supersample < 1:
             raise ValueError("crop_size >= 8, grid_size >= 2 and supersample >= 1 required")
         self.crop_size = None if crop_size is None else int(crop_size)
@@ -125,7 +130,7 @@ class MotionRenderer(keras.layers.Layer):
             source_x = source_x - ops.clip((d * rx - b * ry) / det, -limit, limit)
             source_y = source_y - ops.clip((a * ry - c * rx) / det, -limit, limit)
         inverse = ops.stack([target_x - source_x, target_y - source_y], axis=-1)
-        return _resize(inverse, size)
+        return _resize(inverse, size, size)
 
     def interior_masks(self, inner_lip, teeth, size, box):
         """The mouth and teeth masks ``(B, S, S, 1)``, drawn inside the mouth box only."""
@@ -162,7 +167,15 @@ class MotionRenderer(keras.layers.Layer):
         return warped * (1.0 - inside) + ops.pad(ops.clip(sharp, 0.0, 1.0), padding)
 
     def paint(self, warped, inputs):
-        """Step 3: the mouth interior drawn over ``warped`` (``(B, S, S, 3)``)."""
+        """Step 3: the mouth interior over ``warped`` (``(B, S, S, 3)``): drawn, then
+        repainted by the learned interior where there is one."""
+        painted, mouth = self.draw(warped, inputs)
+        if self.interior is None:
+            return painted
+        return self.learned_interior(painted, mouth, self._size(warped), self._box(inputs))
+
+    def draw(self, warped, inputs):
+        """The drawn interior over ``warped`` and its soft mask ``(B, S, S, 1)``."""
         size, box = self._size(warped), self._box(inputs)
         px, _ = self._pixel_grid(warped, size)
         mouth, teeth = self.interior_masks(inputs["inner_lip"], inputs["teeth"], size, box)
@@ -177,8 +190,30 @@ class MotionRenderer(keras.layers.Layer):
                            (-1, 1, 1, 1)) / 2.0 + 1.0
         across = ops.abs(ops.expand_dims(px, -1) - centre) / half
         tooth = cavity + (tooth - cavity) * ops.clip(1.0 - 0.7 * ops.square(across), 0.0, 1.0)
-        interior = cavity * (1.0 - teeth) + tooth * teeth
-        return warped * (1.0 - mouth) + interior * mouth
+        drawn = cavity * (1.0 - teeth) + tooth * teeth
+        return warped * (1.0 - mouth) + drawn * mouth, mouth
+
+    def interior_inputs(self, painted, mouth, box, side: int):
+        """The mouth box of the drawn frame and of its mouth mask, resampled to
+        ``side x side``: what :class:`~lipmotion_tf.motion.mouth_interior.MouthInterior`
+        reads (``region`` ``(B, side, side, 3)``, ``mask`` ``(B, side, side, 1)``)."""
+        top, left, height, width = box
+        inside = (slice(None), slice(top, top + height), slice(left, left + width))
+        return {"region": _resize(painted[inside], side, side),
+                "mask": _resize(mouth[inside], side, side)}
+
+    def learned_interior(self, painted, mouth, size, box):
+        """The interior network's pixels in place of the drawn ones, inside its blend mask
+        only: elsewhere the drawn frame is kept exactly."""
+        top, left, height, width = box
+        inputs = self.interior_inputs(painted, mouth, box, self.interior.size)
+        repainted = self.interior(inputs)
+        alpha = _resize(self.interior.blend_mask(inputs["mask"]), height, width)
+        region = painted[:, top:top + height, left:left + width]
+        region = region * (1.0 - alpha) + _resize(repainted, height, width) * alpha
+        padding = ((0, 0), (top, size - top - height), (left, size - left - width), (0, 0))
+        inside = ops.pad(ops.ones_like(region[..., :1]), padding)
+        return painted * (1.0 - inside) + ops.pad(ops.clip(region, 0.0, 1.0), padding)
 
     def _size(self, crop):
         return self.crop_size if self.crop_size is not None else ops.shape(crop)[1]
@@ -202,8 +237,17 @@ class MotionRenderer(keras.layers.Layer):
         config.update(crop_size=self.crop_size,
                       mouth_box=None if self.mouth_box is None else list(self.mouth_box),
                       grid_size=self.grid_size, supersample=self.supersample,
-                      inverse_steps=self.inverse_steps)
+                      inverse_steps=self.inverse_steps,
+                      interior=None if self.interior is None
+                      else keras.saving.serialize_keras_object(self.interior))
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if config.get("interior") is not None:
+            config["interior"] = keras.saving.deserialize_keras_object(config["interior"])
+        return cls(**config)
 
 
 def _sample(sampler, image, x, y):
@@ -216,13 +260,13 @@ def _sample(sampler, image, x, y):
     return ops.reshape(values, (shape[0], shape[1], shape[2], ops.shape(image)[3]))
 
 
-def _resize(images, size):
-    """Bilinear resize to ``size x size``; ``size`` may be a tensor (Keras's resize wants
+def _resize(images, height, width):
+    """Bilinear resize to ``height x width``; either may be a tensor (Keras's resize wants
     Python integers; both reach the same TensorFlow kernel)."""
-    if isinstance(size, int):
-        return ops.image.resize(images, (size, size), interpolation="bilinear")
+    if isinstance(height, int) and isinstance(width, int):
+        return ops.image.resize(images, (height, width), interpolation="bilinear")
     import tensorflow as tf
 
-    return tf.image.resize(images, ops.stack([size, size]), method="bilinear")
+    return tf.image.resize(images, ops.stack([height, width]), method="bilinear")
 
 

@@ -240,3 +240,21 @@ def load_motion_generator(run_dir: str | Path):
                "rest": np.zeros((1, config.model.points, 2), np.float32)})
     generator.load_weights(str(weights))
     return generator, config
+
+
+def load_mouth_interior(run_dir: str | Path, config):
+    """The learned :class:`~lipmotion_tf.motion.mouth_interior.MouthInterior` of a motion
+    model folder (built from ``config.interior``), or None where the folder has none (its
+    renderer then draws the interior)."""
+    from lipmotion_tf.motion.interior_config import INTERIOR_WEIGHTS_NAME
+    from lipmotion_tf.motion.mouth_interior import MouthInterior
+
+    weights = Path(run_dir) / INTERIOR_WEIGHTS_NAME
+    if not weights.is_file():
+        return None
+    interior = MouthInterior(**dataclasses.asdict(config.interior), name="mouth_interior")
+    size = config.interior.size
+    interior({"region": np.zeros((1, size, size, 3), np.float32),
+              "mask": np.zeros((1, size, size, 1), np.float32)})
+    interior.load_weights(str(weights))
+    return interior
