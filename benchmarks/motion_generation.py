@@ -13,7 +13,7 @@ paste-back + H.264 encoding.
 ``--tflite`` measures the app's path instead (``lipmotion_tf/export/tflite_motion.py``), on
 the photo scaled so that its mouth crop is ``--crop`` pixels: the TFLite float32 pipeline and
 the int8 one (the motion model quantized, calibrated on ``--calibration-windows`` clips of
-``--calibration-data``; the renderer has no weights and stays float32), one frame per
+``--calibration-data``; the renderer, learned interior included, stays float32), one frame per
 renderer call in the LiteRT interpreter with ``--threads`` threads. It prints frames/s of the
 whole pipeline (log-mel model, motion model, rig targets, renderer, paste-back; no video
 encoding) and the per-frame milliseconds of each part (medians of the per-frame ones), the
@@ -122,10 +122,11 @@ def tflite_benchmark(args) -> None:
     from lipmotion_tf.export.tflite_motion import TFLiteMotionPipeline
     from lipmotion_tf.motion.face_rig import FaceRig
     from lipmotion_tf.motion.pipeline import motion_checkpoint, renderer_inputs
-    from lipmotion_tf.motion.training import load_motion_generator
+    from lipmotion_tf.motion.training import load_motion_generator, load_mouth_interior
     from lipmotion_tf.video.image_io import read_image
 
     generator, config = load_motion_generator(args.checkpoint or motion_checkpoint())
+    interior = load_mouth_interior(args.checkpoint or motion_checkpoint(), config)
     photo = read_image(args.image)
     scale = args.crop / FaceRig.from_image(photo).crop_size
     size = (round(photo.shape[1] * scale), round(photo.shape[0] * scale))
@@ -139,7 +140,7 @@ def tflite_benchmark(args) -> None:
     speech = np.resize(speech, int(args.seconds * config.audio.sample_rate)).astype(np.float32)
 
     with tempfile.TemporaryDirectory() as folder:
-        models = _tflite_models(generator, config, Path(folder), args)
+        models = _tflite_models(generator, config, Path(folder), args, interior)
         pipelines = {quantize: TFLiteMotionPipeline(
             models[f"motion_{quantize}"], models["renderer"], models["log_mel"],
             num_threads=args.threads, config=config)
@@ -151,6 +152,7 @@ def tflite_benchmark(args) -> None:
         from lipmotion_tf.cpu_kernels import cpuinfo_field
 
         result = {"machine": cpuinfo_field("model name") or platform.machine(),
+                  "interior": "drawn" if interior is None else "learned",
                   "photo": f"{photo.shape[1]}x{photo.shape[0]}", "crop": rig.crop_size,
                   "seconds": args.seconds, "threads": args.threads, "pipelines": {}}
         frames_out = {}
@@ -189,9 +191,10 @@ def tflite_benchmark(args) -> None:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
 
 
-def _tflite_models(generator, config, folder: Path, args) -> dict:
+def _tflite_models(generator, config, folder: Path, args, interior=None) -> dict:
     """``{name: .tflite path}``: log_mel, motion_none, motion_int8 (with calibration data),
-    renderer, and the renderer's warp and paint halves."""
+    renderer, and the renderer's warp and paint halves (with the learned ``interior``
+    where there is one)."""
     import tensorflow as tf
 
     from lipmotion_tf.export.motion_tflite import (
@@ -205,7 +208,8 @@ def _tflite_models(generator, config, folder: Path, args) -> dict:
     contents = {
         "log_mel": convert_motion_to_tflite(generator, config, "log_mel"),
         "motion_none": convert_motion_to_tflite(generator, config, "motion"),
-        "renderer": convert_motion_to_tflite(generator, config, "renderer"),
+        "renderer": convert_motion_to_tflite(generator, config, "renderer",
+                                             interior=interior),
     }
     data = Path(args.calibration_data)
     if args.calibration_data != "none" and data.is_dir():
@@ -214,7 +218,7 @@ def _tflite_models(generator, config, folder: Path, args) -> dict:
                                                            calibration)
     else:
         print(f"no int8 figures: no motion data at {data} to calibrate on")
-    renderer = MotionRenderer(grid_size=64)
+    renderer = MotionRenderer(grid_size=64, interior=interior)
     specs = render_specs(64, batch=1)
     warp_specs = [specs[k] for k in ("crop", "basis", "displacement", "mouth_box")]
     paint_specs = [tf.TensorSpec([1, None, None, 3], tf.float32, name="warped")] + [

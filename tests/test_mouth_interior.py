@@ -61,6 +61,52 @@ def test_interior_losses_on_known_cases():
     assert float(masked_gradient_l1(shifted, image, far)) == 0.0
 
 
+def test_hinge_losses_count_only_the_weighted_patches():
+    from lipmotion_tf.motion.interior_losses import (
+        hinge_discriminator_loss,
+        hinge_generator_loss,
+    )
+
+    real = np.full((1, 2, 2, 1), 2.0, np.float32)
+    fake = np.full((1, 2, 2, 1), -2.0, np.float32)
+    weight = np.zeros((1, 2, 2, 1), np.float32)
+    weight[0, 0, 0] = 1.0
+    assert float(hinge_discriminator_loss(real, fake, weight)) == 0.0  # beyond both margins
+    fake[0, 1, 1] = 3.0  # a fooled patch that does not count
+    assert float(hinge_discriminator_loss(real, fake, weight)) == 0.0
+    fake[0, 0, 0] = 0.0
+    assert float(hinge_discriminator_loss(real, fake, weight)) == pytest.approx(0.5)
+    assert float(hinge_generator_loss(fake, weight)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_trainer_with_a_discriminator_trains_both_and_round_trips():
+    import keras
+
+    from lipmotion_tf.motion.interior_discriminator import InteriorDiscriminator
+    from lipmotion_tf.motion.interior_trainer import InteriorTrainer
+
+    interior = _tiny_interior()
+    discriminator = InteriorDiscriminator(4, name="interior_discriminator")
+    trainer = InteriorTrainer(interior, discriminator=discriminator, adversarial=0.1)
+    trainer.compile(optimizer=keras.optimizers.Adam(1e-3),
+                    discriminator_optimizer=keras.optimizers.Adam(1e-3))
+    rng = np.random.default_rng(0)
+    region = rng.uniform(0, 1, (4, 32, 32, 3)).astype(np.float32)
+    mask = np.stack([_blob(32, (16, 16), 8)] * 4)[..., None]
+    history = trainer.fit({"region": region, "mask": mask}, region[::-1], epochs=2,
+                          batch_size=2, verbose=0)
+    assert {"adversarial", "discriminator", "l1", "drawn_l1"} <= set(history.history)
+    before = [w.copy() for w in discriminator.get_weights()]
+    trainer.fit({"region": region, "mask": mask}, region[::-1], epochs=1, batch_size=2,
+                verbose=0)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, discriminator.get_weights()))
+    again = InteriorTrainer.from_config(trainer.get_config())
+    assert again.discriminator.width == 4 and again.adversarial_weight == 0.1
+    with pytest.raises(ValueError, match="discriminator_optimizer"):
+        InteriorTrainer(_tiny_interior(), discriminator=InteriorDiscriminator(4)).compile(
+            optimizer=keras.optimizers.Adam(1e-3))
+
+
 def test_tiny_fit_beats_the_drawn_interior():
     """A few steps of the trainer on a made-up mouth (a dark cavity with a light band, drawn
     as flat grey) bring the error in the mask well under the drawn interior's."""

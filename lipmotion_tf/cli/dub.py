@@ -11,6 +11,7 @@ from __future__ import annotations
 from lipmotion_tf.cli.generation_options import (
     add_expressiveness_option,
     add_generation_options,
+    add_interior_option,
     add_model_options,
     apply_device,
     chosen_model,
@@ -34,6 +35,7 @@ def add_arguments(parser) -> None:
                         help="a baseline without the speech: the identity crop pasted (paper) "
                              "or the mouth held at its rest shape (motion)")
     add_expressiveness_option(parser, "the video's own, for a model that reads it")
+    add_interior_option(parser)
     add_generation_options(parser)
 
 
@@ -54,6 +56,8 @@ def run(args) -> int:
     check_declared_duration(args.audio, args.max_duration)
     if args.expressiveness is not None and chosen_model(args) != "motion":
         raise InputError("--expressiveness is for the motion model")
+    if args.interior != "auto" and chosen_model(args) != "motion":
+        raise InputError("--interior is for the motion model")
     if chosen_model(args) == "motion":
         from lipmotion_tf.motion.dub import dub_motion_video
 
@@ -64,7 +68,7 @@ def run(args) -> int:
             result = dub_motion_video(args.video, args.audio, args.output,
                                       checkpoint=args.checkpoint, batch_size=args.batch_size,
                                       max_duration=args.max_duration, still=args.still,
-                                      amplitude=amplitude)
+                                      amplitude=amplitude, interior=args.interior)
         print(result.summary(args.output))
         return 0
     with terminate_as_interrupt():

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 
+from lipmotion_tf.cli.generation_options import add_interior_option
+
 HELP = "measure a model on videos or prepared clips (or the paper's Table 2 ablations)"
 SPLIT_CHOICES = ("test", "val", "train", "all")
 
@@ -54,6 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--background", choices=("first-frame", "frames"), default="first-frame",
                         help="paste crops for landmark detection into the clip's first video frame, "
                         "or each into its own frame (whose moving jaw leaks into the landmarks)")
+    add_interior_option(parser)
     parser.add_argument("--name", default=None, help="row label of the model in the table")
     parser.add_argument("--batch-size", type=int, default=8, help="windows per generator call")
     parser.add_argument("--examples", type=int, default=3, help="clips shown in the figures")
@@ -83,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--folder is used with --motion-only")
     if _chosen_model(args) == "motion":
         return run_motion_videos(args)
+    if args.interior != "auto":
+        raise InputError("--interior is for the motion model on videos")
     common = dict(
         split=args.split, limit=args.limit, video_dirs=args.videos or (), examples=args.examples,
         progress=not args.no_progress, background=args.background.replace("-", "_"),
@@ -136,7 +141,7 @@ def run_motion_videos(args: argparse.Namespace) -> int:
     report = evaluate_motion_videos([args.data] + list(args.videos or ()), args.out,
                                     checkpoint=args.checkpoint, limit=args.limit,
                                     examples=args.examples, name=args.name or "motion",
-                                    progress=not args.no_progress)
+                                    progress=not args.no_progress, interior=args.interior)
     print(table(report["summary"]))
     for video, reason in report["skipped"].items():
         print(f"skipped {video}: {reason}")

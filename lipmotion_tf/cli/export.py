@@ -18,7 +18,11 @@ from __future__ import annotations
 
 import argparse
 
-from lipmotion_tf.cli.generation_options import add_model_options, chosen_model
+from lipmotion_tf.cli.generation_options import (
+    add_interior_option,
+    add_model_options,
+    chosen_model,
+)
 
 HELP = "export a model as a TF Serving SavedModel or a TFLite model"
 QUANTIZE_CHOICES = ("none", "float16", "dynamic", "int8")
@@ -41,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_model_options(saved, *MODEL_HELP)
+    add_interior_option(saved)
     saved.add_argument("--output", "-o", required=True, metavar="MODEL_BASE",
                        help="model base folder (TF Serving's --model_base_path)")
     saved.add_argument("--version", type=int, default=None,
@@ -72,6 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       "(float32) or log_mel (the float32 audio front end); paper model: "
                       "generator (the generate_window signature) or log_mel (default: "
                       "motion, or generator)")
+    add_interior_option(lite)
     lite.add_argument("--output", "-o", required=True, help="the .tflite file to write")
     lite.add_argument("--quantize", choices=QUANTIZE_CHOICES, default="none",
                       help="weights and activations: float32, float16 weights, int8 weights "
@@ -146,6 +152,8 @@ def _run(args: argparse.Namespace) -> int:
         model = chosen_model(args)
         if model == "motion" and args.conv2d:
             raise InputError("--conv2d is for the paper model (--model paper)")
+        if model != "motion" and args.interior != "auto":
+            raise InputError("--interior is for the motion model")
         return _saved_model(args, model)
     if args.format == "checkpoint":
         return _compact_checkpoint(args)
@@ -159,9 +167,10 @@ def _run(args: argparse.Namespace) -> int:
     if part == "log_mel" and args.quantize != "none":
         raise InputError("the log_mel front end is exported as float32 only (--quantize none)")
     if part == "renderer" and args.quantize != "none":
-        raise InputError("the renderer is exported as float32 only (--quantize none): it has "
-                         "no weights, and int8 activations would put its pixel coordinates "
-                         "on a coarse grid")
+        raise InputError("the renderer is exported as float32 only (--quantize none): int8 "
+                         "activations would put its pixel coordinates on a coarse grid")
+    if args.interior != "auto" and part != "renderer":
+        raise InputError("--interior is for the motion model's renderer (--part renderer)")
     if model == "motion" and args.conv3d:
         raise InputError("--conv3d is for the paper model (--model paper)")
     if model == "motion":
@@ -201,14 +210,15 @@ def _saved_model(args: argparse.Namespace, model: str) -> int:
                          f"Serving's {MAX_VERSION}: pass --version")
     if model == "motion":
         from lipmotion_tf.motion.pipeline import motion_checkpoint
-        from lipmotion_tf.motion.training import load_motion_generator, load_mouth_interior
+        from lipmotion_tf.motion.pipeline import choose_interior
+        from lipmotion_tf.motion.training import load_motion_generator
 
         folder = args.checkpoint or motion_checkpoint()
         generator, config = load_motion_generator(folder)
         target = export_motion_saved_model(
             generator, config, args.output, version=version, overwrite=args.overwrite,
             model_name=args.model_name, batch_size=args.batch_size,
-            interior=load_mouth_interior(folder, config),
+            interior=choose_interior(folder, config, args.interior),
         )
         print(f"wrote {target} (motion model; signatures serving_default, motion, render, "
               "log_mel)")
@@ -288,7 +298,8 @@ def _motion_tflite(args: argparse.Namespace, part: str) -> int:
     )
     from lipmotion_tf.export.tflite import check_output_file
     from lipmotion_tf.motion.pipeline import motion_checkpoint
-    from lipmotion_tf.motion.training import load_motion_generator, load_mouth_interior
+    from lipmotion_tf.motion.pipeline import choose_interior
+    from lipmotion_tf.motion.training import load_motion_generator
 
     check_output_file(args.output, args.overwrite)
     folder = args.checkpoint or motion_checkpoint()
@@ -300,7 +311,7 @@ def _motion_tflite(args: argparse.Namespace, part: str) -> int:
     result = export_motion_tflite(generator, config, args.output, part=part,
                                   quantize=args.quantize, calibration=calibration,
                                   overwrite=args.overwrite,
-                                  interior=load_mouth_interior(folder, config))
+                                  interior=choose_interior(folder, config, args.interior))
     _print_tflite(result)
     return 0
 

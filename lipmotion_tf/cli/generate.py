@@ -16,6 +16,7 @@ from pathlib import Path
 from lipmotion_tf.cli.generation_options import (
     add_expressiveness_option,
     add_generation_options,
+    add_interior_option,
     add_model_options,
     apply_device,
     chosen_model,
@@ -57,6 +58,7 @@ def add_arguments(parser) -> None:
                         help="motion model: move the photo's lips as the person in this video "
                              "moves theirs (their speech is muxed in; --audio is not used)")
     add_expressiveness_option(parser, "1")
+    add_interior_option(parser)
     add_generation_options(parser)
 
 
@@ -87,6 +89,8 @@ def run(args) -> int:
         raise InputError("--motion-from needs the motion model")
     if args.expressiveness is not None and (model != "motion" or args.motion_from):
         raise InputError("--expressiveness is for the motion model's speech-driven motion")
+    if args.interior != "auto" and model != "motion":
+        raise InputError("--interior is for the motion model")
     # The inputs' headers and the output, before the model loads: a 3-hour file is refused
     # without decoding it, an image given as speech without waiting for the model.
     check_output(Path(args.output))
@@ -109,7 +113,7 @@ def run(args) -> int:
                                 layout=args.layout or "face", size=args.size,
                                 batch_size=args.batch_size, max_duration=args.max_duration,
                                 source=str(args.image), motion_from=args.motion_from,
-                                amplitude=amplitude)
+                                amplitude=amplitude, interior=args.interior)
         print(f"wrote {args.output}")
         return 0
     with terminate_as_interrupt():

@@ -29,6 +29,15 @@ def add_model_options(parser, motion_help: str, paper_help: str) -> None:
                         help="model folder (default: the shipped model of --model)")
 
 
+def add_interior_option(parser) -> None:
+    """``--interior auto|learned|drawn``: the motion model's mouth interior."""
+    parser.add_argument("--interior", choices=("auto", "learned", "drawn"), default="auto",
+                        help="the motion model's mouth interior: learned (the network that "
+                             "paints teeth, tongue and cavity), drawn (a cavity and a teeth "
+                             "band in the photo's colours; faster), auto: the model folder's "
+                             "learned one where it has one")
+
+
 def add_expressiveness_option(parser, default_help: str) -> None:
     """``--expressiveness``: how widely the motion model opens the mouth."""
     parser.add_argument("--expressiveness", type=float, default=None, metavar="X",

@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "epoch end; run the same command again to continue")
     parser.add_argument("--init-from", metavar="CHECKPOINT", default=None,
                         help="start the generator from this checkpoint's weights (a run folder, "
-                             "or 'shipped' for the model inside the package)")
+                             "or 'shipped' for the model inside the package); for the mouth "
+                             "interior, a folder holding mouth_interior.weights.h5")
     parser.add_argument("--quiet", action="store_true", help="no per-step progress bar")
 
 
@@ -175,13 +176,18 @@ def run_interior(args: argparse.Namespace) -> int:
     from lipmotion_tf.motion.interior_config import InteriorExperimentConfig
     from lipmotion_tf.motion.interior_training import train_interior
 
+    from lipmotion_tf.motion.pipeline import motion_checkpoint
+
+    init_from, args.init_from = args.init_from, None  # an interior run or motion model
+    if init_from == "shipped":
+        init_from = motion_checkpoint()
     refuse_paper_options(args)
     config = load_config(args.config, list(args.overrides),
                          config_class=InteriorExperimentConfig)
     budget = time_budget(args)
     started = time.perf_counter()
     result = train_interior(config, args.data[0], args.output, time_budget=budget,
-                            verbose=2 if args.quiet else "auto")
+                            verbose=2 if args.quiet else "auto", init_from=init_from)
     elapsed = time.perf_counter() - started
     summary = result.validation
     print(f"validation: PSNR in the mouth {summary['psnr_learned']:.2f} dB learned, "

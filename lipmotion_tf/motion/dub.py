@@ -53,7 +53,8 @@ def video_amplitude(meshes: np.ndarray, found: np.ndarray, config) -> float:
 
 def dub_motion_video(video_path, audio_path, output, checkpoint=None, batch_size: int = 8,
                      max_duration: float = DEFAULT_MAX_DURATION, still: bool = False,
-                     progress: bool = True, amplitude: float | None = None) -> DubResult:
+                     progress: bool = True, amplitude: float | None = None,
+                     interior: str = "auto") -> DubResult:
     """Writes ``output``: the video at ``video_path`` with its mouth saying ``audio_path``.
 
     ``still`` holds the mouth at the video's rest shape instead (the baseline). A model that
@@ -80,7 +81,8 @@ def dub_motion_video(video_path, audio_path, output, checkpoint=None, batch_size
     check_not_an_input(output, video_path, audio_path)
     info = video_info(video_path)
     pipeline = MotionPipeline.from_checkpoint(checkpoint, batch_size=batch_size,
-                                              max_duration=max_duration, amplitude=amplitude)
+                                              max_duration=max_duration, amplitude=amplitude,
+                                              interior=interior)
     config = pipeline.config
     rate = config.audio.sample_rate
     waveform = pipeline.check_speech(load_audio(audio_path, rate, max_duration), rate,

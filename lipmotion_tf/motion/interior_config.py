@@ -42,14 +42,20 @@ class InteriorLossConfig:
         l1: mean absolute error.
         gradient: mean absolute error of the horizontal and vertical differences (edges:
             where teeth meet cavity and lips).
+        adversarial: the conditional patch discriminator's hinge loss
+            (:class:`~lipmotion_tf.motion.interior_discriminator.InteriorDiscriminator`);
+            0: no discriminator.
     """
 
     l1: float = 1.0
     gradient: float = 1.0
+    adversarial: float = 0.0
 
     def validate(self) -> None:
         if not (self.l1 >= 0 and self.gradient >= 0 and self.l1 + self.gradient > 0):
             raise ConfigError("loss.l1 and loss.gradient must be >= 0, one of them > 0")
+        if not self.adversarial >= 0:
+            raise ConfigError("loss.adversarial must be >= 0")
 
 
 @dataclasses.dataclass
@@ -78,17 +84,23 @@ class InteriorDataConfig:
 @dataclasses.dataclass
 class InteriorTrainConfig:
     """Optimisation: ``epochs`` of ``steps_per_epoch`` batches, Adam at ``learning_rate``
-    (cosine decay to a tenth over all steps), gradients clipped to ``clip_norm``."""
+    (cosine decay to a tenth over all steps), gradients clipped to ``clip_norm``; the
+    discriminator (``loss.adversarial``) at ``discriminator_learning_rate`` with
+    ``discriminator_width`` channels in its first layer."""
 
     epochs: int = 10
     steps_per_epoch: int = 250
     learning_rate: float = 1e-3
     clip_norm: float = 1.0
+    discriminator_learning_rate: float = 2e-4
+    discriminator_width: int = 32
 
     def validate(self) -> None:
         if self.epochs < 1 or self.steps_per_epoch < 1:
             raise ConfigError("train.epochs and train.steps_per_epoch must be >= 1")
-        for name in ("learning_rate", "clip_norm"):
+        if self.discriminator_width < 1:
+            raise ConfigError("train.discriminator_width must be >= 1")
+        for name in ("learning_rate", "clip_norm", "discriminator_learning_rate"):
             if not 0 < getattr(self, name) < 1e3:
                 raise ConfigError(f"train.{name} must be positive")
 

@@ -15,6 +15,22 @@ def masked_l1(generated, real, mask):
     return ops.sum(ops.abs(generated - real) * weight) / (ops.sum(weight) + 1e-6)
 
 
+def hinge_discriminator_loss(real_logits, fake_logits, weight):
+    """The discriminator's hinge loss, real patches above +1 and generated ones below -1,
+    averaged with ``weight`` (``(B, h, w, 1)``): patches outside the repainted region are
+    the same image on both sides, and counting them only dilutes the loss."""
+    total = ops.sum(weight) + 1e-6
+    return (ops.sum(ops.relu(1.0 - real_logits) * weight)
+            + ops.sum(ops.relu(1.0 + fake_logits) * weight)) / (2.0 * total)
+
+
+def hinge_generator_loss(fake_logits, weight):
+    """The generator's side of the hinge loss, ``-D(fake)`` averaged with ``weight``
+    (``(B, h, w, 1)``, the blend mask at the logits' size: only the repainted patches
+    count)."""
+    return -ops.sum(fake_logits * weight) / (ops.sum(weight) + 1e-6)
+
+
 def masked_gradient_l1(generated, real, mask):
     """Mean absolute error of the horizontal and vertical pixel differences, weighted by
     ``mask`` at both pixels of a difference: an L1 loss alone blurs edges that a small shift

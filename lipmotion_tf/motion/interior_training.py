@@ -111,13 +111,16 @@ def _numpy(pair):
 
 
 def train_interior(config: InteriorExperimentConfig, data: str | Path, output_dir: str | Path,
-                   time_budget: float | None = None, verbose="auto",
-                   log=print) -> InteriorTrainResult:
-    """Trains the interior network on ``data`` (a ``prepare-interior`` file) into ``output_dir``."""
+                   time_budget: float | None = None, verbose="auto", log=print,
+                   init_from: str | Path | None = None) -> InteriorTrainResult:
+    """Trains the interior network on ``data`` (a ``prepare-interior`` file) into
+    ``output_dir``, starting from the interior of ``init_from`` (a run or motion model
+    folder) where given: an L1 run fine-tuned with the discriminator, for example."""
     import tensorflow as tf
 
     from lipmotion_tf.config import load_config
     from lipmotion_tf.errors import ConfigError, DataError, TrainingError
+    from lipmotion_tf.motion.interior_discriminator import InteriorDiscriminator
     from lipmotion_tf.motion.interior_trainer import InteriorTrainer
     from lipmotion_tf.motion.mouth_interior import MouthInterior
     from lipmotion_tf.train.runner import save_config
@@ -156,18 +159,38 @@ def train_interior(config: InteriorExperimentConfig, data: str | Path, output_di
     val_data = tf.data.Dataset.from_tensor_slices(val).map(as_float).batch(config.data.batch_size)
 
     interior = MouthInterior(**dataclasses.asdict(config.model), name="mouth_interior")
-    trainer = InteriorTrainer(interior, config.loss.l1, config.loss.gradient,
-                              name="interior_trainer")
+    discriminator = (InteriorDiscriminator(config.train.discriminator_width,
+                                           name="interior_discriminator")
+                     if config.loss.adversarial > 0 else None)
+    trainer = InteriorTrainer(interior, config.loss.l1, config.loss.gradient, discriminator,
+                              config.loss.adversarial, name="interior_trainer")
     steps = config.train.epochs * config.train.steps_per_epoch
     schedule = keras.optimizers.schedules.CosineDecay(config.train.learning_rate, steps,
                                                       alpha=0.1)
-    trainer.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=config.train.clip_norm))
-    probe = {key: value[:1] for key, value in train.items()}
-    interior(as_float(probe)[0])
+    trainer.compile(
+        optimizer=keras.optimizers.Adam(schedule, clipnorm=config.train.clip_norm),
+        discriminator_optimizer=None if discriminator is None else keras.optimizers.Adam(
+            config.train.discriminator_learning_rate, beta_1=0.5))
+    probe, _ = as_float({key: value[:1] for key, value in train.items()})
+    interior(probe)
+    if init_from is not None:
+        weights = Path(init_from) / INTERIOR_WEIGHTS_NAME
+        if not weights.is_file():
+            raise DataError(f"--init-from {init_from}: no {INTERIOR_WEIGHTS_NAME} there")
+        try:
+            interior.load_weights(str(weights))
+        except ValueError as error:
+            raise ConfigError(f"--init-from {init_from}: its interior does not fit the "
+                              f"config's model section ({error})") from None
     # Built before fit, so that BackupAndRestore can restore weights and optimizer state.
     trainer.optimizer.build(interior.trainable_variables)
+    if discriminator is not None:
+        discriminator({**probe, "image": probe["region"]})
+        trainer.discriminator_optimizer.build(discriminator.trainable_variables)
     trainer.built = True
-    log(f"mouth interior: {interior.count_params():,} parameters")
+    log(f"mouth interior: {interior.count_params():,} parameters"
+        + ("" if discriminator is None
+           else f"; discriminator: {discriminator.count_params():,}"))
     checkpoints = output_dir / "checkpoints"
     checkpoints.mkdir(exist_ok=True)
     callbacks = [

@@ -71,19 +71,22 @@ class MotionPipeline:
         self._renderers: dict = {}
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path | None = None, learned_interior: bool = True,
+    def from_checkpoint(cls, path: str | Path | None = None, interior: str = "auto",
                         **kwargs) -> "MotionPipeline":
-        """Loads a motion model folder (default: the shipped one) with its learned mouth
-        interior where it has one and ``learned_interior`` is set.
+        """Loads a motion model folder (default: the shipped one).
+
+        Args:
+            interior: the mouth interior (:func:`choose_interior`): ``auto`` (the folder's
+                learned one where it has one), ``learned`` or ``drawn``.
 
         Raises:
-            InputError: an ``amplitude`` for a model that reads none.
+            InputError: an ``amplitude`` for a model that reads none, ``learned`` for a
+                folder without a learned interior.
         """
-        from lipmotion_tf.motion.training import load_motion_generator, load_mouth_interior
+        from lipmotion_tf.motion.training import load_motion_generator
 
         generator, config = load_motion_generator(path or motion_checkpoint())
-        if learned_interior:
-            kwargs["interior"] = load_mouth_interior(path or motion_checkpoint(), config)
+        kwargs["interior"] = choose_interior(path or motion_checkpoint(), config, interior)
         if kwargs.get("amplitude") is not None and not generator.amplitude_input:
             raise InputError(f"the motion model in {path or motion_checkpoint()} was trained "
                              "without the speaker's amplitude (model.amplitude_input): "
@@ -166,6 +169,31 @@ class MotionPipeline:
         from lipmotion_tf.motion.face_rig import FaceRig
 
         return np.stack(list(self.iter_frames(waveform, sample_rate, FaceRig.from_image(image))))
+
+
+INTERIORS = ("auto", "learned", "drawn")
+
+
+def choose_interior(folder, config, choice: str = "auto"):
+    """The :class:`~lipmotion_tf.motion.mouth_interior.MouthInterior` a motion model folder
+    renders with, or None (drawn): ``auto`` its learned one where it has one, ``learned``
+    its learned one (an error without), ``drawn`` none.
+
+    Raises:
+        InputError: an unknown choice, or ``learned`` for a folder without one.
+    """
+    from lipmotion_tf.motion.interior_config import INTERIOR_WEIGHTS_NAME
+    from lipmotion_tf.motion.training import load_mouth_interior
+
+    if choice not in INTERIORS:
+        raise InputError(f"--interior must be one of {', '.join(INTERIORS)}, got {choice!r}")
+    if choice == "drawn":
+        return None
+    interior = load_mouth_interior(folder, config)
+    if interior is None and choice == "learned":
+        raise InputError(f"the motion model in {folder} has no learned mouth interior "
+                         f"({INTERIOR_WEIGHTS_NAME}); train one with training/interior.yaml")
+    return interior
 
 
 def renderer_inputs(rig, motion: np.ndarray) -> dict:

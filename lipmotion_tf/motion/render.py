@@ -18,7 +18,7 @@ def render_motion_video(audio_path, image: np.ndarray, output, checkpoint=None,
                         layout: str = "face", size: int = 256, batch_size: int = 8,
                         max_duration: float = DEFAULT_MAX_DURATION, progress: bool = True,
                         source: str = "the image", motion_from=None,
-                        amplitude: float | None = None) -> int:
+                        amplitude: float | None = None, interior: str = "auto") -> int:
     """Writes ``output`` (H.264 + AAC) and returns the number of frames written.
 
     Layouts: ``face`` the whole photo at its own size (default); ``lips`` the rendered mouth
@@ -48,7 +48,8 @@ def render_motion_video(audio_path, image: np.ndarray, output, checkpoint=None,
     check_output(output)
     check_not_an_input(output, motion_from if motion_from is not None else audio_path)
     pipeline = MotionPipeline.from_checkpoint(checkpoint, batch_size=batch_size,
-                                              max_duration=max_duration, amplitude=amplitude)
+                                              max_duration=max_duration, amplitude=amplitude,
+                                              interior=interior)
     sample_rate = pipeline.config.audio.sample_rate
     speech = motion_from if motion_from is not None else audio_path
     waveform = pipeline.check_speech(load_audio(speech, sample_rate, max_duration), sample_rate,

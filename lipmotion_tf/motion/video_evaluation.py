@@ -149,7 +149,7 @@ def table(summary: dict) -> str:
 
 def evaluate_motion_videos(videos, out_dir, checkpoint=None, limit: int | None = None,
                            examples: int = 3, name: str = "motion",
-                           progress: bool = True) -> dict:
+                           progress: bool = True, interior: str = "auto") -> dict:
     """Generates every video of ``videos`` (folders or files) from its first frame and
     speech and measures it (see the module docstring). Clips where no face is found are
     listed under ``skipped``, as are clips longer than :data:`MAX_SECONDS`. Returns the
@@ -164,7 +164,7 @@ def evaluate_motion_videos(videos, out_dir, checkpoint=None, limit: int | None =
         raise InputError(f"--limit must be at least 1, got {limit}")
     clips = find_clips(videos)[:limit]
     out_dir = ensure_writable_folder(out_dir)
-    pipeline = MotionPipeline.from_checkpoint(checkpoint)
+    pipeline = MotionPipeline.from_checkpoint(checkpoint, interior=interior)
     per_clip, skipped, shown = {}, {}, []
     with tempfile.TemporaryDirectory() as work:
         for video in tqdm(clips, desc="evaluating", unit="clip", disable=not progress):
