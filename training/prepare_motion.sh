@@ -6,6 +6,7 @@
 #                at training time, as for the pixel data
 #   OUT/heldout  the identities kept out of training (GRID s3, s5; LRS3 sample4-6; LRW test_;
 #                all of voxceleb2/)
+#   INTERIOR/{train,heldout}.npz  the learned mouth interior's examples (prepare-interior)
 # Re-running resumes (finished clips are kept). WORKERS sets the processes (default 2).
 set -euo pipefail
 DATA=${LIPMOTION_DATA:-../shared/data}
@@ -39,3 +40,14 @@ done < <(find "$DATA/voxceleb2" -name '*.mp4' -print0)
 
 "$LIPMOTION" prepare-motion "$sources/heldout" "$OUT/heldout" --workers "$WORKERS"
 "$LIPMOTION" prepare-motion "$sources/train" "$OUT/train" --workers "$WORKERS"
+
+# The learned mouth interior's examples (self-reenactment on the same clips and videos):
+# INTERIOR (default prepared/interior)/train.npz and heldout.npz; a file already there is kept.
+INTERIOR=${INTERIOR:-$(dirname "$OUT")/interior}
+for split in heldout train; do
+    per_clip=$([ "$split" = heldout ] && echo 8 || echo 4)
+    if [ ! -f "$INTERIOR/$split.npz" ]; then
+        "$LIPMOTION" prepare-interior "$OUT/$split" "$sources/$split" "$INTERIOR/$split.npz" \
+            --frames-per-clip "$per_clip"
+    fi
+done

@@ -91,7 +91,7 @@ class InteriorTrainer(keras.Model):
     def train_step(self, data):
         import tensorflow as tf
 
-        inputs, target = data
+        inputs, target, _ = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
             terms, output = self.terms(inputs, target, training=True)
         variables = self.interior.trainable_variables
@@ -105,7 +105,7 @@ class InteriorTrainer(keras.Model):
         return self._record(terms)
 
     def test_step(self, data):
-        inputs, target = data
+        inputs, target, _ = keras.utils.unpack_x_y_sample_weight(data)
         terms, output = self.terms(inputs, target)
         if self.discriminator is not None:
             terms["discriminator"] = self.discriminator_terms(inputs, target, output)
