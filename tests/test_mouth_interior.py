@@ -239,3 +239,20 @@ def test_examples_follow_the_renderers_drawing(shared_data):
     inside = mask[..., 0] > 250
     assert inside.sum() > 10
     assert np.abs(region - target)[inside].mean() > 5.0
+
+
+def test_interior_option_errors_are_one_line(tiny_motion_checkpoint, tmp_path, capsys):
+    """--interior learned on a folder without one, and --interior with the paper model."""
+    from lipmotion_tf.cli.main import main
+
+    output = tmp_path / "out.mp4"
+    for args, words in (
+            (["generate", "--checkpoint", str(tiny_motion_checkpoint), "--interior", "learned"],
+             "has no learned mouth interior"),
+            (["generate", "--model", "paper", "--interior", "drawn"], "--interior is for"),
+            (["export", "tflite", "--checkpoint", str(tiny_motion_checkpoint),
+              "--interior", "drawn"], "--part renderer")):
+        code = main(args + ["-o", str(output)])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and words in err[0], (args, err)
+        assert not output.exists()
