@@ -180,7 +180,7 @@ def test_prepare_interior_train_and_generate_in_fresh_processes(tiny_motion_chec
     assert done.returncode == 0, done.stderr[-2000:]
     examples = tmp_path / "interior.npz"
     done = lipmotion("prepare-interior", motion, tmp_path / "videos", examples,
-                     "--frames-per-clip", "3", "--size", "32", "--no-progress")
+                     "--frames-per-clip", "3", "--box-size", "32", "--no-progress")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "interior examples: 3 from 1 clips" in done.stdout
     with np.load(examples) as data:

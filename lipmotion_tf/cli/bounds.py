@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from lipmotion_tf.config import MAX_EASE_IN
+from lipmotion_tf.config import MAX_EASE_IN, MAX_SEED
 from lipmotion_tf.errors import InputError
 from lipmotion_tf.video.image_io import MAX_OUTPUT_SIZE, MAX_PHOTO_SIZE, MIN_IMAGE_SIZE
 
@@ -77,6 +77,10 @@ BOUNDS = {
     "examples": Bound("--examples", 0, 100),
     "max_mib": Bound("--max-mib", 0, 1 << 20, above=True),
     "quality": Bound("--quality", 1, 100),
+    # prepare-interior
+    "frames_per_clip": Bound("--frames-per-clip", 1, 1000),
+    "box_size": Bound("--box-size", 32, 512),
+    "seed": Bound("--seed", 0, MAX_SEED),
     # export
     "version": Bound("--version", 1, MAX_VERSION, note="TF Serving's int64"),
     "calibration_windows": Bound("--calibration-windows", 1, 100_000),

@@ -3,7 +3,7 @@
 From each clip of a `prepare-motion` folder (MOTION_DIR) and its video (under VIDEO_DIR at the
 same relative path, any extension), a few frames, more often the open ones: the renderer's
 drawn interior over the frame's own inner lips is the input, the frame the target, both the
-mouth box resampled to --size pixels. Writes one .npz for
+mouth box resampled to --box-size pixels. Writes one .npz for
 `lipmotion train --config training/interior.yaml --data OUT.npz`.
 """
 
@@ -21,8 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("output", metavar="OUT.npz", help="examples file to write")
     parser.add_argument("--frames-per-clip", type=int, default=4,
                         help="examples per clip (default 4)")
-    parser.add_argument("--size", type=int, default=128,
-                        help="side of the resampled mouth box in pixels (default 128)")
+    parser.add_argument("--box-size", type=int, default=128,
+                        help="side of the resampled mouth box in pixels, a multiple of 8 "
+                             "(default 128; the interior's model.size)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the frame choice")
     parser.add_argument("--force", action="store_true", help="replace an existing OUT.npz")
     parser.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
@@ -34,10 +35,8 @@ def run(args: argparse.Namespace) -> int:
     from lipmotion_tf.errors import InputError
     from lipmotion_tf.motion.interior_data import prepare_interior
 
-    if args.frames_per_clip < 1:
-        raise InputError(f"--frames-per-clip must be at least 1, got {args.frames_per_clip}")
-    if args.size < 32 or args.size % 8:
-        raise InputError(f"--size must be a multiple of 8 and at least 32, got {args.size}")
+    if args.box_size % 8:
+        raise InputError(f"--box-size must be a multiple of 8, got {args.box_size}")
     if not Path(args.video_dir).is_dir():
         raise InputError(f"video folder not found: {args.video_dir}")
     if not args.output.endswith(".npz"):
@@ -45,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if Path(args.output).exists() and not args.force:
         raise InputError(f"{args.output} exists (use --force to replace it)")
     summary = prepare_interior(args.motion_dir, args.video_dir, args.output,
-                               args.frames_per_clip, args.size, args.seed,
+                               args.frames_per_clip, args.box_size, args.seed,
                                progress=not args.no_progress)
     print(f"interior examples: {summary['examples']} from {summary['clips']} clips, "
           f"{len(summary['skipped'])} clips skipped -> {args.output}")

@@ -28,8 +28,8 @@ input (the exported SavedModel and TFLite renderer). Sizes are used through the 
 operations either way, so a fixed-size renderer and an any-size one give the same frames.
 
 Where the identity's mouth is closed there are no teeth to move: the drawn interior says
-where teeth and cavity go, and the learned one makes them look like a mouth. Both read the
-same inputs, so the exports' signatures do not change with it.
+where teeth and cavity go, and a learned one, where the model folder has it, repaints them.
+Both read the same inputs, so the exports' signatures do not change with it.
 """
 
 from __future__ import annotations
