@@ -7,9 +7,9 @@ each, builtin operators only.
   real speech and rest shapes from a motion-data folder, ``lipmotion prepare-motion``).
 * ``renderer`` -> signature ``render``: the renderer inputs of
   :mod:`~lipmotion_tf.motion.graph_functions` with a batch of 1 and a crop of any size ->
-  ``frames`` float32 ``(1, S, S, 3)`` in [0, 1]. Float32 only: it has no weights to
-  quantize, and int8 activations would put its pixel coordinates on a grid of
-  ``S / 256`` pixels.
+  ``frames`` float32 ``(1, S, S, 3)`` in [0, 1], with the model folder's learned mouth
+  interior where it has one (``--interior``). Float32 only: int8 activations would put its
+  pixel coordinates on a grid of ``S / 256`` pixels.
 * ``log_mel`` -> signature ``log_mel``: ``waveform`` float32 ``(N,)`` at 44.1 kHz ->
   ``log_mel`` float32 ``(1 + N // 441, 128)``, the in-graph front end (float32 only, as the
   paper model's: quantized, it ruins the quiet bands).
