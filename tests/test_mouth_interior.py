@@ -212,6 +212,13 @@ def test_prepare_interior_train_and_generate_in_fresh_processes(tiny_motion_chec
                      "--max-duration", "30", "-o", output)
     assert done.returncode == 0, done.stderr[-2000:]
     assert output.stat().st_size > 0
+    # Weights that do not fit the folder's interior section: one line, exit 2.
+    config["interior"]["width"] = 8
+    (model / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    done = lipmotion("generate", "--checkpoint", model, "-o", tmp_path / "bad.mp4")
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "does not fit the interior section" in done.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in done.stderr and not (tmp_path / "bad.mp4").exists()
 
 
 def test_examples_follow_the_renderers_drawing(shared_data):

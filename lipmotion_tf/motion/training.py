@@ -256,5 +256,12 @@ def load_mouth_interior(run_dir: str | Path, config):
     size = config.interior.size
     interior({"region": np.zeros((1, size, size, 3), np.float32),
               "mask": np.zeros((1, size, size, 1), np.float32)})
-    interior.load_weights(str(weights))
+    try:
+        interior.load_weights(str(weights))
+    except ValueError as error:
+        from lipmotion_tf.errors import InputError
+
+        raise InputError(f"{weights} does not fit the interior section of "
+                         f"{Path(run_dir) / 'config.yaml'} (the interior run's model settings "
+                         f"go there): {str(error).splitlines()[0]}") from None
     return interior
