@@ -114,7 +114,7 @@ def frame_example(frame: np.ndarray, points: np.ndarray, colours: np.ndarray,
                   rng: np.random.Generator, function) -> dict:
     """One example (see the module docstring) from a frame and its 59 motion points;
     ``function`` is :func:`example_function`'s."""
-    from lipmotion_tf.motion.face_rig import interior_targets, lips_box
+    from lipmotion_tf.motion.face_rig import crop_to_uint8, interior_targets, lips_box
 
     width = float(np.linalg.norm(points[rep.LEFT_CORNER] - points[rep.RIGHT_CORNER]))
     x0, y0, side = square_around(points, width, frame.shape)
@@ -124,8 +124,8 @@ def frame_example(frame: np.ndarray, points: np.ndarray, colours: np.ndarray,
     targets = interior_targets(local[None], colours)
     region, mask, real = function(crop, targets["inner_lip"], targets["teeth"],
                                   targets["colours"], np.asarray(box, np.int32))
-    to_uint8 = lambda x: np.clip(np.asarray(x)[0] * 255.0 + 0.5, 0, 255).astype(np.uint8)  # noqa: E731
-    return {"region": to_uint8(region), "mask": to_uint8(mask), "target": to_uint8(real)}
+    return {name: crop_to_uint8(np.asarray(value)[0])
+            for name, value in (("region", region), ("mask", mask), ("target", real))}
 
 
 def clip_examples(clip_path: Path, video: Path, count: int, rng: np.random.Generator,

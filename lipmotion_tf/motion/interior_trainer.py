@@ -1,4 +1,5 @@
-"""``InteriorTrainer``: ``keras fit`` for :class:`~lipmotion_tf.motion.mouth_interior.MouthInterior`."""
+"""``InteriorTrainer``: ``keras fit`` for the learned mouth interior
+(:class:`~lipmotion_tf.motion.mouth_interior.MouthInterior`)."""
 
 from __future__ import annotations
 
