@@ -25,6 +25,20 @@ SPEECH_SAMPLE_RATE = 44100
 #: 32-bit seeds, and the data pipeline adds small offsets to it.
 MAX_SEED = 2**31 - 1
 
+
+def check_experiment(seed: int, kind: str | None = None, expected: str | None = None,
+                     what: str = "") -> None:
+    """The checks every experiment file's top shares: ``kind`` is ``expected`` (files of the
+    models other than the paper's), and the seed is in ``[0, MAX_SEED]``.
+
+    Raises:
+        ConfigError: naming the value.
+    """
+    if kind != expected:
+        raise ConfigError(f"kind must be '{expected}' for {what}")
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"seed must be in [0, {MAX_SEED}], got {seed}")
+
 #: Most frames a generated video may ease in over (``data.ease_in``, ``--ease-in``): 10 s at
 #: 25 fps; its weights are one float a frame, and a hundred million of them once took 3.5 GB.
 MAX_EASE_IN = 250
@@ -466,8 +480,7 @@ class ExperimentConfig:
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     def validate(self) -> None:
-        if not 0 <= self.seed <= MAX_SEED:
-            raise ConfigError(f"seed must be in [0, {MAX_SEED}], got {self.seed}")
+        check_experiment(self.seed)
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             if dataclasses.is_dataclass(value) and hasattr(value, "validate"):

@@ -556,7 +556,7 @@ def test_export_averages_epoch_checkpoints_and_mixes_generators(warmup_run, tmp_
     wider = tmp_path / "wider"
     save_generator_npz(build_generator(tiny_config("model.generator_channels=12")),
                        tiny_config("model.generator_channels=12"), wider)
-    for index, (checkpoint, extra, message) in enumerate((
+    _export_checkpoint_refuses((
         (run, ["--average", "3"], "2 warmup epoch checkpoint(s) kept, 3 to average"),
         (tiny_checkpoint, ["--average", "2"], "averaging needs a training run folder"),
         (run, ["--average", "0"], "--average must be a whole number from 1 to 1000"),
@@ -564,13 +564,7 @@ def test_export_averages_epoch_checkpoints_and_mixes_generators(warmup_run, tmp_
         (out, ["--mix-with", str(tmp_path / "none")], "--mix-with: checkpoint not found"),
         (out, ["--mix-with", str(out), "--mix-weight", "1.5"], "--mix-weight must be a number from 0 to 1"),
         (out, ["--ease-in", "-1"], "--ease-in must be a whole number from 0 to"),
-    )):
-        bad = tmp_path / f"bad{index}"
-        assert main(["export", "checkpoint", "--checkpoint", str(checkpoint), "-o", str(bad),
-                     *extra]) == 2
-        err = capsys.readouterr().err.strip()
-        assert message in err and len(err.splitlines()) == 1, err
-        assert not bad.exists()
+    ), tmp_path, capsys)
 
 
 def test_export_checkpoint_mixes_checkpoint_folders_and_refuses_bad_options(
@@ -605,7 +599,7 @@ def test_export_checkpoint_mixes_checkpoint_folders_and_refuses_bad_options(
     wider = tmp_path / "wider"
     save_generator_npz(build_generator(tiny_config("model.generator_channels=12")),
                        tiny_config("model.generator_channels=12"), wider)
-    for index, (checkpoint, extra, message) in enumerate((
+    _export_checkpoint_refuses((
         (tiny_checkpoint, ["--average", "2"], "averaging needs a training run folder"),
         (other, ["--average", "0"], "--average must be a whole number from 1 to 1000"),
         (other, ["--mix-with", str(wider)], "its generator has another architecture"),
@@ -613,13 +607,7 @@ def test_export_checkpoint_mixes_checkpoint_folders_and_refuses_bad_options(
         (other, ["--mix-with", str(other), "--mix-weight", "1.5"],
          "--mix-weight must be a number from 0 to 1"),
         (other, ["--ease-in", "-1"], "--ease-in must be a whole number from 0 to"),
-    )):
-        bad = tmp_path / f"bad{index}"
-        assert main(["export", "checkpoint", "--checkpoint", str(checkpoint), "-o", str(bad),
-                     *extra]) == 2
-        err = capsys.readouterr().err.strip()
-        assert message in err and len(err.splitlines()) == 1, err
-        assert not bad.exists()
+    ), tmp_path, capsys)
 
 
 def test_init_from_copies_the_generator_and_refuses_another_architecture(
@@ -980,3 +968,15 @@ def test_jax_backend_trains_from_numpy_data(prepared, tmp_path):
     assert losses[-1] < losses[0], losses
     assert all(math.isfinite(v) for values in history["gan"].values() for v in values)
     assert (tmp_path / "run" / "generator.keras").is_file()
+
+
+def _export_checkpoint_refuses(cases, tmp_path, capsys) -> None:
+    """Each ``(checkpoint, extra options, message)``: `export checkpoint` exits 2 with the
+    message in one line and writes nothing."""
+    for index, (checkpoint, extra, message) in enumerate(cases):
+        bad = tmp_path / f"bad{index}"
+        assert main(["export", "checkpoint", "--checkpoint", str(checkpoint), "-o", str(bad),
+                     *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+        assert not bad.exists()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from lipmotion_tf.config import MAX_SEED, AudioConfig
+from lipmotion_tf.config import AudioConfig, check_experiment
 from lipmotion_tf.errors import ConfigError
 from lipmotion_tf.motion.interior_config import InteriorModelConfig
 
@@ -232,10 +232,7 @@ class MotionExperimentConfig:
     interior: InteriorModelConfig = dataclasses.field(default_factory=InteriorModelConfig)
 
     def validate(self) -> None:
-        if self.kind != MOTION_KIND:
-            raise ConfigError(f"kind must be '{MOTION_KIND}' for a motion experiment")
-        if not 0 <= self.seed <= MAX_SEED:
-            raise ConfigError(f"seed must be in [0, {MAX_SEED}], got {self.seed}")
+        check_experiment(self.seed, self.kind, MOTION_KIND, "a motion experiment")
         for section in (self.audio, self.model, self.loss, self.data, self.train,
                         self.interior):
             section.validate()

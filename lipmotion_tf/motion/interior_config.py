@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from lipmotion_tf.config import MAX_SEED
+from lipmotion_tf.config import check_experiment
 from lipmotion_tf.errors import ConfigError
 
 INTERIOR_KIND = "interior"
@@ -118,10 +118,7 @@ class InteriorExperimentConfig:
     train: InteriorTrainConfig = dataclasses.field(default_factory=InteriorTrainConfig)
 
     def validate(self) -> None:
-        if self.kind != INTERIOR_KIND:
-            raise ConfigError(f"kind must be '{INTERIOR_KIND}' for a mouth interior experiment")
-        if not 0 <= self.seed <= MAX_SEED:
-            raise ConfigError(f"seed must be in [0, {MAX_SEED}], got {self.seed}")
+        check_experiment(self.seed, self.kind, INTERIOR_KIND, "a mouth interior experiment")
         for section in (self.model, self.loss, self.data, self.train):
             section.validate()
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from pathlib import Path
 
 import keras
@@ -118,21 +117,16 @@ def train_interior(config: InteriorExperimentConfig, data: str | Path, output_di
     folder) where given: an L1 run fine-tuned with the discriminator, for example."""
     import tensorflow as tf
 
-    from lipmotion_tf.config import load_config
     from lipmotion_tf.errors import ConfigError, DataError, TrainingError
     from lipmotion_tf.motion.interior_discriminator import InteriorDiscriminator
     from lipmotion_tf.motion.interior_trainer import InteriorTrainer
     from lipmotion_tf.motion.mouth_interior import MouthInterior
+    from lipmotion_tf.train.run_folder import check_run_config, run_callbacks
     from lipmotion_tf.train.runner import save_config
-    from lipmotion_tf.train.time_budget import BudgetReached, TimeBudget
+    from lipmotion_tf.train.time_budget import BudgetReached
 
     output_dir = Path(output_dir)
-    saved = output_dir / "config.yaml"
-    if saved.is_file():
-        earlier = load_config(saved, config_class=InteriorExperimentConfig)
-        if earlier.to_dict() != config.to_dict():
-            raise ConfigError(f"{output_dir} holds a run with another configuration; "
-                              "use a new --output folder")
+    check_run_config(output_dir, config, InteriorExperimentConfig)
     examples = load_examples(data)
     size = examples["region"].shape[1]
     if size != config.model.size:
@@ -146,7 +140,7 @@ def train_interior(config: InteriorExperimentConfig, data: str | Path, output_di
     train = {key: examples[key][train_at] for key in KEYS}
     val = {key: examples[key][val_at] for key in KEYS}
     output_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, saved)
+    save_config(config, output_dir / "config.yaml")
     log(f"{len(train_at)} training and {len(val_at)} validation examples of "
         f"{len(np.unique(examples['clip']))} clips")
 
@@ -191,18 +185,7 @@ def train_interior(config: InteriorExperimentConfig, data: str | Path, output_di
     log(f"mouth interior: {interior.count_params():,} parameters"
         + ("" if discriminator is None
            else f"; discriminator: {discriminator.count_params():,}"))
-    checkpoints = output_dir / "checkpoints"
-    checkpoints.mkdir(exist_ok=True)
-    callbacks = [
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.BackupAndRestore(str(output_dir / "backup"), double_checkpoint=True),
-        keras.callbacks.ModelCheckpoint(str(checkpoints / "epoch{epoch:03d}.weights.h5"),
-                                        save_weights_only=True),
-        keras.callbacks.CSVLogger(str(output_dir / "interior_log.csv"), append=True),
-        keras.callbacks.TensorBoard(str(output_dir / "logs"), write_graph=False),
-    ]
-    if time_budget is not None:
-        callbacks.append(TimeBudget(time.monotonic() + time_budget))
+    callbacks, checkpoints = run_callbacks(output_dir, "interior_log.csv", time_budget)
     budget_reached = False
     try:
         trainer.fit(dataset, epochs=config.train.epochs,

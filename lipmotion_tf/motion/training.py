@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from pathlib import Path
 
 import keras
@@ -104,19 +103,15 @@ def build_trainer(config: MotionExperimentConfig, example_batch):
 def train_motion(config: MotionExperimentConfig, data_dir: str | Path, output_dir: str | Path,
                  time_budget: float | None = None, verbose="auto", log=print) -> MotionTrainResult:
     """Trains the motion model on ``data_dir`` (a ``prepare-motion`` folder) into ``output_dir``."""
-    from lipmotion_tf.config import load_config
-    from lipmotion_tf.errors import ConfigError, DataError
+    from lipmotion_tf.errors import DataError
     from lipmotion_tf.motion.dataset import WindowSampler, fixed_windows, load_sequences
+    from lipmotion_tf.train.run_folder import check_run_config, run_callbacks
     from lipmotion_tf.train.runner import save_config
-    from lipmotion_tf.train.time_budget import BudgetReached, TimeBudget
+    from lipmotion_tf.train.time_budget import BudgetReached
 
     output_dir = Path(output_dir)
+    check_run_config(output_dir, config, MotionExperimentConfig)
     saved = output_dir / "config.yaml"
-    if saved.is_file():
-        earlier = load_config(saved, config_class=MotionExperimentConfig)
-        if earlier.to_dict() != config.to_dict():
-            raise ConfigError(f"{output_dir} holds a run with another configuration; "
-                              "use a new --output folder")
     keras.utils.set_random_seed(config.seed)
     split_args = dict(rest_fraction=config.data.rest_fraction,
                       val_fraction=config.data.val_fraction,
@@ -146,21 +141,10 @@ def train_motion(config: MotionExperimentConfig, data_dir: str | Path, output_di
     trainer = build_trainer(config, next(iter(dataset)))
     log(f"motion generator: {trainer.generator.count_params():,} parameters")
 
-    checkpoints = output_dir / "checkpoints"
-    checkpoints.mkdir(exist_ok=True)
-    callbacks = [
-        keras.callbacks.TerminateOnNaN(),
-        MotionValidation(trainer.generator, val[::max(1, len(val) // 60)]),
-        keras.callbacks.BackupAndRestore(str(output_dir / "backup"), double_checkpoint=True),
-        keras.callbacks.ModelCheckpoint(str(checkpoints / "epoch{epoch:03d}.weights.h5"),
-                                        save_weights_only=True),
-        keras.callbacks.CSVLogger(str(output_dir / "motion_log.csv"), append=True),
-        keras.callbacks.TensorBoard(str(output_dir / "logs"), write_graph=False),
-    ]
+    extra = [MotionValidation(trainer.generator, val[::max(1, len(val) // 60)])]
     if config.loss.sync > 0 and config.loss.sync_start > 0:
-        callbacks.insert(1, SyncSwitch(config.loss.sync_start, log))
-    if time_budget is not None:
-        callbacks.append(TimeBudget(time.monotonic() + time_budget))
+        extra.insert(0, SyncSwitch(config.loss.sync_start, log))
+    callbacks, checkpoints = run_callbacks(output_dir, "motion_log.csv", time_budget, extra)
     budget_reached = False
     try:
         trainer.fit(dataset, epochs=config.train.epochs, steps_per_epoch=config.train.steps_per_epoch,

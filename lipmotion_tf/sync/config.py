@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from lipmotion_tf.config import MAX_SEED, AudioConfig
+from lipmotion_tf.config import AudioConfig, check_experiment
 from lipmotion_tf.errors import ConfigError
 
 SYNC_KIND = "sync"
@@ -145,10 +145,7 @@ class SyncExperimentConfig:
     train: SyncTrainConfig = dataclasses.field(default_factory=SyncTrainConfig)
 
     def validate(self) -> None:
-        if self.kind != SYNC_KIND:
-            raise ConfigError(f"kind must be '{SYNC_KIND}' for a sync expert experiment")
-        if not 0 <= self.seed <= MAX_SEED:
-            raise ConfigError(f"seed must be in [0, {MAX_SEED}], got {self.seed}")
+        check_experiment(self.seed, self.kind, SYNC_KIND, "a sync expert experiment")
         for section in (self.audio, self.model, self.data, self.train):
             section.validate()
         if self.data.sequence < self.model.window + 2 * self.data.max_shift + 1:

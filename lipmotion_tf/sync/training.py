@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from pathlib import Path
 
 import keras
@@ -70,22 +69,18 @@ class SyncTrainResult:
 def train_sync(config: SyncExperimentConfig, data_dir: str | Path, output_dir: str | Path,
                time_budget: float | None = None, verbose="auto", log=print) -> SyncTrainResult:
     """Trains the sync expert on ``data_dir`` (a ``prepare-motion`` folder) into ``output_dir``."""
-    from lipmotion_tf.config import load_config
-    from lipmotion_tf.errors import ConfigError, DataError, TrainingError
+    from lipmotion_tf.errors import DataError, TrainingError
     from lipmotion_tf.motion.dataset import WindowSampler, fixed_windows, load_sequences
     from lipmotion_tf.motion.template import FRONTAL_TEMPLATE
     from lipmotion_tf.sync.judge import SyncJudge
     from lipmotion_tf.sync.trainer import SyncTrainer
+    from lipmotion_tf.train.run_folder import check_run_config, run_callbacks
     from lipmotion_tf.train.runner import save_config
-    from lipmotion_tf.train.time_budget import BudgetReached, TimeBudget
+    from lipmotion_tf.train.time_budget import BudgetReached
 
     output_dir = Path(output_dir)
+    check_run_config(output_dir, config, SyncExperimentConfig)
     saved = output_dir / "config.yaml"
-    if saved.is_file():
-        earlier = load_config(saved, config_class=SyncExperimentConfig)
-        if earlier.to_dict() != config.to_dict():
-            raise ConfigError(f"{output_dir} holds a run with another configuration; "
-                              "use a new --output folder")
     keras.utils.set_random_seed(config.seed)
     split_args = dict(rest_fraction=config.data.rest_fraction,
                       val_fraction=config.data.val_fraction,
@@ -131,19 +126,8 @@ def train_sync(config: SyncExperimentConfig, data_dir: str | Path, output_dir: s
     trainer.built = True
     log(f"sync expert: {expert.count_params():,} parameters")
     judge = SyncJudge(expert, config)
-    checkpoints = output_dir / "checkpoints"
-    checkpoints.mkdir(exist_ok=True)
-    callbacks = [
-        keras.callbacks.TerminateOnNaN(),
-        OffsetValidation(judge, val),
-        keras.callbacks.BackupAndRestore(str(output_dir / "backup"), double_checkpoint=True),
-        keras.callbacks.ModelCheckpoint(str(checkpoints / "epoch{epoch:03d}.weights.h5"),
-                                        save_weights_only=True),
-        keras.callbacks.CSVLogger(str(output_dir / "sync_log.csv"), append=True),
-        keras.callbacks.TensorBoard(str(output_dir / "logs"), write_graph=False),
-    ]
-    if time_budget is not None:
-        callbacks.append(TimeBudget(time.monotonic() + time_budget))
+    callbacks, checkpoints = run_callbacks(output_dir, "sync_log.csv", time_budget,
+                                           [OffsetValidation(judge, val)])
     budget_reached = False
     try:
         trainer.fit(dataset, epochs=config.train.epochs,
