@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import typing
+import types
 from pathlib import Path
 from typing import Any
 
@@ -525,7 +526,19 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{key}: expected a list, got {value!r}")
         return origin(_coerce(v, item_type, key) for v in value)
-    if origin is typing.Union:  # Optional[X]
+    if annotation is dict or origin is dict:
+        parsed = value
+        if isinstance(value, str):  # a command line's "{a: 1, b: 2}"
+            import yaml
+
+            try:
+                parsed = yaml.safe_load(value)
+            except yaml.YAMLError:
+                parsed = None
+        if not isinstance(parsed, dict):
+            raise ConfigError(f"{key}: expected a mapping such as {{a: 1, b: 2}}, got {value!r}")
+        return parsed
+    if origin in (typing.Union, types.UnionType):  # Optional[X] or X | None
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
             return None

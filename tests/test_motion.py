@@ -161,6 +161,53 @@ def test_tiny_fit_lowers_the_landmark_loss(loss):
     assert after < 0.6 * before
 
 
+def test_windows_hear_speech_beyond_the_frames_they_score():
+    """data.context: a window's log-mel reaches ``context`` frames past each side (the clip's
+    edge frames repeated past its ends); its motion stays the window's own; the trainer
+    scores only those frames."""
+    from lipmotion_tf.motion.dataset import MotionSequence, window_at
+    from lipmotion_tf.motion.training import build_trainer
+
+    m, frames = 4, 20
+    log_mel = np.repeat(np.arange(m * frames, dtype=np.float32)[:, None], 3, axis=1)
+    motion = np.arange(frames, dtype=np.float32)[:, None, None] * np.ones((1, 59, 2), np.float32)
+    sequence = MotionSequence("c", "g", log_mel, np.zeros((59, 2), np.float32), motion,
+                              np.ones(frames, bool))
+    heard, _, scored = window_at(sequence, 5, 8, m, context=3)
+    assert heard.shape[0] == m * 14 and scored.shape[0] == 8
+    np.testing.assert_array_equal(heard[:, 0], np.arange(m * 2, m * 16))
+    np.testing.assert_array_equal(scored[:, 0, 0], np.arange(5, 13))
+    edge, _, _ = window_at(sequence, 0, 8, m, context=3)  # before the clip: its first frame
+    np.testing.assert_array_equal(edge[:, 0], np.r_[np.zeros(m * 3), np.arange(m * 11)])
+    tail, _, _ = window_at(sequence, 12, 8, m, context=3)
+    np.testing.assert_array_equal(tail[-m * 3:, 0], np.full(m * 3, m * frames - 1))
+
+    config = _tiny_config()
+    config.data.context = 4
+    inputs, real = _tiny_batch(config, np.random.default_rng(0))
+    window = config.data.window
+    inputs["log_mel"] = np.concatenate([inputs["log_mel"][:, :4 * m], inputs["log_mel"],
+                                        inputs["log_mel"][:, -4 * m:]], axis=1)
+    trainer = build_trainer(config, (inputs, real))
+    generated, features = trainer._heard(inputs)
+    assert generated.shape[1] == window and features.shape[1] == m * window
+    history = trainer.fit(inputs, real, epochs=2, batch_size=4, verbose=0).history
+    assert np.isfinite(history["landmark"]).all()
+
+
+def test_final_learning_rate_is_reached_along_a_cosine():
+    from lipmotion_tf.motion.training import build_trainer
+
+    config = _tiny_config()
+    config.train.epochs, config.train.steps_per_epoch = 2, 3
+    config.train.learning_rate, config.train.final_learning_rate = 1e-3, 1e-4
+    batch = _tiny_batch(config, np.random.default_rng(0))
+    trainer = build_trainer(config, batch)
+    assert float(trainer.g_optimizer.learning_rate) == pytest.approx(1e-3)
+    trainer.fit(*batch, epochs=6, batch_size=4, verbose=0)  # 6 steps of 4
+    assert float(trainer.g_optimizer.learning_rate) == pytest.approx(1e-4, rel=1e-3)
+
+
 def test_generator_config_round_trip_and_any_length():
     from lipmotion_tf.motion.motion_generator import MotionGenerator
 
@@ -183,6 +230,28 @@ def test_motion_config_errors_name_the_key(tmp_path):
         load_config(None, ["train.learning_rate=-1"], config_class=MotionExperimentConfig)
     with pytest.raises(ConfigError, match="model.channelz"):
         load_config(None, ["model.channelz=3"], config_class=MotionExperimentConfig)
+
+
+def test_motion_config_takes_optional_numbers_and_mappings_from_the_command_line():
+    """``--set`` values for an ``X | None`` field and a mapping are converted or refused with
+    the key named (they once reached validation as strings and failed with a traceback)."""
+    from lipmotion_tf.config import load_config
+    from lipmotion_tf.errors import ConfigError
+    from lipmotion_tf.motion.config import MotionExperimentConfig
+
+    config = load_config(None, ["train.final_learning_rate=1e-4",
+                                "data.group_weights={s1: 0.5, lrs2: 0.5}"],
+                         config_class=MotionExperimentConfig)
+    assert config.train.final_learning_rate == pytest.approx(1e-4)
+    assert config.data.group_weights == {"s1": 0.5, "lrs2": 0.5}
+    assert load_config(None, ["train.final_learning_rate=none"],
+                       config_class=MotionExperimentConfig).train.final_learning_rate is None
+    for override, key in (("train.final_learning_rate=fast", "train.final_learning_rate"),
+                          ("train.final_learning_rate=1", "train.final_learning_rate"),
+                          ("data.group_weights=3", "data.group_weights"),
+                          ("data.group_weights={s1: [", "data.group_weights")):
+        with pytest.raises(ConfigError, match=key):
+            load_config(None, [override], config_class=MotionExperimentConfig)
 
 
 def test_prepare_motion_writes_a_clip_per_face_video_and_lists_failures(tmp_path, capsys):

@@ -118,11 +118,24 @@ def test_expressiveness_moves_the_mouth_more(amplitude_checkpoint):
     assert np.abs(moves[math.log(2.0)] - moves[math.log(0.5)]).max() > 1e-4
 
 
-def test_expressiveness_refusals_are_one_line(tiny_motion_checkpoint, tmp_path, capsys):
+def test_expressiveness_scales_a_model_that_reads_no_amplitude(tiny_motion_checkpoint):
+    """For a model without the amplitude input (the shipped kind), --expressiveness X scales
+    the predicted displacements by X, as peers' expression scales do."""
+    from lipmotion_tf.audio.loader import load_audio
+    from lipmotion_tf.motion.pipeline import MotionPipeline
+
+    speech = REPO_ROOT / "lipmotion_tf" / "assets" / "samples" / "speech.flac"
+    waveform = load_audio(speech, 16000)[:16000 * 2]
+    rest = np.zeros((59, 2), np.float32)
+    typical = MotionPipeline.from_checkpoint(tiny_motion_checkpoint).motion(waveform, 16000, rest)
+    wider = MotionPipeline.from_checkpoint(tiny_motion_checkpoint, amplitude=math.log(1.5))
+    assert np.abs(typical).max() > 1e-4
+    np.testing.assert_allclose(wider.motion(waveform, 16000, rest), 1.5 * typical, atol=1e-6)
+
+
+def test_expressiveness_refusals_are_one_line(tmp_path, capsys):
     out = tmp_path / "out.mp4"
     for args, words in (
-        (["--checkpoint", str(tiny_motion_checkpoint), "--expressiveness", "2"],
-         "trained without the speaker's amplitude"),
         (["--expressiveness", "9"], "--expressiveness must be a number from 0.2 to 5"),
         (["--model", "paper", "--expressiveness", "2"], "for the motion model"),
     ):
@@ -172,6 +185,9 @@ class _ScaledOpening:
 
     def __init__(self):
         self.amplitude_offset = _Offset()
+
+    def motion_gain(self, amplitude):
+        return 1.0  # it reads the amplitude as an input
 
     def __call__(self, inputs, training=False):
         from lipmotion_tf.motion import representation as rep

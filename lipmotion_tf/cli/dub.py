@@ -34,7 +34,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--still", action="store_true",
                         help="a baseline without the speech: the identity crop pasted (paper) "
                              "or the mouth held at its rest shape (motion)")
-    add_expressiveness_option(parser, "the video's own, for a model that reads it")
+    add_expressiveness_option(parser, "the video's own for a model that reads it, else 1")
     add_interior_option(parser)
     add_generation_options(parser)
 

@@ -41,9 +41,11 @@ def add_interior_option(parser) -> None:
 def add_expressiveness_option(parser, default_help: str) -> None:
     """``--expressiveness``: how widely the motion model opens the mouth."""
     parser.add_argument("--expressiveness", type=float, default=None, metavar="X",
-                        help="a motion model trained with model.amplitude_input (not the "
-                             "shipped one): how widely the mouth opens, against a typical "
-                             f"speaker's (1); 0.2 to 5 (default: {default_help})")
+                        help="how widely the motion model opens the mouth: a model "
+                             "trained with model.amplitude_input reads it as the speaker's "
+                             "amplitude against a typical speaker's (1); for others (the "
+                             "shipped one) it scales the predicted motion; 0.2 to 5 "
+                             f"(default: {default_help})")
 
 
 def speaking_amplitude_option(args) -> float | None:

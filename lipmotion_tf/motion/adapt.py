@@ -76,7 +76,7 @@ def adapt_config(base, learning_rate: float = LEARNING_RATE, batch_size: int = B
     loss = dataclasses.replace(base.loss, sync=0.0, adversarial=0.0)
     data = dataclasses.replace(base.data, batch_size=batch_size, group_weights={})
     train = dataclasses.replace(base.train, learning_rate=learning_rate,
-                                steps_per_epoch=STEPS_PER_EPOCH,
+                                final_learning_rate=None, steps_per_epoch=STEPS_PER_EPOCH,
                                 epochs=max(1, -(-steps // STEPS_PER_EPOCH)), average_last=1)
     return dataclasses.replace(base, name=f"{base.name}_adapted", loss=loss, data=data,
                                train=train)
@@ -211,7 +211,8 @@ def adapt_motion(videos, out_dir, minutes: float = 5.0, checkpoint=None, holdout
                          "tracking the video; give more time")
     sampler = WindowSampler(train, window, config.audio, None, config.data.still_fraction,
                             seed=config.seed, spec_augment=config.data.spec_augment,
-                            amplitude_reference=amplitude_reference(config))
+                            amplitude_reference=amplitude_reference(config),
+                            context=config.data.context)
     dataset = sampler.dataset(batch_size)
     keras.utils.set_random_seed(config.seed)
     trainer = build_trainer(config, next(iter(dataset)))

@@ -145,6 +145,10 @@ class MotionDataConfig:
         test_fraction: share of clips kept for test (by clip id hash; GRID s1's test split
             is the pixel model's).
         rest_fraction: share of a clip's most closed frames whose median is its rest shape.
+        context: frames of speech given on each side of a window beyond the frames it
+            scores, so that training windows see speech, not padding, within the model's
+            reach as whole utterances do (the clip's first and last frames repeat where it
+            ends; 0: none).
     """
 
     window: int = 28
@@ -155,10 +159,14 @@ class MotionDataConfig:
     val_fraction: float = 0.05
     test_fraction: float = 0.05
     rest_fraction: float = 0.1
+    context: int = 0
 
     def validate(self) -> None:
         if self.window < 8 or self.batch_size < 1:
             raise ConfigError("data.window must be >= 8 and data.batch_size >= 1")
+        if not 0 <= self.context <= 4 * self.window:
+            raise ConfigError(f"data.context must be within 0..{4 * self.window} frames "
+                              f"(4 windows), got {self.context}")
         if any(not float(w) >= 0 for w in self.group_weights.values()) or sum(
                 float(w) for w in self.group_weights.values()) > 1:
             raise ConfigError("data.group_weights must be >= 0 and sum to at most 1")
@@ -180,6 +188,8 @@ class MotionTrainConfig:
         discriminator_learning_rate: Adam learning rate of the discriminator and the
             correlation encoders.
         clip_norm: gradient norm clipping.
+        final_learning_rate: where the generator's learning rate ends, along a cosine over
+            all ``epochs`` (None: it stays at ``learning_rate``).
         average_last: the saved generator is the mean of the weights of the last this many
             epochs (1: the last epoch's), which steadies the motion from epoch to epoch.
     """
@@ -189,6 +199,7 @@ class MotionTrainConfig:
     learning_rate: float = 1e-3
     discriminator_learning_rate: float = 2e-4
     clip_norm: float = 1.0
+    final_learning_rate: float | None = None
     average_last: int = 1
 
     def validate(self) -> None:
@@ -200,6 +211,10 @@ class MotionTrainConfig:
             value = getattr(self, name)
             if not 0 < value < 1e3:
                 raise ConfigError(f"train.{name} must be positive, got {value}")
+        final = self.final_learning_rate
+        if final is not None and not 0 <= final <= self.learning_rate:
+            raise ConfigError("train.final_learning_rate must be within 0..train.learning_rate, "
+                              f"got {final}")
 
 
 @dataclasses.dataclass

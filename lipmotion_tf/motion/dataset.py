@@ -104,10 +104,18 @@ def speaking_amplitude(rest: np.ndarray, motion: np.ndarray, reference: float) -
                          -AMPLITUDE_LIMIT, AMPLITUDE_LIMIT))
 
 
-def window_at(sequence: MotionSequence, start: int, window: int, mel_frames_per_frame: int):
-    """``(log_mel, rest, motion)`` of the ``window`` frames of ``sequence`` from ``start``."""
+def window_at(sequence: MotionSequence, start: int, window: int, mel_frames_per_frame: int,
+              context: int = 0):
+    """``(log_mel, rest, motion)`` of the ``window`` frames of ``sequence`` from ``start``;
+    the log-mel also holds ``context`` frames of speech on each side (the clip's edge mel
+    frames repeated beyond its ends)."""
     m, end = mel_frames_per_frame, start + window
-    return sequence.log_mel[m * start:m * end], sequence.rest, sequence.motion[start:end]
+    first, last = m * (start - context), m * (end + context)
+    total = sequence.log_mel.shape[0]
+    log_mel = sequence.log_mel[max(0, first):min(total, last)]
+    if first < 0 or last > total:
+        log_mel = np.pad(log_mel, ((max(0, -first), max(0, last - total)), (0, 0)), mode="edge")
+    return log_mel, sequence.rest, sequence.motion[start:end]
 
 
 def quiet_log_mel(frames: int, config, rng: np.random.Generator) -> np.ndarray:
@@ -132,12 +140,14 @@ class WindowSampler:
         spec_augment: mask two random mel bands and two moments of each window.
         amplitude_reference: when given, each window also carries its clip's
             :func:`speaking_amplitude` (``"amplitude"``, ``(1,)``); a still window a random one.
+        context: frames of speech on each side of each window's log-mel (:func:`window_at`).
     """
 
     def __init__(self, sequences, window: int, audio, group_weights=None,
                  still_fraction: float = 0.0, seed: int = 0, spec_augment: bool = False,
-                 amplitude_reference: float | None = None):
+                 amplitude_reference: float | None = None, context: int = 0):
         self.window = int(window)
+        self.context = int(context)
         self.amplitude_reference = amplitude_reference
         self.spec_augment = bool(spec_augment)
         self.audio = audio
@@ -173,7 +183,8 @@ class WindowSampler:
 
     def window_at(self, sequence: MotionSequence, start: int):
         """The window of ``sequence`` starting at frame ``start``."""
-        return window_at(sequence, start, self.window, self.audio.mel_frames_per_frame)
+        return window_at(sequence, start, self.window, self.audio.mel_frames_per_frame,
+                         self.context)
 
     def sample(self):
         """One random window ``(log_mel, rest, motion, amplitude)`` (amplitude 0 without
@@ -185,7 +196,7 @@ class WindowSampler:
         log_mel, rest, motion = self.window_at(sequence, start)
         amplitude = self.amplitudes.get(id(sequence), 0.0)
         if self.rng.random() < self.still_fraction:
-            log_mel = quiet_log_mel(self.window, self.audio, self.rng)
+            log_mel = quiet_log_mel(self.window + 2 * self.context, self.audio, self.rng)
             motion = np.zeros_like(motion)
             amplitude = float(self.rng.uniform(-1.0, 1.0)) if self.amplitudes else 0.0
         elif self.spec_augment:
@@ -223,7 +234,8 @@ class WindowSampler:
 
         m, mels = self.audio.mel_frames_per_frame, self.audio.n_mels
         points = next(iter(self.groups.values()))[0].rest.shape[0]
-        inputs = {"log_mel": tf.TensorSpec((batch_size, m * self.window, mels), tf.float32),
+        heard = m * (self.window + 2 * self.context)
+        inputs = {"log_mel": tf.TensorSpec((batch_size, heard, mels), tf.float32),
                   "rest": tf.TensorSpec((batch_size, points, 2), tf.float32)}
         if self.amplitude_reference is not None:
             inputs["amplitude"] = tf.TensorSpec((batch_size, 1), tf.float32)
@@ -233,10 +245,11 @@ class WindowSampler:
 
 
 def fixed_windows(sequences, window: int, audio, limit: int = 512,
-                  amplitude_reference: float | None = None):
+                  amplitude_reference: float | None = None, context: int = 0):
     """Non-overlapping windows of every sequence (a fixed validation set), at most ``limit``;
-    with ``amplitude_reference``, each with its clip's :func:`speaking_amplitude`."""
-    items = [window_at(sequence, start, window, audio.mel_frames_per_frame)
+    with ``amplitude_reference``, each with its clip's :func:`speaking_amplitude`;
+    ``context`` as :func:`window_at`'s."""
+    items = [window_at(sequence, start, window, audio.mel_frames_per_frame, context)
              + (speaking_amplitude(sequence.rest, sequence.motion, amplitude_reference)
                 if amplitude_reference is not None else 0.0,)
              for sequence in sequences

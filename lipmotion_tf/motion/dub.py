@@ -57,9 +57,10 @@ def dub_motion_video(video_path, audio_path, output, checkpoint=None, batch_size
                      interior: str = "auto") -> DubResult:
     """Writes ``output``: the video at ``video_path`` with its mouth saying ``audio_path``.
 
-    ``still`` holds the mouth at the video's rest shape instead (the baseline). A model that
-    reads the speaker's amplitude gets ``amplitude``, else the video's own (how widely this
-    person opens their mouth in it).
+    ``still`` holds the mouth at the video's rest shape instead (the baseline).
+    ``amplitude`` is :class:`~lipmotion_tf.motion.pipeline.MotionPipeline`'s; when it is None,
+    a model that reads the speaker's amplitude gets the video's own (how widely this person
+    opens their mouth in it).
 
     Raises:
         InputError, NoFaceError: bad inputs, each named in one line, before anything is

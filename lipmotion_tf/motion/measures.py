@@ -97,13 +97,15 @@ def summarise(per_clip: list[dict]) -> dict:
 def predict_motion(generator, log_mel: np.ndarray, rest: np.ndarray,
                    amplitude: float | None = None) -> np.ndarray:
     """The generator's displacements for one whole utterance: ``(T, P, 2)``; ``amplitude``:
-    the speaker's (for a generator with ``amplitude_input``; None: typical)."""
+    the speaker's (None: typical), as :class:`~lipmotion_tf.motion.pipeline.MotionPipeline`
+    takes it."""
     frames = log_mel.shape[0] // generator.mel_frames_per_frame
     log_mel = log_mel[: frames * generator.mel_frames_per_frame]
     inputs = {"log_mel": log_mel[None].astype(np.float32), "rest": rest[None].astype(np.float32)}
     if amplitude is not None and getattr(generator, "amplitude_input", False):
         inputs["amplitude"] = np.array([[amplitude]], np.float32)
-    return np.asarray(generator(inputs, training=False))[0]
+    motion = np.asarray(generator(inputs, training=False))[0]
+    return motion * np.float32(generator.motion_gain(amplitude))
 
 
 def evaluate_sequences(generator, sequences, audio=None, judge=None,

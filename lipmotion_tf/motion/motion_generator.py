@@ -17,6 +17,8 @@ from the rest shape, in mouth widths.
 
 from __future__ import annotations
 
+import math
+
 import keras
 from keras import ops
 
@@ -157,6 +159,12 @@ class MotionGenerator(keras.Model):
             amplitude_noise=self.amplitude_noise,
         )
         return config
+
+    def motion_gain(self, amplitude: float | None) -> float:
+        """What the predicted displacements are multiplied by for a speaker ``amplitude``
+        (natural log against a typical speaker): 1 when it is None or this generator reads
+        it as an input, else its exponential (an expression scale)."""
+        return 1.0 if amplitude is None or self.amplitude_input else math.exp(amplitude)
 
     @classmethod
     def from_experiment(cls, config) -> "MotionGenerator":

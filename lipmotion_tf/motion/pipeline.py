@@ -49,9 +49,12 @@ class MotionPipeline:
         config: its :class:`~lipmotion_tf.motion.config.MotionExperimentConfig`.
         batch_size: frames rendered per call.
         max_duration: longest speech accepted, in seconds.
-        amplitude: how widely the speaker opens their mouth, for a generator that reads it
-            (natural log against a typical speaker; None: typical). ``dub`` sets it from the
-            video, ``--expressiveness`` from the user.
+        amplitude: how widely the speaker opens their mouth, the natural log against a
+            typical speaker (None: typical). A generator that reads it
+            (``model.amplitude_input``) takes it as an input; for one that does not (the
+            shipped one), the predicted displacements are scaled by its exponential, as
+            peers' expression scales do. ``dub`` sets it from the video (for a generator that
+            reads it), ``--expressiveness`` from the user.
         interior: the renderer's learned mouth interior
             (:class:`~lipmotion_tf.motion.mouth_interior.MouthInterior`); None: drawn.
     """
@@ -80,17 +83,12 @@ class MotionPipeline:
                 learned one where it has one), ``learned`` or ``drawn``.
 
         Raises:
-            InputError: an ``amplitude`` for a model that reads none, ``learned`` for a
-                folder without a learned interior.
+            InputError: ``learned`` for a folder without a learned interior.
         """
         from lipmotion_tf.motion.training import load_motion_generator
 
         generator, config = load_motion_generator(path or motion_checkpoint())
         kwargs["interior"] = choose_interior(path or motion_checkpoint(), config, interior)
-        if kwargs.get("amplitude") is not None and not generator.amplitude_input:
-            raise InputError(f"the motion model in {path or motion_checkpoint()} was trained "
-                             "without the speaker's amplitude (model.amplitude_input): "
-                             "--expressiveness needs one that reads it")
         return cls(generator, config, **kwargs)
 
     @property
@@ -134,7 +132,8 @@ class MotionPipeline:
         inputs = [np.asarray(log_mel, np.float32)[None], np.asarray(rest, np.float32)[None]]
         if given:
             inputs.append(np.array([[self.amplitude]], np.float32))
-        return np.asarray(self._motion[1](*inputs)["motion"])[0]
+        motion = np.asarray(self._motion[1](*inputs)["motion"])[0]
+        return motion * np.float32(self.generator.motion_gain(self.amplitude))
 
     def render_batch(self, inputs: dict) -> np.ndarray:
         """The renderer on :func:`renderer_inputs`: ``(B, S, S, 3)`` float32 in [0, 1]."""

@@ -102,12 +102,16 @@ class MotionTrainer(keras.Model):
         channels: width of the correlation encoders and the discriminator.
         sync_expert: the trained :class:`~lipmotion_tf.sync.expert.SyncExpert` when
             ``loss_config.sync`` is above zero (kept fixed).
+        context: video frames of speech on each side of a batch's log-mel beyond the frames
+            its motion scores (``data.context``): the generator hears them, every loss
+            looks at the scored frames only.
     """
 
     def __init__(self, generator, loss_config, channels: int = 128, sync_expert=None,
-                 **kwargs):
+                 context: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
+        self.context = int(context)
         self.loss_config = loss_config
         self.sync_expert = sync_expert
         if sync_expert is not None:
@@ -156,11 +160,21 @@ class MotionTrainer(keras.Model):
             {"generator": g_optimizer, "auxiliary": d_optimizer}, name="motion_optimizers"),
             **kwargs)
 
+    def scored(self, x, per_frame: int = 1):
+        """``x`` (time on axis 1, ``per_frame`` steps a video frame) without the context."""
+        cut = self.context * per_frame
+        return x if cut == 0 else x[:, cut:x.shape[1] - cut]
+
+    def _heard(self, inputs, training=False):
+        """The generator's motion and audio features over the scored frames."""
+        m = self.generator.mel_frames_per_frame
+        return (self.scored(self.generator(inputs, training=training)),
+                self.scored(self.generator.audio_features(inputs["log_mel"]), m))
+
     def build_from_batch(self, batch) -> None:
         """Creates every weight and the optimizers' state from one batch's shapes."""
         inputs, motion = batch
-        generated = self.generator(inputs)
-        features = self.generator.audio_features(inputs["log_mel"])
+        generated, features = self._heard(inputs)
         if self.use_correlation:
             self.audio_derivative_encoder(features)
             self.motion_velocity_encoder(self._flat_velocity(generated))
@@ -183,7 +197,7 @@ class MotionTrainer(keras.Model):
         return ops.roll(features, shift, axis=1)
 
     def _generator_losses(self, inputs, real, training):
-        generated = self.generator(inputs, training=training)
+        generated, features = self._heard(inputs, training)
         cfg = self.loss_config
         weights = losses.closed_frame_weights(real_opening(inputs["rest"], real),
                                               cfg.closed_weight)
@@ -194,7 +208,6 @@ class MotionTrainer(keras.Model):
         }
         total = (cfg.landmark * values["landmark"] + cfg.velocity * values["velocity"]
                  + cfg.amplitude * values["amplitude"])
-        features = self.generator.audio_features(inputs["log_mel"])
         if self.use_correlation:
             values["correlation"] = losses.derivative_correlation_loss(
                 self.audio_derivative_encoder(frame_difference(features)),
@@ -206,7 +219,8 @@ class MotionTrainer(keras.Model):
             total += cfg.adversarial * values["adversarial"]
         if self.sync_expert is not None:
             values["sync_loss"] = ops.mean(matching_loss(
-                self.sync_expert.speech_embeddings(inputs["log_mel"]),
+                self.sync_expert.speech_embeddings(
+                    self.scored(inputs["log_mel"], self.generator.mel_frames_per_frame)),
                 self.sync_expert.mouth_embeddings(generated), cfg.sync_shift,
                 self.sync_expert.logit_scale))
             total += cfg.sync * self.sync_weight * values["sync_loss"]

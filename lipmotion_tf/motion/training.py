@@ -89,12 +89,18 @@ def build_trainer(config: MotionExperimentConfig, example_batch):
                               f"(data.window), {expert.points} motion points and "
                               f"{expert.n_mels} mel bands at {expert.mel_frames_per_frame} "
                               "per frame (audio)")
-    trainer = MotionTrainer(generator, config.loss, sync_expert=expert, name="motion_trainer")
+    trainer = MotionTrainer(generator, config.loss, sync_expert=expert,
+                            context=config.data.context, name="motion_trainer")
 
     def adam(rate):
         return keras.optimizers.Adam(rate, clipnorm=config.train.clip_norm)
 
-    trainer.compile(adam(config.train.learning_rate),
+    rate = config.train.learning_rate
+    if config.train.final_learning_rate is not None:
+        rate = keras.optimizers.schedules.CosineDecay(
+            rate, config.train.epochs * config.train.steps_per_epoch,
+            alpha=config.train.final_learning_rate / rate)
+    trainer.compile(adam(rate),
                     adam(config.train.discriminator_learning_rate))
     trainer.build_from_batch(example_batch)
     return trainer
@@ -130,14 +136,15 @@ def train_motion(config: MotionExperimentConfig, data_dir: str | Path, output_di
     sampler = WindowSampler(train, config.data.window, config.audio, config.data.group_weights,
                             config.data.still_fraction, seed=config.seed,
                             spec_augment=config.data.spec_augment,
-                            amplitude_reference=reference)
+                            amplitude_reference=reference, context=config.data.context)
     # Written once the data is known good: a refused run leaves no folder behind.
     output_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, saved)
     log(f"training windows from {sampler.describe()}; {len(val)} validation clips")
     dataset = sampler.dataset(config.data.batch_size)
     val_inputs, val_targets = fixed_windows(val, config.data.window, config.audio,
-                                            amplitude_reference=reference)
+                                            amplitude_reference=reference,
+                                            context=config.data.context)
     trainer = build_trainer(config, next(iter(dataset)))
     log(f"motion generator: {trainer.generator.count_params():,} parameters")
 
