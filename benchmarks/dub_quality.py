@@ -8,8 +8,11 @@ For every clip kept out of the shipped model's training (GRID s3, LRS3 sample4-6
 and with ``--still`` (the paper model: the identity crop pasted unchanged; the motion model:
 the mouth held at its rest shape), and measures both against the
 source video (:func:`~lipmotion_tf.evaluation.dub_measures.measure_frames`): LMD (lower is
-better) and the mouth-opening correlation (higher is better). Prints one row per clip and the
-frame-weighted means; ``--keep DIR`` keeps the dubbed videos, ``--figure PNG`` draws the
+better) and the mouth-opening correlation (higher is better). The dub is also checked as a
+photo is: PSNR against the source outside each frame's mouth-and-jaw region (the renderer's
+crop; the H.264 encoding included) and the lips' sharpness (variance of the Laplacian of their
+box), dubbed over source, median over frames. Prints one row per clip and the frame-weighted
+means; ``--keep DIR`` keeps the dubbed videos, ``--figure PNG`` draws the
 middle frame of the first clip of each source (GRID, LRS3, LRW) before and after dubbing,
 with the mouth enlarged.
 """
@@ -64,6 +67,44 @@ def draw_figure(clips, rows, path: Path, height: int = 288) -> None:
     cv2.imwrite(str(path), sheet[..., ::-1])
 
 
+def region_checks(frames, dubbed, rest_fraction: float = 0.1) -> tuple[float, float]:
+    """``(psnr_outside, sharpness)`` of ``dubbed`` frames against the source ``frames`` (see
+    the module docstring); the regions are those ``lipmotion dub`` renders in."""
+    import numpy as np
+
+    from lipmotion_tf.motion.dub import video_rest
+    from lipmotion_tf.motion.extract import track_mesh
+    from lipmotion_tf.motion.face_rig import FaceRig
+    from lipmotion_tf.motion.video_evaluation import laplacian_variance
+    from lipmotion_tf.video.face_mesh import FaceMeshDetector
+
+    count = min(len(frames), len(dubbed))
+    with FaceMeshDetector(static_image_mode=False) as detector:
+        meshes, found, _ = track_mesh(iter(frames[:count]), detector, indices=None)
+    frontal_rest = video_rest(meshes, found, rest_fraction)
+    first = int(np.flatnonzero(found)[0])
+    side = FaceRig.from_image(frames[first], meshes[first], frontal_rest=frontal_rest).crop_size
+    squared, pixels, sharpness = 0.0, 0, []
+    for index in range(count):
+        source, made = frames[index], dubbed[index][:frames[index].shape[0], :frames[index].shape[1]]
+        outside = np.ones(source.shape[:2], bool)
+        if found[index]:
+            rig = FaceRig.from_image(source, meshes[index], frontal_rest=frontal_rest, side=side)
+            x0, y0 = rig.origin
+            outside[y0:y0 + side, x0:x0 + side] = False
+            lips = meshes[index][[61, 291, 0, 17], :2]
+            (lx0, ly0), (lx1, ly1) = (np.floor(lips.min(axis=0)).astype(int) - 4,
+                                      np.ceil(lips.max(axis=0)).astype(int) + 4)
+            sharpness.append(laplacian_variance(made[ly0:ly1, lx0:lx1])
+                             / max(laplacian_variance(source[ly0:ly1, lx0:lx1]), 1e-6))
+        difference = made[outside].astype(np.float64) - source[outside]
+        squared += float((difference ** 2).sum())
+        pixels += difference.size
+    mse = squared / max(pixels, 1)
+    return (10 * np.log10(255.0 ** 2 / mse) if mse > 0 else 100.0,
+            float(np.median(sharpness)) if sharpness else float("nan"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
@@ -87,7 +128,7 @@ def main() -> None:
         raise SystemExit(f"no held-out clips under {args.data}")
     rows = []
     print(f"{'clip':24} {'frames':>6} {'LMD dub':>8} {'LMD still':>9} {'sync dub':>9} "
-          f"{'sync still':>10} {'dub s':>6}")
+          f"{'sync still':>10} {'dub s':>6} {'PSNR out':>8} {'sharp':>6}")
     with tempfile.TemporaryDirectory() as folder:
         out = args.keep or Path(folder)
         out.mkdir(parents=True, exist_ok=True)
@@ -100,14 +141,18 @@ def main() -> None:
                 dub(video, speech, target, checkpoint=args.checkpoint,
                     still=mode == "still", progress=False)
                 row[f"{mode}_seconds"] = time.perf_counter() - start
-                measures = measure_frames(source, read_video(target))
+                dubbed = read_video(target)
+                measures = measure_frames(source, dubbed)
                 row.update({f"{mode}_lmd": measures.lmd, f"{mode}_sync": measures.sync,
                             f"{mode}_lag": measures.lag, "frames": measures.frames})
+                if mode == "dub":
+                    row["psnr_outside"], row["sharpness"] = region_checks(source.frames, dubbed)
             rows.append(row)
             row["dubbed"] = str(out / f"{video.parent.name}_{video.stem}_dub.mp4")
             print(f"{row['clip']:24} {row['frames']:6d} {row['dub_lmd']:8.3f} "
                   f"{row['still_lmd']:9.3f} {row['dub_sync']:9.3f} {row['still_sync']:10.3f} "
-                  f"{row['dub_seconds']:6.1f}", flush=True)
+                  f"{row['dub_seconds']:6.1f} {row['psnr_outside']:8.2f} "
+                  f"{row['sharpness']:6.2f}", flush=True)
         if args.figure:
             draw_figure(clips, rows, args.figure)
     for row in rows:
@@ -117,6 +162,8 @@ def main() -> None:
                for key in ("dub_lmd", "still_lmd", "dub_sync", "still_sync")}
     print(f"{'mean (frame-weighted)':24} {frames:6d} {summary['dub_lmd']:8.3f} "
           f"{summary['still_lmd']:9.3f} {summary['dub_sync']:9.3f} {summary['still_sync']:10.3f}")
+    print(f"lowest PSNR outside the mouth-and-jaw region {min(r['psnr_outside'] for r in rows):.2f} dB; "
+          f"lip sharpness over the source's, lowest clip {min(r['sharpness'] for r in rows):.2f}")
     if args.json:
         args.json.write_text(json.dumps({"clips": rows, "mean": summary}, indent=2))
 

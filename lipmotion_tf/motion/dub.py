@@ -26,8 +26,8 @@ import numpy as np
 
 from lipmotion_tf.audio.validation import DEFAULT_MAX_DURATION
 from lipmotion_tf.errors import NoFaceError
-from lipmotion_tf.generate.dub import (DubResult, FrameStore, generated_index, output_frames,
-                                       output_plan, recorded)
+from lipmotion_tf.generate.dub import (DUB_CRF, DubResult, FrameStore, generated_index,
+                                       output_frames, output_plan, recorded)
 from lipmotion_tf.motion import representation as rep
 from lipmotion_tf.motion.template import FRONTAL_TEMPLATE
 
@@ -113,7 +113,7 @@ def dub_motion_video(video_path, audio_path, output, checkpoint=None, batch_size
         faceless = 0
         frames = output_frames(video_path, fps, num_output, len(found), store)
         with Mp4Writer(output, Fraction(fps).limit_denominator(1001), width, height, waveform,
-                       rate) as writer:
+                       rate, crf=DUB_CRF) as writer:
             for j, (index, image) in enumerate(tqdm(frames, total=num_output, unit="frame",
                                                     desc="dubbing", disable=not progress)):
                 if not found[index]:
