@@ -109,6 +109,14 @@ def test_losses_on_tiny_cases_with_known_answers():
         pytest.approx(0.998, abs=1e-3))
     closed = losses.closed_frame_weights(np.array([0.0, 10.0], np.float32), 2.0)
     np.testing.assert_allclose(np.asarray(closed), [3.0, 1.0], atol=1e-6)
+    wave = np.sin(np.linspace(0, 6, 20, dtype=np.float32))[None] * 0.1 + 0.1
+    assert float(losses.opening_correlation_loss(wave, 2 * wave)) == pytest.approx(0.0, abs=1e-4)
+    assert float(losses.opening_correlation_loss(wave, -wave)) == pytest.approx(2.0, abs=1e-4)
+    # A still real window (no timing to match) counts for almost nothing next to a moving one.
+    still = np.full_like(wave, 0.05)
+    both = losses.opening_correlation_loss(np.concatenate([wave, still]),
+                                           np.concatenate([wave, wave]))
+    assert float(both) < 0.02
 
 
 def _tiny_config(**loss):

@@ -92,6 +92,8 @@ class MotionLossConfig:
         velocity: squared error of the frame-to-frame motion.
         amplitude: squared error of each point's spread over the window (keeps the real
             amplitude where the timing is uncertain).
+        opening: ``1 - r`` of the real and generated inner-lip openings over the window
+            (:func:`~lipmotion_tf.motion.losses.opening_correlation_loss`).
         correlation: the audio-visual derivative correlation loss (the paper's Sec. 3.2,
             landmark velocities as the visual derivative).
         adversarial: the (audio, motion) mismatch discriminator's loss for the generator.
@@ -109,6 +111,7 @@ class MotionLossConfig:
     closed_weight: float = 2.0
     velocity: float = 1.0
     amplitude: float = 0.0
+    opening: float = 0.0
     correlation: float = 0.0
     adversarial: float = 0.0
     mismatch_shift: int = 6
@@ -118,8 +121,8 @@ class MotionLossConfig:
     sync_start: float = 0.0
 
     def validate(self) -> None:
-        for name in ("landmark", "closed_weight", "velocity", "amplitude", "correlation",
-                     "adversarial", "sync", "sync_start"):
+        for name in ("landmark", "closed_weight", "velocity", "amplitude", "opening",
+                     "correlation", "adversarial", "sync", "sync_start"):
             if not 0 <= getattr(self, name) < 1e6:
                 raise ConfigError(f"loss.{name} must be >= 0")
         if self.mismatch_shift < 2:

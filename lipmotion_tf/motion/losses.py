@@ -54,6 +54,23 @@ def amplitude_loss(real, generated, scale: float):
     return ops.mean(ops.square(spread(generated) - spread(real)))
 
 
+def opening_correlation_loss(real_opening, generated_opening, floor: float = 0.01):
+    """``1 - r``, the Pearson correlation over time of the real and generated inner-lip
+    openings ``(B, T)`` (mouth widths), averaged over the windows weighted by how much the real
+    mouth moves in each (``std / (std + floor)``: a still window has no timing to match).
+
+    The landmark terms weigh every point alike; the opening is what an eye reads first and
+    what the sync measure correlates, so this term asks for its timing directly.
+    """
+    real = real_opening - ops.mean(real_opening, axis=1, keepdims=True)
+    generated = generated_opening - ops.mean(generated_opening, axis=1, keepdims=True)
+    real_std = ops.sqrt(ops.mean(ops.square(real), axis=1) + 1e-8)
+    generated_std = ops.sqrt(ops.mean(ops.square(generated), axis=1) + 1e-8)
+    r = ops.mean(real * generated, axis=1) / (real_std * generated_std)
+    weights = real_std / (real_std + floor)
+    return ops.sum(weights * (1.0 - r)) / ops.maximum(ops.sum(weights), 1e-8)
+
+
 def cosine_similarity(a, b, axis: int = -1):
     """Cosine of ``a`` and ``b`` along ``axis`` (0 where either is zero)."""
     dot = ops.sum(a * b, axis=axis)

@@ -131,6 +131,8 @@ class MotionTrainer(keras.Model):
             self.discriminator = MotionDiscriminator(channels, m, self.scale,
                                                      name="motion_discriminator")
         names = ["loss", "landmark", "velocity", "amplitude"]
+        if loss_config.opening > 0:
+            names += ["opening"]
         if self.use_correlation:
             names += ["correlation", "correlation_encoders"]
         if self.use_adversarial:
@@ -199,8 +201,8 @@ class MotionTrainer(keras.Model):
     def _generator_losses(self, inputs, real, training):
         generated, features = self._heard(inputs, training)
         cfg = self.loss_config
-        weights = losses.closed_frame_weights(real_opening(inputs["rest"], real),
-                                              cfg.closed_weight)
+        opened = real_opening(inputs["rest"], real)
+        weights = losses.closed_frame_weights(opened, cfg.closed_weight)
         values = {
             "landmark": losses.landmark_loss(real, generated, weights, self.scale),
             "velocity": losses.velocity_loss(real, generated, self.scale),
@@ -208,6 +210,10 @@ class MotionTrainer(keras.Model):
         }
         total = (cfg.landmark * values["landmark"] + cfg.velocity * values["velocity"]
                  + cfg.amplitude * values["amplitude"])
+        if cfg.opening > 0:
+            values["opening"] = losses.opening_correlation_loss(
+                opened, real_opening(inputs["rest"], generated))
+            total += cfg.opening * values["opening"]
         if self.use_correlation:
             values["correlation"] = losses.derivative_correlation_loss(
                 self.audio_derivative_encoder(frame_difference(features)),
