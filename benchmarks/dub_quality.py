@@ -86,7 +86,8 @@ def region_checks(frames, dubbed, rest_fraction: float = 0.1) -> tuple[float, fl
     side = FaceRig.from_image(frames[first], meshes[first], frontal_rest=frontal_rest).crop_size
     squared, pixels, sharpness = 0.0, 0, []
     for index in range(count):
-        source, made = frames[index], dubbed[index][:frames[index].shape[0], :frames[index].shape[1]]
+        source = frames[index]
+        made = dubbed[index][:source.shape[0], :source.shape[1]]
         outside = np.ones(source.shape[:2], bool)
         if found[index]:
             rig = FaceRig.from_image(source, meshes[index], frontal_rest=frontal_rest, side=side)
@@ -162,8 +163,9 @@ def main() -> None:
                for key in ("dub_lmd", "still_lmd", "dub_sync", "still_sync")}
     print(f"{'mean (frame-weighted)':24} {frames:6d} {summary['dub_lmd']:8.3f} "
           f"{summary['still_lmd']:9.3f} {summary['dub_sync']:9.3f} {summary['still_sync']:10.3f}")
-    print(f"lowest PSNR outside the mouth-and-jaw region {min(r['psnr_outside'] for r in rows):.2f} dB; "
-          f"lip sharpness over the source's, lowest clip {min(r['sharpness'] for r in rows):.2f}")
+    print(f"lowest PSNR outside the mouth-and-jaw region "
+          f"{min(r['psnr_outside'] for r in rows):.2f} dB; lip sharpness over the source's, "
+          f"lowest clip {min(r['sharpness'] for r in rows):.2f}")
     if args.json:
         args.json.write_text(json.dumps({"clips": rows, "mean": summary}, indent=2))
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import typing
 import types
+import typing
 from pathlib import Path
 from typing import Any
 
