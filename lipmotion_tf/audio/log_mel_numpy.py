@@ -45,15 +45,36 @@ def log_mel_numpy(waveform: np.ndarray, config: AudioConfig) -> np.ndarray:
     return np.ascontiguousarray(log_mel.T, dtype=np.float32)
 
 
+def stft_reach(config: AudioConfig) -> int:
+    """Mel frames an STFT window reaches past a segment's border."""
+    return -(-config.n_fft // (2 * config.hop_length)) + 1
+
+
+def mel_frames(waveform: np.ndarray, first: int, last: int, config: AudioConfig,
+               total: int | None = None, offset: int = 0) -> np.ndarray:
+    """Mel frames ``[first, last)`` of a signal, each computed from the samples the
+    whole-signal spectrogram gives it: the segment is taken with the few mel frames of
+    neighbouring audio an STFT window reaches, which are then dropped (the signal's own
+    ends are reflect-padded as there).
+
+    Args:
+        waveform: the signal's samples from sample ``offset`` on (a live buffer may have
+            dropped its start), holding those neighbours.
+        total: the signal's length in mel frames once it is known (its end then bounds the
+            segment); None: the signal goes on past the segment.
+    """
+    hop, context = config.hop_length, stft_reach(config)
+    start = max(0, first - context)
+    stop = last + context if total is None else min(total, last + context)
+    segment = waveform[start * hop - offset:stop * hop - offset]
+    return log_mel_numpy(segment, config)[first - start:last - start]
+
+
 def log_mel_of_frames(waveform: np.ndarray, frames: int, config: AudioConfig,
                       chunk_seconds: float = 60.0) -> np.ndarray:
     """:func:`log_mel_numpy` of ``waveform`` cut or zero-extended to ``frames`` video frames,
-    ``(frames * mel_frames_per_frame, n_mels)``, computed a chunk at a time.
-
-    Each chunk is computed with a few mel frames of the neighbouring audio on both sides,
-    which are then dropped, so every frame sees the samples the whole-signal spectrogram
-    gives it (the signal's own ends are reflect-padded as there) and a long recording never
-    needs one huge STFT.
+    ``(frames * mel_frames_per_frame, n_mels)``, computed a chunk at a time
+    (:func:`mel_frames`), so a long recording never needs one huge STFT.
     """
     hop, m = config.hop_length, config.mel_frames_per_frame
     samples = frames * config.samples_per_frame
@@ -61,13 +82,9 @@ def log_mel_of_frames(waveform: np.ndarray, frames: int, config: AudioConfig,
     if waveform.size < samples:
         waveform = np.pad(waveform, (0, samples - waveform.size))
     total = frames * m
-    context = -(-config.n_fft // (2 * hop)) + 1  # mel frames reaching past a chunk border
     per_chunk = max(1, int(chunk_seconds * config.sample_rate) // hop)
     out = np.empty((total, config.n_mels), np.float32)
     for first in range(0, total, per_chunk):
         last = min(total, first + per_chunk)
-        start = max(0, first - context)
-        stop = min(total, last + context)
-        segment = waveform[start * hop:stop * hop]
-        out[first:last] = log_mel_numpy(segment, config)[first - start:last - start]
+        out[first:last] = mel_frames(waveform, first, last, config, total)
     return out

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lipmotion_tf.audio.log_mel_numpy import mel_frames, stft_reach
 from lipmotion_tf.errors import InputError
 
 
@@ -77,8 +78,7 @@ class MotionStream:
         audio = pipeline.config.audio
         self.audio = audio
         self._m, self._hop_length = audio.mel_frames_per_frame, audio.hop_length
-        # mel frames whose STFT reaches past a segment's border (as log_mel_of_frames)
-        self._context = -(-audio.n_fft // (2 * audio.hop_length)) + 1
+        self._context = stft_reach(audio)  # speech a block's log-mel needs past its end
         self._resampler = None
         if self.sample_rate != audio.sample_rate:
             import soxr
@@ -151,16 +151,9 @@ class MotionStream:
         return self.pipeline.predict(log_mel, self.rest)[first - start:last - start]
 
     def _log_mel(self, first: int, last: int, final: bool) -> np.ndarray:
-        """Mel frames ``[first, last)`` of the speech heard, each computed from the samples
-        the whole-signal spectrogram gives it."""
-        from lipmotion_tf.audio.log_mel_numpy import log_mel_numpy
-
-        hop = self._hop_length
-        total = (self.heard // hop) if final else None
-        start = max(0, first - self._context)
-        stop = last + self._context if total is None else min(total, last + self._context)
-        segment = self._buffer[start * hop - self._offset:stop * hop - self._offset]
-        return log_mel_numpy(segment, self.audio)[first - start:last - start]
+        """Mel frames ``[first, last)`` of the speech heard (:func:`mel_frames`)."""
+        total = self.heard // self._hop_length if final else None
+        return mel_frames(self._buffer, first, last, self.audio, total, self._offset)
 
     def _trim(self) -> None:
         """Drops the samples no later block needs (memory stays bounded on a long stream)."""
