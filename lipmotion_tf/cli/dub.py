@@ -15,6 +15,7 @@ from lipmotion_tf.cli.generation_options import (
     add_model_options,
     apply_device,
     chosen_model,
+    refuse_interior,
     speaking_amplitude_option,
 )
 
@@ -56,8 +57,7 @@ def run(args) -> int:
     check_declared_duration(args.audio, args.max_duration)
     if args.expressiveness is not None and chosen_model(args) != "motion":
         raise InputError("--expressiveness is for the motion model")
-    if args.interior != "auto" and chosen_model(args) != "motion":
-        raise InputError("--interior is for the motion model")
+    refuse_interior(args, chosen_model(args))
     if chosen_model(args) == "motion":
         from lipmotion_tf.motion.dub import dub_motion_video
 

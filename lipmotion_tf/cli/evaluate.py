@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 
-from lipmotion_tf.cli.generation_options import add_interior_option
+from lipmotion_tf.cli.generation_options import add_interior_option, refuse_interior
 
 HELP = "measure a model on videos or prepared clips (or the paper's Table 2 ablations)"
 SPLIT_CHOICES = ("test", "val", "train", "all")
@@ -86,8 +86,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--folder is used with --motion-only")
     if _chosen_model(args) == "motion":
         return run_motion_videos(args)
-    if args.interior != "auto":
-        raise InputError("--interior is for the motion model on videos")
+    refuse_interior(args, "paper", "the motion model on videos")
     common = dict(
         split=args.split, limit=args.limit, video_dirs=args.videos or (), examples=args.examples,
         progress=not args.no_progress, background=args.background.replace("-", "_"),

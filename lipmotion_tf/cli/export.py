@@ -22,6 +22,7 @@ from lipmotion_tf.cli.generation_options import (
     add_interior_option,
     add_model_options,
     chosen_model,
+    refuse_interior,
 )
 
 HELP = "export a model as a TF Serving SavedModel or a TFLite model"
@@ -152,8 +153,7 @@ def _run(args: argparse.Namespace) -> int:
         model = chosen_model(args)
         if model == "motion" and args.conv2d:
             raise InputError("--conv2d is for the paper model (--model paper)")
-        if model != "motion" and args.interior != "auto":
-            raise InputError("--interior is for the motion model")
+        refuse_interior(args, model)
         return _saved_model(args, model)
     if args.format == "checkpoint":
         return _compact_checkpoint(args)
@@ -209,8 +209,7 @@ def _saved_model(args: argparse.Namespace, model: str) -> int:
         raise InputError(f"the next version of {args.output} would be {version}, beyond TF "
                          f"Serving's {MAX_VERSION}: pass --version")
     if model == "motion":
-        from lipmotion_tf.motion.pipeline import motion_checkpoint
-        from lipmotion_tf.motion.pipeline import choose_interior
+        from lipmotion_tf.motion.pipeline import choose_interior, motion_checkpoint
         from lipmotion_tf.motion.training import load_motion_generator
 
         folder = args.checkpoint or motion_checkpoint()
@@ -297,8 +296,7 @@ def _motion_tflite(args: argparse.Namespace, part: str) -> int:
         export_motion_tflite,
     )
     from lipmotion_tf.export.tflite import check_output_file
-    from lipmotion_tf.motion.pipeline import motion_checkpoint
-    from lipmotion_tf.motion.pipeline import choose_interior
+    from lipmotion_tf.motion.pipeline import choose_interior, motion_checkpoint
     from lipmotion_tf.motion.training import load_motion_generator
 
     check_output_file(args.output, args.overwrite)

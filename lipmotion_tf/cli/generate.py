@@ -20,6 +20,7 @@ from lipmotion_tf.cli.generation_options import (
     add_model_options,
     apply_device,
     chosen_model,
+    refuse_interior,
     speaking_amplitude_option,
 )
 from lipmotion_tf.video.image_io import DEFAULT_MAX_SIZE
@@ -89,8 +90,7 @@ def run(args) -> int:
         raise InputError("--motion-from needs the motion model")
     if args.expressiveness is not None and (model != "motion" or args.motion_from):
         raise InputError("--expressiveness is for the motion model's speech-driven motion")
-    if args.interior != "auto" and model != "motion":
-        raise InputError("--interior is for the motion model")
+    refuse_interior(args, model)
     # The inputs' headers and the output, before the model loads: a 3-hour file is refused
     # without decoding it, an image given as speech without waiting for the model.
     check_output(Path(args.output))

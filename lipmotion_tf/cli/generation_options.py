@@ -31,11 +31,21 @@ def add_model_options(parser, motion_help: str, paper_help: str) -> None:
 
 def add_interior_option(parser) -> None:
     """``--interior auto|learned|drawn``: the motion model's mouth interior."""
-    parser.add_argument("--interior", choices=("auto", "learned", "drawn"), default="auto",
+    from lipmotion_tf.motion.interior_config import INTERIORS
+
+    parser.add_argument("--interior", choices=INTERIORS, default="auto",
                         help="the motion model's mouth interior: learned (the network that "
                              "paints teeth, tongue and cavity), drawn (a cavity and a teeth "
                              "band in the photo's colours; faster), auto: the model folder's "
                              "learned one where it has one")
+
+
+def refuse_interior(args, model: str, where: str = "the motion model") -> None:
+    """One line for ``--interior`` given where it does not apply (the paper model)."""
+    from lipmotion_tf.errors import InputError
+
+    if args.interior != "auto" and model != "motion":
+        raise InputError(f"--interior is for {where}")
 
 
 def add_expressiveness_option(parser, default_help: str) -> None:

@@ -175,7 +175,6 @@ def run_interior(args: argparse.Namespace) -> int:
     from lipmotion_tf.config import load_config
     from lipmotion_tf.motion.interior_config import InteriorExperimentConfig
     from lipmotion_tf.motion.interior_training import train_interior
-
     from lipmotion_tf.motion.pipeline import motion_checkpoint
 
     init_from, args.init_from = args.init_from, None  # an interior run or motion model

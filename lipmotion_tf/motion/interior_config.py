@@ -16,6 +16,9 @@ from lipmotion_tf.errors import ConfigError
 INTERIOR_KIND = "interior"
 #: The interior network's weights in a run (or shipped motion model) folder.
 INTERIOR_WEIGHTS_NAME = "mouth_interior.weights.h5"
+#: What ``--interior`` takes: the folder's learned interior where it has one, that one, or
+#: the drawn interior.
+INTERIORS = ("auto", "learned", "drawn")
 
 
 @dataclasses.dataclass

@@ -170,9 +170,6 @@ class MotionPipeline:
         return np.stack(list(self.iter_frames(waveform, sample_rate, FaceRig.from_image(image))))
 
 
-INTERIORS = ("auto", "learned", "drawn")
-
-
 def choose_interior(folder, config, choice: str = "auto"):
     """The :class:`~lipmotion_tf.motion.mouth_interior.MouthInterior` a motion model folder
     renders with, or None (drawn): ``auto`` its learned one where it has one, ``learned``
@@ -181,7 +178,7 @@ def choose_interior(folder, config, choice: str = "auto"):
     Raises:
         InputError: an unknown choice, or ``learned`` for a folder without one.
     """
-    from lipmotion_tf.motion.interior_config import INTERIOR_WEIGHTS_NAME
+    from lipmotion_tf.motion.interior_config import INTERIOR_WEIGHTS_NAME, INTERIORS
     from lipmotion_tf.motion.training import load_mouth_interior
 
     if choice not in INTERIORS:
