@@ -75,7 +75,7 @@ def region_checks(frames, dubbed, rest_fraction: float = 0.1) -> tuple[float, fl
     from lipmotion_tf.motion.dub import video_rest
     from lipmotion_tf.motion.extract import track_mesh
     from lipmotion_tf.motion.face_rig import FaceRig
-    from lipmotion_tf.motion.video_evaluation import laplacian_variance
+    from lipmotion_tf.motion.video_evaluation import laplacian_variance, lips_region
     from lipmotion_tf.video.face_mesh import FaceMeshDetector
 
     count = min(len(frames), len(dubbed))
@@ -93,11 +93,9 @@ def region_checks(frames, dubbed, rest_fraction: float = 0.1) -> tuple[float, fl
             rig = FaceRig.from_image(source, meshes[index], frontal_rest=frontal_rest, side=side)
             x0, y0 = rig.origin
             outside[y0:y0 + side, x0:x0 + side] = False
-            lips = meshes[index][[61, 291, 0, 17], :2]
-            (lx0, ly0), (lx1, ly1) = (np.floor(lips.min(axis=0)).astype(int) - 4,
-                                      np.ceil(lips.max(axis=0)).astype(int) + 4)
-            sharpness.append(laplacian_variance(made[ly0:ly1, lx0:lx1])
-                             / max(laplacian_variance(source[ly0:ly1, lx0:lx1]), 1e-6))
+            lips = lips_region(meshes[index])
+            sharpness.append(laplacian_variance(made[lips])
+                             / max(laplacian_variance(source[lips]), 1e-6))
         difference = made[outside].astype(np.float64) - source[outside]
         squared += float((difference ** 2).sum())
         pixels += difference.size

@@ -55,7 +55,7 @@ def default_photos(data: Path, folder: Path) -> list[Path]:
 def measure(photo: Path, video: Path) -> dict:
     from lipmotion_tf.metrics.ssim_psnr import psnr
     from lipmotion_tf.motion.face_rig import FaceRig
-    from lipmotion_tf.motion.video_evaluation import laplacian_variance
+    from lipmotion_tf.motion.video_evaluation import laplacian_variance, lips_region
     from lipmotion_tf.video.face_mesh import FaceMeshDetector, mouth_opening
     from lipmotion_tf.video.image_io import read_image
     from lipmotion_tf.video.reader import read_video
@@ -67,11 +67,9 @@ def measure(photo: Path, video: Path) -> dict:
     x0, y0, side = *rig.origin, rig.crop_size
     outside = np.ones(image.shape[:2], bool)
     outside[y0:y0 + side, x0:x0 + side] = False
-    lips = rig.mesh[[61, 291, 0, 17], :2]  # mouth corners, upper and lower lip middles
-    lx0, ly0 = np.floor(lips.min(axis=0)).astype(int) - 4
-    lx1, ly1 = np.ceil(lips.max(axis=0)).astype(int) + 4
-    photo_sharpness = laplacian_variance(image[ly0:ly1, lx0:lx1])
-    sharpness = [laplacian_variance(f[ly0:ly1, lx0:lx1]) / photo_sharpness for f in frames]
+    lips = lips_region(rig.mesh)
+    photo_sharpness = laplacian_variance(image[lips])
+    sharpness = [laplacian_variance(f[lips]) / photo_sharpness for f in frames]
     with FaceMeshDetector(static_image_mode=False) as detector:
         openings = []
         for frame in frames:

@@ -32,6 +32,15 @@ MAX_SECONDS = 60.0
 MEASURES = ("lmd", "sync", "psnr", "ssim", "sharpness", "colour")
 
 
+def lips_region(mesh: np.ndarray) -> tuple[slice, slice]:
+    """The rows and columns of the lips' box in a frame (mouth corners, upper and lower lip
+    middles of the face ``mesh``, 4 pixels round): where lip sharpness is measured."""
+    lips = mesh[[61, 291, 0, 17], :2]
+    (x0, y0), (x1, y1) = (np.floor(lips.min(axis=0)).astype(int) - 4,
+                          np.ceil(lips.max(axis=0)).astype(int) + 4)
+    return slice(y0, y1), slice(x0, x1)
+
+
 def laplacian_variance(image: np.ndarray) -> float:
     """Variance of the Laplacian of an RGB image's grey levels (a sharpness measure)."""
     import cv2
@@ -85,15 +94,13 @@ def measure_clip(pipeline, video: Path, work: Path) -> tuple[dict, dict]:
     real = real[:count]
     made = {"generated": list(pipeline.render(rig, motion)), "still": [real[0]] * count}
     x0, y0, side = *rig.origin, rig.crop_size
-    lips = rig.mesh[[61, 291, 0, 17], :2]  # mouth corners, upper and lower lip middles
-    (lx0, ly0), (lx1, ly1) = (np.floor(lips.min(axis=0)).astype(int) - 4,
-                              np.ceil(lips.max(axis=0)).astype(int) + 4)
+    lips = lips_region(rig.mesh)
 
     def region(frames):
         return np.stack([f[y0:y0 + side, x0:x0 + side] for f in frames])
 
     truth = region(real)
-    real_sharpness = np.array([laplacian_variance(f[ly0:ly1, lx0:lx1]) for f in real])
+    real_sharpness = np.array([laplacian_variance(f[lips]) for f in real])
     results, example = {}, {"real": truth}
     for method, frames in made.items():
         path = work / f"{method}.mp4"
@@ -102,7 +109,7 @@ def measure_clip(pipeline, video: Path, work: Path) -> tuple[dict, dict]:
         dub = measure_frames(source, decoded)
         decoded = decoded[:count, :real.shape[1], :real.shape[2]]
         crops = region(decoded)
-        sharp = [laplacian_variance(f[ly0:ly1, lx0:lx1]) for f in decoded]
+        sharp = [laplacian_variance(f[lips]) for f in decoded]
         results[method] = {
             "lmd": dub.lmd, "sync": dub.sync,
             "psnr": float(psnr(crops, truth)), "ssim": float(ssim(crops, truth)),
