@@ -200,6 +200,13 @@ def test_prepare_interior_train_and_generate_in_fresh_processes(tiny_motion_chec
                      "--set", "data.batch_size=2", "--set", "data.val_fraction=0")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "PSNR in the mouth" in done.stdout
+    # --init-from a folder without an interior: one line, exit 2, no run folder left.
+    refused = tmp_path / "refused"
+    done = lipmotion("train", "--config", REPO_ROOT / "training" / "interior.yaml",
+                     "--data", examples, "--output", refused, "--init-from", tmp_path,
+                     "--set", "model.size=32", "--set", "data.val_fraction=0")
+    assert done.returncode == 2 and "no mouth_interior.weights.h5" in done.stderr
+    assert not refused.exists()
 
     model = tmp_path / "model"
     shutil.copytree(tiny_motion_checkpoint, model)

@@ -103,15 +103,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def refuse_paper_options(args: argparse.Namespace) -> None:
-    """The motion model, the sync expert and the interior train on one data set, from
-    scratch."""
+def refuse_paper_options(args: argparse.Namespace, init_from: bool = False) -> None:
+    """The motion model, the sync expert and the interior train on one data set; only the
+    interior (``init_from``) may start from another run."""
     from lipmotion_tf.errors import ConfigError
 
-    if args.ablation or args.init_from or len(args.data) > 1:
-        raise ConfigError("--ablation, --init-from and a second --data are for the paper "
-                          "model; the motion model, the sync expert and the mouth interior "
-                          "take one data set")
+    if args.ablation or len(args.data) > 1:
+        raise ConfigError("--ablation and a second --data are for the paper model; the "
+                          "motion model, the sync expert and the mouth interior take one "
+                          "data set")
+    if args.init_from and not init_from:
+        raise ConfigError("--init-from is for the paper model and the mouth interior")
 
 
 def run_motion(args: argparse.Namespace) -> int:
@@ -177,10 +179,9 @@ def run_interior(args: argparse.Namespace) -> int:
     from lipmotion_tf.motion.interior_training import train_interior
     from lipmotion_tf.motion.pipeline import motion_checkpoint
 
-    init_from, args.init_from = args.init_from, None  # an interior run or motion model
-    if init_from == "shipped":
-        init_from = motion_checkpoint()
-    refuse_paper_options(args)
+    refuse_paper_options(args, init_from=True)
+    # An interior run or a motion model folder; "shipped": the package's.
+    init_from = motion_checkpoint() if args.init_from == "shipped" else args.init_from
     config = load_config(args.config, list(args.overrides),
                          config_class=InteriorExperimentConfig)
     budget = time_budget(args)

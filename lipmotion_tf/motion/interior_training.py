@@ -139,8 +139,6 @@ def train_interior(config: InteriorExperimentConfig, data: str | Path, output_di
         val_at = train_at
     train = {key: examples[key][train_at] for key in KEYS}
     val = {key: examples[key][val_at] for key in KEYS}
-    output_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, output_dir / "config.yaml")
     log(f"{len(train_at)} training and {len(val_at)} validation examples of "
         f"{len(np.unique(examples['clip']))} clips")
 
@@ -176,6 +174,9 @@ def train_interior(config: InteriorExperimentConfig, data: str | Path, output_di
         except ValueError as error:
             raise ConfigError(f"--init-from {init_from}: its interior does not fit the "
                               f"config's model section ({error})") from None
+    # Written once the data and --init-from are known good: a refused run leaves no folder.
+    output_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, output_dir / "config.yaml")
     # Built before fit, so that BackupAndRestore can restore weights and optimizer state.
     trainer.optimizer.build(interior.trainable_variables)
     if discriminator is not None:
