@@ -200,6 +200,10 @@ class DataConfig:
             raise ConfigError(f"data.ease_in must be from 0 to {MAX_EASE_IN} frames")
 
 
+#: ``model.generator``: the paper's one-stage generator, or the joint stage's motion model.
+GENERATORS = ("paper", "motion")
+
+
 @dataclasses.dataclass
 class ModelConfig:
     """Network sizes. Defaults are the authors' full-size networks; shrink them for tests.
@@ -231,6 +235,14 @@ class ModelConfig:
         generator_dead_zone: 0 or a soft threshold in (0, 0.5) on the mask and the
             normalised shift: what the generator would change by less comes back as the given
             image exactly (attention output only; changes no weight).
+        generator: ``paper`` (Chen et al.'s one-stage generator, the settings above) or
+            ``motion``: the joint stage, the motion model rendered by the motion-first
+            renderer (:class:`~lipmotion_tf.motion.joint_generator.JointGenerator`), trained
+            on ``lipmotion prepare-joint`` windows.
+        motion_checkpoint: the joint stage's starting motion model: a motion model folder,
+            or ``shipped``.
+        motion_crop: side of the identity crop the joint stage's renderer moves (the
+            windows' ``--crop-size``).
     """
 
     generator_channels: int = 64
@@ -247,8 +259,16 @@ class ModelConfig:
     generator_attention_region: str = "full"
     generator_warp_range: int = 0
     generator_dead_zone: float = 0.0
+    generator: str = "paper"
+    motion_checkpoint: str = "shipped"
+    motion_crop: int = 128
 
     def validate(self) -> None:
+        if self.generator not in GENERATORS:
+            raise ConfigError(f"model.generator must be one of {', '.join(GENERATORS)}, "
+                              f"got {self.generator!r}")
+        if not 64 <= self.motion_crop <= 512:
+            raise ConfigError(f"model.motion_crop must be from 64 to 512, got {self.motion_crop}")
         for name in ("generator_channels", "discriminator_channels", "flownet_channels",
                      "correlation_channels", "autoencoder_channels"):
             value = getattr(self, name)

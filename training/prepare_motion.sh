@@ -7,6 +7,7 @@
 #   OUT/heldout  the identities kept out of training (GRID s3, s5; LRS3 sample4-6; LRW test_;
 #                all of voxceleb2/)
 #   INTERIOR/{train,heldout}.npz  the learned mouth interior's examples (prepare-interior)
+#   JOINT/{train,val}.npz         the joint stage's windows (prepare-joint)
 # Re-running resumes (finished clips are kept). WORKERS sets the processes (default 2).
 set -euo pipefail
 DATA=${LIPMOTION_DATA:-../shared/data}
@@ -51,3 +52,10 @@ for split in heldout train; do
             --frames-per-clip "$per_clip"
     fi
 done
+
+# The joint stage's windows (audio -> motion -> pixels) from the training clips: JOINT
+# (default prepared/joint)/train.npz and val.npz; kept when already there.
+JOINT=${JOINT:-$(dirname "$OUT")/joint}
+if [ ! -f "$JOINT/train.npz" ]; then
+    "$LIPMOTION" prepare-joint "$OUT/train" "$sources/train" "$JOINT"
+fi

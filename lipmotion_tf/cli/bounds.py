@@ -81,6 +81,10 @@ BOUNDS = {
     "frames_per_clip": Bound("--frames-per-clip", 1, 1000),
     "box_size": Bound("--box-size", 32, 512),
     "seed": Bound("--seed", 0, MAX_SEED),
+    # prepare-joint
+    "window": Bound("--window", 2, 250),
+    "crop_size": Bound("--crop-size", 64, 512),
+    "image_size": Bound("--image-size", 16, 256),
     # export
     "version": Bound("--version", 1, MAX_VERSION, note="TF Serving's int64"),
     "calibration_windows": Bound("--calibration-windows", 1, 100_000),

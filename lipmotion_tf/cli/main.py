@@ -25,6 +25,7 @@ SUBCOMMANDS = {
     "prepare": "prepare",
     "prepare-motion": "prepare_motion",
     "prepare-interior": "prepare_interior",
+    "prepare-joint": "prepare_joint",
     "train": "train",
     "adapt": "adapt",
     "pack": "pack",

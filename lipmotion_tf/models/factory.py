@@ -12,6 +12,7 @@ from lipmotion_tf.models.discriminator import LipDiscriminator
 from lipmotion_tf.models.flow_encoder import FlowEncoder
 from lipmotion_tf.models.flownet import FlowNet
 from lipmotion_tf.models.generator import LipGenerator
+from lipmotion_tf.train.shapes import RIG_GRID, zero_batch
 
 # Sizes the network layouts are written for (the paper's 64x64 lips, 128 mel bands).
 IMAGE_SIZE = 64
@@ -95,7 +96,8 @@ def build_networks(config: ExperimentConfig) -> dict:
     flow_size = size // 4
 
     networks = {
-        "generator": LipGenerator(**generator_arguments(model), name="generator"),
+        "generator": (LipGenerator(**generator_arguments(model), name="generator")
+                      if model.generator == "paper" else build_joint_generator(config)),
         "discriminator": LipDiscriminator(
             channels=model.discriminator_channels,
             streams=model.discriminator_streams,
@@ -113,19 +115,38 @@ def build_networks(config: ExperimentConfig) -> dict:
         ),
     }
     video = _zeros(1, frames, size, size, 3)
-    networks["generator"]({"audio": _zeros(1, 4 * frames, N_MELS), "identity": video[:, 0]})
+    batch = zero_batch(config)
+    outputs = networks["generator"]({name: batch[name] for name in getattr(
+        networks["generator"], "INPUTS", ("audio", "identity"))})
     disc_inputs = {"video": video, "audio": _zeros(1, 4 * frames, N_MELS)}
     if model.discriminator_streams == "three":
         disc_inputs["flow"] = _zeros(1, frames - 1, flow_size, flow_size, 2)
     networks["discriminator"](disc_inputs)
     networks["flownet"](_zeros(1, size, size, 6))
     feature_frames = frames - 1 if derivative else frames
-    networks["audio_encoder"](_zeros(1, frames, N_MELS // 8, 4 * model.generator_channels))
+    networks["audio_encoder"](outputs["audio_features"])
     networks["flow_encoder"](
         _zeros(1, feature_frames, flow_size, flow_size, 2) if derivative else video
     )
     networks["autoencoder"](video)
     return networks
+
+
+def build_joint_generator(config: ExperimentConfig):
+    """The joint stage's generator: ``model.motion_checkpoint``'s motion model under the
+    motion-first renderer (:class:`~lipmotion_tf.motion.joint_generator.JointGenerator`).
+
+    Raises:
+        InputError: no motion model in that folder.
+    """
+    from lipmotion_tf.motion.joint_generator import JointGenerator
+    from lipmotion_tf.motion.pipeline import motion_checkpoint
+    from lipmotion_tf.motion.training import load_motion_generator
+
+    folder = config.model.motion_checkpoint
+    motion, _ = load_motion_generator(motion_checkpoint() if folder == "shipped" else folder)
+    return JointGenerator(motion, image_size=IMAGE_SIZE, crop_size=config.model.motion_crop,
+                          grid_size=RIG_GRID, name="generator")
 
 
 def build_generator(config: ExperimentConfig, **kwargs) -> LipGenerator:

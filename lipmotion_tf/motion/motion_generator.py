@@ -116,6 +116,12 @@ class MotionGenerator(keras.Model):
         return speech_features(log_mel, self.mel_std_floor, self.silence_db)
 
     def call(self, inputs, training=False):
+        return self.decode(self.encode(inputs, training=training), inputs["log_mel"])
+
+    def encode(self, inputs, training=False):
+        """The last residual block's output ``(B, T, channels)``: what the head reads, and
+        what the joint stage's correlation loss reads as the audio side
+        (:class:`~lipmotion_tf.motion.joint_generator.JointGenerator`)."""
         features = self.audio_features(inputs["log_mel"])
         x = keras.activations.gelu(self.audio_in(features))
         for layer in self.audio_down:
@@ -135,7 +141,12 @@ class MotionGenerator(keras.Model):
             h = norm(x) * (1.0 + scale) + shift
             h = mix(keras.activations.gelu(conv(h)))
             x = x + self.block_dropout(h, training=training)
-        out = self.head(x) / self.target_scale * self.voice_gate(inputs["log_mel"])
+        return x
+
+    def decode(self, encoded, log_mel):
+        """:meth:`encode`'s output -> ``(B, T, P, 2)`` displacements, none where there is no
+        voice."""
+        out = self.head(encoded) / self.target_scale * self.voice_gate(log_mel)
         frames = ops.shape(out)[1]
         return ops.reshape(out, (-1, frames, self.points, 2))
 

@@ -8,11 +8,14 @@ data before any network is built:
   in (:func:`~lipmotion_tf.data.pipeline.make_dataset`);
 * :class:`NumpyBatches` (JAX, no TensorFlow needed): ``DATA/<split>.npz`` (a device pack or
   a numpy export, :mod:`lipmotion_tf.data.numpy_data`), or exported once into
-  ``OUTPUT/numpy`` where TensorFlow is installed.
+  ``OUTPUT/numpy`` where TensorFlow is installed;
+* :class:`JointBatches` (the joint stage, ``model.generator: motion``): the windows of
+  ``lipmotion prepare-joint``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 from collections.abc import Callable, Sequence
@@ -37,6 +40,11 @@ def make_batches(config: ExperimentConfig, data_dir: Path, output_dir: Path, bac
         ConfigError: extra folders under JAX.
         DataError: missing, empty or inconsistent data, or fewer windows than one batch.
     """
+    if config.model.generator == "motion":
+        if backend != "tensorflow" or extra_dirs:
+            raise ConfigError("the joint stage (model.generator: motion) trains under "
+                              "TensorFlow on one folder of `lipmotion prepare-joint` windows")
+        return JointBatches(config, data_dir)
     if backend == "tensorflow":
         return TFBatches(config, data_dir, extra_dirs)
     if extra_dirs:
@@ -148,6 +156,47 @@ class NumpyBatches:
 
     def validation(self, transform: str | None = None):
         """Validation data, or ``None`` when the data has no validation split."""
+        if self._val is None:
+            return None
+        return _MappedBatches(self._val, _numpy_transform(transform), len(self._val))
+
+    def sample(self) -> dict:
+        """One batch, from the validation split when there is one."""
+        return (self._val if self._val is not None else self._train)[0]
+
+
+class JointBatches:
+    """The joint stage's windows: ``DATA/train.npz`` and ``DATA/val.npz`` written by
+    ``lipmotion prepare-joint`` (:class:`~lipmotion_tf.motion.joint_data.JointWindows`)."""
+
+    def __init__(self, config: ExperimentConfig, data_dir: Path):
+        from lipmotion_tf.motion.joint_data import JointWindows
+
+        self.config = config
+        self.seed_offset = 0
+        data_dir = Path(data_dir)
+        settings = dict(batch_size=config.data.batch_size, seed=config.seed,
+                        window=config.data.window, image_size=config.data.image_size)
+        self._train = JointWindows(data_dir / "train.npz", training=True, **settings)
+        side = self._train.arrays["crop"].shape[1]
+        if side != config.model.motion_crop:
+            raise DataError(f"{data_dir / 'train.npz'} holds {side}-pixel crops; the "
+                            f"configuration asks for {config.model.motion_crop} (model.motion_crop)")
+        self._val = None
+        val = data_dir / "val.npz"
+        if val.is_file():
+            with contextlib.suppress(DataError):  # fewer windows than a batch: no validation
+                self._val = JointWindows(val, training=False, **settings)
+        self.steps_per_epoch = config.train.steps_per_epoch or len(self._train)
+        self.validation_steps = config.train.validation_steps or None
+
+    def train(self, transform: str | None = None):
+        """Training data for ``fit``: ``steps_per_epoch`` batches an epoch, cycling."""
+        self._train.seed = self.config.seed + self.seed_offset
+        return _MappedBatches(self._train, _numpy_transform(transform), self.steps_per_epoch)
+
+    def validation(self, transform: str | None = None):
+        """Validation data, or ``None`` when there is no validation split."""
         if self._val is None:
             return None
         return _MappedBatches(self._val, _numpy_transform(transform), len(self._val))

@@ -189,8 +189,7 @@ class LipMotionGAN(keras.Model):
         """
         audio = ops.zeros(ops.shape(batch["audio"]))
         video = ops.zeros(ops.shape(batch["video"]))
-        identity = ops.zeros(ops.shape(batch["identity"]))
-        outputs = self.generator({"audio": audio, "identity": identity}, training=False)
+        outputs = self.generator(self.generator_inputs(batch), training=False)
         flows = self.flownet.clip_flows(video, training=False)
         if not self.discriminator.built:
             self.discriminator(self._d_inputs(video, audio, flows), training=False)
@@ -234,9 +233,13 @@ class LipMotionGAN(keras.Model):
 
     def call(self, inputs, training=False):
         """Runs the generator: ``{"audio", "identity"} -> {"video", "audio_features"}``."""
-        return self.generator(
-            {"audio": inputs["audio"], "identity": inputs["identity"]}, training=training
-        )
+        return self.generator(self.generator_inputs(inputs), training=training)
+
+    def generator_inputs(self, data) -> dict:
+        """What the generator reads from a batch: ``audio`` and ``identity``, or the names
+        its ``INPUTS`` lists (the joint stage's generator also reads the identity's rig)."""
+        return {name: data[name] for name in getattr(self.generator, "INPUTS",
+                                                      ("audio", "identity"))}
 
     # --------------------------------------------------------- shared losses
 
@@ -285,9 +288,7 @@ class LipMotionGAN(keras.Model):
         audio, real = data["audio"], data["video"]
         mismatch = self._mismatch_audio(data)
         fake = ops.stop_gradient(
-            self.generator({"audio": audio, "identity": data["identity"]}, training=training)[
-                "video"
-            ]
+            self.generator(self.generator_inputs(data), training=training)["video"]
         )
         real_flow = fake_flow = None
         if self.uses_flow_stream:
@@ -318,7 +319,7 @@ class LipMotionGAN(keras.Model):
         """
         config = self.loss_config
         audio, real = data["audio"], data["video"]
-        outputs = self.generator({"audio": audio, "identity": data["identity"]}, training=training)
+        outputs = self.generator(self.generator_inputs(data), training=training)
         fake = outputs["video"]
         zero = ops.zeros((), "float32")
 

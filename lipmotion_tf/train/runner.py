@@ -17,6 +17,9 @@ Output folder layout::
     OUTPUT/backup/<stage>/          BackupAndRestore state while a stage runs
     OUTPUT/<stage>_log.csv          per-epoch logs
     OUTPUT/logs/<stage>/            TensorBoard scalars (and generated-vs-real previews)
+    OUTPUT/motion/                  the joint stage only (``model.generator: motion``): its
+                                    motion model after the last GAN stage, a motion model
+                                    folder
 
 A stage whose final file exists is skipped, unless the configuration now asks for more
 epochs than its log shows: then it continues from its saved state (``--set
@@ -67,6 +70,9 @@ from lipmotion_tf.train.time_budget import BudgetReached, TimeBudget
 from lipmotion_tf.train.video_preview import VideoPreview
 
 STAGES = ("flow", "autoencoder", "warmup", "gan")
+#: Where the joint stage (``model.generator: motion``) writes its motion model after each
+#: GAN stage: a folder ``generate --checkpoint`` takes.
+MOTION_FOLDER = "motion"
 #: Stages training the GAN, whose checkpoints also hold the generator alone.
 GAN_STAGES = ("warmup", "gan")
 #: Stage -> the file whose presence marks the stage as finished.
@@ -344,6 +350,7 @@ class _Run:
         history = self.fit("warmup", gan, self.config.train.warmup_epochs, None, preview=True)
         _save_weights_atomically(gan, self.output_dir / STAGE_OUTPUTS["warmup"])
         save_generator_weights(gan.generator, self.output_dir / STAGE_OUTPUTS["warmup"])
+        self.save_motion_model(gan.generator)
         return history
 
     def gan(self) -> dict:
@@ -355,7 +362,15 @@ class _Run:
         history = self.fit("gan", gan, self.config.train.gan_epochs, None, preview=True)
         _save_weights_atomically(gan, self.output_dir / "gan.weights.h5")
         _save_model_atomically(self.networks["generator"], self.output_dir / STAGE_OUTPUTS["gan"])
+        self.save_motion_model(gan.generator)
         return history
+
+    def save_motion_model(self, generator) -> None:
+        """The joint stage's motion model as a motion model folder (``OUTPUT/motion``)."""
+        if self.config.model.generator == "motion":
+            from lipmotion_tf.motion.joint_generator import save_motion_model
+
+            save_motion_model(generator, self.config, self.output_dir / MOTION_FOLDER)
 
     def _gan_model(self, loss_config) -> LipMotionGAN:
         """The GAN of the configuration, compiled with ``loss_config``, on the shared networks
@@ -453,6 +468,9 @@ def train(
     if time_budget is not None and not (0 < time_budget < float("inf")):
         raise ConfigError(f"the time budget must be a positive number of seconds, got {time_budget}")
     if init_from is not None:
+        if config.model.generator == "motion":
+            raise ConfigError("--init-from is for the paper generator; the joint stage starts "
+                              "from model.motion_checkpoint")
         check_init_checkpoint(init_from, config)
     batches = make_batches(config, data_dir, output_dir, backend, extra_data)
     save_config(config, output_dir / "config.yaml")

@@ -38,7 +38,7 @@ class VideoPreview(keras.callbacks.Callback):
     TensorFlow backend.
 
     Args:
-        batch: a batch dict with ``audio``, ``identity`` and ``video`` (numpy).
+        batch: a batch dict with ``video`` and what the generator reads (numpy).
         log_dir: TensorBoard folder; images go to ``log_dir/previews``.
         every: epochs between previews (>= 1).
         max_clips: clips shown.
@@ -46,7 +46,7 @@ class VideoPreview(keras.callbacks.Callback):
 
     def __init__(self, batch: dict, log_dir, every: int = 1, max_clips: int = 4):
         super().__init__()
-        self.batch = {k: np.asarray(batch[k]) for k in ("audio", "identity", "video")}
+        self.batch = {k: np.asarray(v) for k, v in batch.items()}
         self.log_dir = Path(log_dir)
         self.every = max(1, int(every))
         self.max_clips = max_clips
@@ -59,7 +59,7 @@ class VideoPreview(keras.callbacks.Callback):
 
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(str(self.log_dir / "previews"))
-        inputs = {"audio": self.batch["audio"], "identity": self.batch["identity"]}
+        inputs = self.model.generator_inputs(self.batch)
         fake = keras.ops.convert_to_numpy(self.model.generator(inputs, training=False)["video"])
         strips = preview_strips(self.batch["video"], fake, self.max_clips)
         with self._writer.as_default():
