@@ -243,6 +243,9 @@ class ModelConfig:
             or ``shipped``.
         motion_crop: side of the identity crop the joint stage's renderer moves (the
             windows' ``--crop-size``).
+        motion_soft_edges: 0, or the width in pixels of the drawn interior's edges in the
+            joint stage, which then pass gradients to the inner-lip landmarks (how far the
+            mouth opens shows in the pixels).
     """
 
     generator_channels: int = 64
@@ -262,6 +265,7 @@ class ModelConfig:
     generator: str = "paper"
     motion_checkpoint: str = "shipped"
     motion_crop: int = 128
+    motion_soft_edges: float = 0.0
 
     def validate(self) -> None:
         if self.generator not in GENERATORS:
@@ -269,6 +273,9 @@ class ModelConfig:
                               f"got {self.generator!r}")
         if not 64 <= self.motion_crop <= 512:
             raise ConfigError(f"model.motion_crop must be from 64 to 512, got {self.motion_crop}")
+        if not 0 <= self.motion_soft_edges <= 8:
+            raise ConfigError("model.motion_soft_edges must be from 0 to 8 pixels, got "
+                              f"{self.motion_soft_edges}")
         for name in ("generator_channels", "discriminator_channels", "flownet_channels",
                      "correlation_channels", "autoencoder_channels"):
             value = getattr(self, name)

@@ -146,7 +146,8 @@ def build_joint_generator(config: ExperimentConfig):
     folder = config.model.motion_checkpoint
     motion, _ = load_motion_generator(motion_checkpoint() if folder == "shipped" else folder)
     return JointGenerator(motion, image_size=IMAGE_SIZE, crop_size=config.model.motion_crop,
-                          grid_size=RIG_GRID, name="generator")
+                          grid_size=RIG_GRID, soft_edges=config.model.motion_soft_edges,
+                          name="generator")
 
 
 def build_generator(config: ExperimentConfig, **kwargs) -> LipGenerator:

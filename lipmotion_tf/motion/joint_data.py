@@ -9,7 +9,8 @@ motion is taken out as the rendered frames have none; the real and the rendered 
 boxes are resampled the same way (:func:`~lipmotion_tf.motion.joint_generator.mouth_region`).
 
 ``lipmotion prepare-joint MOTION_DIR VIDEO_DIR OUT_DIR`` writes ``OUT_DIR/train.npz`` and
-``OUT_DIR/val.npz`` (the motion data's splits; its test clips are left for evaluation):
+``OUT_DIR/val.npz`` (the motion data's splits; its test clips are left for evaluation), or
+with ``--all`` every clip in ``OUT_DIR/all.npz`` (kept-out people, to measure on):
 
 =================  ==========================  =========================================
 key                shape                       content
@@ -130,10 +131,11 @@ def clip_window(clip_path: Path, video: Path, detector, window: int, crop_size: 
 def prepare_joint(motion_dir: str | Path, video_dir: str | Path, output_dir: str | Path,
                   window: int = 16, crop_size: int = 128, image_size: int = 64,
                   val_fraction: float = 0.05, test_fraction: float = 0.05,
-                  progress: bool = True) -> dict:
+                  progress: bool = True, split: bool = True) -> dict:
     """Writes ``train.npz`` and ``val.npz`` of every clip under ``motion_dir`` (videos
     under ``video_dir`` at the same relative paths) into ``output_dir``, each under a
-    temporary name first.
+    temporary name first; with ``split`` False, every clip into ``all.npz`` (people kept
+    out of training, to measure on).
 
     Returns a summary: windows per split, clips skipped with reasons.
 
@@ -148,7 +150,7 @@ def prepare_joint(motion_dir: str | Path, video_dir: str | Path, output_dir: str
     from lipmotion_tf.video.face_mesh import FaceMeshDetector
 
     motion_dir, video_dir, output_dir = Path(motion_dir), Path(video_dir), Path(output_dir)
-    windows = {split: [] for split in SPLITS}
+    windows = {name: [] for name in (SPLITS if split else ("all",))}
     skipped = {}
     files = clip_files(motion_dir)
     with FaceMeshDetector(static_image_mode=True) as detector:
@@ -156,9 +158,9 @@ def prepare_joint(motion_dir: str | Path, video_dir: str | Path, output_dir: str
             relative = path.relative_to(motion_dir).with_suffix("")
             clip_id = relative.as_posix()
             # The motion data's split (the pixel data's clip id), so test clips stay unseen.
-            split = assign_split(f"{relative.parent.name}/{relative.name}", val_fraction,
-                                 test_fraction)
-            if split not in windows:
+            name = (assign_split(f"{relative.parent.name}/{relative.name}", val_fraction,
+                                 test_fraction) if split else "all")
+            if name not in windows:
                 continue
             video = find_video(video_dir, clip_id)
             if video is None:
@@ -169,18 +171,18 @@ def prepare_joint(motion_dir: str | Path, video_dir: str | Path, output_dir: str
             except InputError as error:
                 skipped[clip_id] = str(error)
                 continue
-            windows[split].append({**example, "clip": clip_id})
-    if not windows["train"]:
+            windows[name].append({**example, "clip": clip_id})
+    if not windows["train" if split else "all"]:
         raise InputError(f"no joint windows could be made from {motion_dir}")
     output_dir.mkdir(parents=True, exist_ok=True)
-    for split, examples in windows.items():
+    for name, examples in windows.items():
         if not examples:
             continue
-        path = output_dir / f"{split}.npz"
+        path = output_dir / f"{name}.npz"
         partial = path.with_name(path.name + ".partial.npz")
         np.savez(partial, **{key: np.stack([e[key] for e in examples]) for key in examples[0]})
         os.replace(partial, path)
-    return {"windows": {split: len(e) for split, e in windows.items()}, "skipped": skipped}
+    return {"windows": {name: len(e) for name, e in windows.items()}, "skipped": skipped}
 
 
 class JointWindows(keras.utils.PyDataset):

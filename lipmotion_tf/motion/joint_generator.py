@@ -2,8 +2,8 @@
 
 The motion model's displacements become the renderer's targets in the graph
 (:func:`~lipmotion_tf.motion.graph_targets.targets_tf`), the renderer moves each example's
-identity crop (the warp is differentiable in the target positions; the drawn interior is
-painted but passes no gradient, its polygon test being a step), and the mouth box of every
+identity crop (the warp is differentiable in the target positions; the drawn interior's
+edges are too with ``soft_edges``, else its polygon test is a step), and the mouth box of every
 rendered frame is resampled to the paper's lip size. It returns what
 :class:`~lipmotion_tf.train.gan.LipMotionGAN` reads from a generator, so the paper's four
 losses (L1, perceptual, audio-visual derivative correlation, three-stream adversarial) train
@@ -37,7 +37,7 @@ def mouth_region(frames, box, size: int):
     corners = tf.stack([top, left, top + height - 1.0, left + width - 1.0]) / side
     count = tf.shape(frames)[0]
     return tf.image.crop_and_resize(frames, tf.tile(corners[None], [count, 1]),
-                                    tf.zeros([count], tf.int32), (size, size))
+                                    tf.range(count), (size, size))
 
 
 @keras.saving.register_keras_serializable(package="lipmotion_tf")
@@ -58,19 +58,21 @@ class JointGenerator(keras.Model):
         image_size: ``S``, the lip crop the losses see.
         crop_size: ``C``, the identity crop the renderer moves.
         grid_size: ``G`` of the basis.
+        soft_edges: the renderer's (0: the drawn interior passes no gradient).
     """
 
     INPUTS = ("audio", "identity") + RIG_KEYS
 
     def __init__(self, motion, image_size: int = 64, crop_size: int = 128, grid_size: int = 64,
-                 **kwargs):
+                 soft_edges: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.motion = motion
         self.image_size = int(image_size)
         self.crop_size = int(crop_size)
         self.grid_size = int(grid_size)
+        self.soft_edges = float(soft_edges)
         self.renderer = MotionRenderer(crop_size=self.crop_size, grid_size=self.grid_size,
-                                       name="renderer")
+                                       soft_edges=self.soft_edges, name="renderer")
 
     def call(self, inputs, training=False):
         import tensorflow as tf
@@ -101,7 +103,7 @@ class JointGenerator(keras.Model):
         config = super().get_config()
         config.update(motion=keras.saving.serialize_keras_object(self.motion),
                       image_size=self.image_size, crop_size=self.crop_size,
-                      grid_size=self.grid_size)
+                      grid_size=self.grid_size, soft_edges=self.soft_edges)
         return config
 
     @classmethod

@@ -43,6 +43,7 @@ from lipmotion_tf.motion.warp import (
     bilinear_sample,
     nearest_sample,
     polygon_mask,
+    soft_polygon_mask,
     split_detail,
 )
 
@@ -71,12 +72,18 @@ class MotionRenderer(keras.layers.Layer):
         inverse_steps: Newton steps inverting the warp field (:meth:`inverse_field`).
         interior: a trained :class:`~lipmotion_tf.motion.mouth_interior.MouthInterior`;
             None: the drawn interior only.
+        soft_edges: 0 (supersampled polygon masks, as exported) or the width in pixels of
+            polygon edges that move under a gradient
+            (:func:`~lipmotion_tf.motion.warp.soft_polygon_mask`: training through the
+            renderer).
     """
 
     def __init__(self, crop_size: int | None = None, mouth_box=None, grid_size: int = 64,
-                 supersample: int = 2, inverse_steps: int = 6, interior=None, **kwargs):
+                 supersample: int = 2, inverse_steps: int = 6, interior=None,
+                 soft_edges: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.interior = interior
+        self.soft_edges = float(soft_edges)
         if (crop_size is not None and crop_size < 8) or grid_size < 2 or supersample < 1:
             raise ValueError("crop_size >= 8, grid_size >= 2 and supersample >= 1 required")
         self.crop_size = None if crop_size is None else int(crop_size)
@@ -136,7 +143,10 @@ class MotionRenderer(keras.layers.Layer):
         """The mouth and teeth masks ``(B, S, S, 1)``, drawn inside the mouth box only."""
         top, left, height, width = box
         offset = ops.stack([ops.cast(left, "float32"), ops.cast(top, "float32")])[None, None]
-        masks = [polygon_mask(ops.cast(p, "float32") - offset, height, width, self.supersample)
+        masks = [soft_polygon_mask(ops.cast(p, "float32") - offset, height, width,
+                                   self.soft_edges) if self.soft_edges > 0
+                 else polygon_mask(ops.cast(p, "float32") - offset, height, width,
+                                   self.supersample)
                  for p in (inner_lip, teeth)]
         padding = ((0, 0), (top, size - top - height), (left, size - left - width))
         return [ops.expand_dims(ops.pad(mask, padding), -1) for mask in masks]
@@ -237,7 +247,7 @@ class MotionRenderer(keras.layers.Layer):
         config.update(crop_size=self.crop_size,
                       mouth_box=None if self.mouth_box is None else list(self.mouth_box),
                       grid_size=self.grid_size, supersample=self.supersample,
-                      inverse_steps=self.inverse_steps,
+                      inverse_steps=self.inverse_steps, soft_edges=self.soft_edges,
                       interior=None if self.interior is None
                       else keras.saving.serialize_keras_object(self.interior))
         return config
