@@ -2,7 +2,7 @@
 
     python benchmarks/joint_windows.py --checkpoint lipmotion_tf/assets/motion \\
         --checkpoint runs/joint/motion [--windows prepared/joint_heldout/all.npz] \\
-        [--figure docs/images/joint_stage.png] [--json F]
+        [--figure docs/images/joint_stage.jpg] [--json F]
 
 Each window (``lipmotion prepare-joint``; ``--all`` for the kept-out people) is rendered from
 its identity crop and its own speech by each motion model, through the same renderer and the
@@ -100,8 +100,8 @@ def main(argv=None) -> int:
                 rows.append(np.concatenate(list(video[index, ::2]), axis=1))
             rows.append(np.ones_like(rows[-1][:4]))
         sheet = (np.clip(np.concatenate(rows[:-1]), 0, 1) * 255).astype(np.uint8)
-        sheet = cv2.resize(sheet, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
-        cv2.imwrite(args.figure, cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+        cv2.imwrite(args.figure, cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR),
+                    [cv2.IMWRITE_JPEG_QUALITY, 92])
     return 0
 
 

@@ -12,7 +12,7 @@ from lipmotion_tf.models.discriminator import LipDiscriminator
 from lipmotion_tf.models.flow_encoder import FlowEncoder
 from lipmotion_tf.models.flownet import FlowNet
 from lipmotion_tf.models.generator import LipGenerator
-from lipmotion_tf.train.shapes import RIG_GRID, zero_batch
+from lipmotion_tf.train.shapes import generator_inputs, zero_batch
 
 # Sizes the network layouts are written for (the paper's 64x64 lips, 128 mel bands).
 IMAGE_SIZE = 64
@@ -60,7 +60,7 @@ def _check_geometry(config: ExperimentConfig) -> None:
         )
 
 
-def build_networks(config: ExperimentConfig) -> dict:
+def build_networks(config: ExperimentConfig, generator=None) -> dict:
     """Creates and builds the networks described by ``config``.
 
     Each network is called once on a batch of zeros so that its weights exist (and can be
@@ -69,6 +69,8 @@ def build_networks(config: ExperimentConfig) -> dict:
     Args:
         config: the experiment; ``config.model`` gives the sizes,
             ``config.loss.derivative_correlation`` selects the correlation encoders' inputs.
+        generator: a generator to use instead of the paper's (the joint stage's
+            :func:`~lipmotion_tf.motion.joint_generator.build_joint_generator`).
 
     Returns:
         ``{"generator", "discriminator", "flownet", "audio_encoder", "flow_encoder",
@@ -96,8 +98,7 @@ def build_networks(config: ExperimentConfig) -> dict:
     flow_size = size // 4
 
     networks = {
-        "generator": (LipGenerator(**generator_arguments(model), name="generator")
-                      if model.generator == "paper" else build_joint_generator(config)),
+        "generator": generator or LipGenerator(**generator_arguments(model), name="generator"),
         "discriminator": LipDiscriminator(
             channels=model.discriminator_channels,
             streams=model.discriminator_streams,
@@ -116,8 +117,7 @@ def build_networks(config: ExperimentConfig) -> dict:
     }
     video = _zeros(1, frames, size, size, 3)
     batch = zero_batch(config)
-    outputs = networks["generator"]({name: batch[name] for name in getattr(
-        networks["generator"], "INPUTS", ("audio", "identity"))})
+    outputs = networks["generator"](generator_inputs(networks["generator"], batch))
     disc_inputs = {"video": video, "audio": _zeros(1, 4 * frames, N_MELS)}
     if model.discriminator_streams == "three":
         disc_inputs["flow"] = _zeros(1, frames - 1, flow_size, flow_size, 2)
@@ -130,24 +130,6 @@ def build_networks(config: ExperimentConfig) -> dict:
     )
     networks["autoencoder"](video)
     return networks
-
-
-def build_joint_generator(config: ExperimentConfig):
-    """The joint stage's generator: ``model.motion_checkpoint``'s motion model under the
-    motion-first renderer (:class:`~lipmotion_tf.motion.joint_generator.JointGenerator`).
-
-    Raises:
-        InputError: no motion model in that folder.
-    """
-    from lipmotion_tf.motion.joint_generator import JointGenerator
-    from lipmotion_tf.motion.pipeline import motion_checkpoint
-    from lipmotion_tf.motion.training import load_motion_generator
-
-    folder = config.model.motion_checkpoint
-    motion, _ = load_motion_generator(motion_checkpoint() if folder == "shipped" else folder)
-    return JointGenerator(motion, image_size=IMAGE_SIZE, crop_size=config.model.motion_crop,
-                          grid_size=RIG_GRID, soft_edges=config.model.motion_soft_edges,
-                          name="generator")
 
 
 def build_generator(config: ExperimentConfig, **kwargs) -> LipGenerator:

@@ -176,7 +176,7 @@ def adapt_motion(videos, out_dir, minutes: float = 5.0, checkpoint=None, holdout
     )
     from lipmotion_tf.output_files import ensure_writable_folder, write_atomically
     from lipmotion_tf.train.adapt import AdaptResult, check_adaptation, clear_output
-    from lipmotion_tf.train.runner import save_config
+    from lipmotion_tf.train.run_folder import save_config
     from lipmotion_tf.train.time_budget import BudgetReached, TimeBudget
 
     started = time.monotonic()

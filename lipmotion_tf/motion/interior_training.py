@@ -122,7 +122,7 @@ def train_interior(config: InteriorExperimentConfig, data: str | Path, output_di
     from lipmotion_tf.motion.interior_trainer import InteriorTrainer
     from lipmotion_tf.motion.mouth_interior import MouthInterior
     from lipmotion_tf.train.run_folder import check_run_config, run_callbacks
-    from lipmotion_tf.train.runner import save_config
+    from lipmotion_tf.train.run_folder import save_config
     from lipmotion_tf.train.time_budget import BudgetReached
 
     output_dir = Path(output_dir)

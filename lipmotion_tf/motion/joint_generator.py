@@ -113,6 +113,25 @@ class JointGenerator(keras.Model):
         return cls(**config)
 
 
+def build_joint_generator(config) -> JointGenerator:
+    """The joint stage's generator for a paper experiment with ``model.generator: motion``:
+    ``model.motion_checkpoint``'s motion model under the renderer.
+
+    Raises:
+        InputError: no motion model in that folder.
+    """
+    from lipmotion_tf.models.factory import IMAGE_SIZE
+    from lipmotion_tf.motion.pipeline import motion_checkpoint
+    from lipmotion_tf.motion.training import load_motion_generator
+    from lipmotion_tf.train.shapes import RIG_GRID
+
+    folder = config.model.motion_checkpoint
+    motion, _ = load_motion_generator(motion_checkpoint() if folder == "shipped" else folder)
+    return JointGenerator(motion, image_size=IMAGE_SIZE, crop_size=config.model.motion_crop,
+                          grid_size=RIG_GRID, soft_edges=config.model.motion_soft_edges,
+                          name="generator")
+
+
 def save_motion_model(generator: JointGenerator, config, folder) -> None:
     """Writes the joint stage's motion model as a motion model folder (``config.yaml`` of
     the motion model it started from, and the trained weights), which ``generate``,

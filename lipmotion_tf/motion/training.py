@@ -111,8 +111,7 @@ def train_motion(config: MotionExperimentConfig, data_dir: str | Path, output_di
     """Trains the motion model on ``data_dir`` (a ``prepare-motion`` folder) into ``output_dir``."""
     from lipmotion_tf.errors import DataError
     from lipmotion_tf.motion.dataset import WindowSampler, fixed_windows, load_sequences
-    from lipmotion_tf.train.run_folder import check_run_config, run_callbacks
-    from lipmotion_tf.train.runner import save_config
+    from lipmotion_tf.train.run_folder import check_run_config, run_callbacks, save_config
     from lipmotion_tf.train.time_budget import BudgetReached
 
     output_dir = Path(output_dir)

@@ -74,8 +74,7 @@ def train_sync(config: SyncExperimentConfig, data_dir: str | Path, output_dir: s
     from lipmotion_tf.motion.template import FRONTAL_TEMPLATE
     from lipmotion_tf.sync.judge import SyncJudge
     from lipmotion_tf.sync.trainer import SyncTrainer
-    from lipmotion_tf.train.run_folder import check_run_config, run_callbacks
-    from lipmotion_tf.train.runner import save_config
+    from lipmotion_tf.train.run_folder import check_run_config, run_callbacks, save_config
     from lipmotion_tf.train.time_budget import BudgetReached
 
     output_dir = Path(output_dir)

@@ -19,6 +19,7 @@ from keras import ops
 from lipmotion_tf.config import LossConfig
 from lipmotion_tf.train import losses as L
 from lipmotion_tf.train.optimizer_group import OptimizerGroup
+from lipmotion_tf.train.shapes import generator_inputs
 
 #: Loss trackers, in the order they are logged.
 TRACKER_NAMES = (
@@ -236,10 +237,9 @@ class LipMotionGAN(keras.Model):
         return self.generator(self.generator_inputs(inputs), training=training)
 
     def generator_inputs(self, data) -> dict:
-        """What the generator reads from a batch: ``audio`` and ``identity``, or the names
-        its ``INPUTS`` lists (the joint stage's generator also reads the identity's rig)."""
-        return {name: data[name] for name in getattr(self.generator, "INPUTS",
-                                                      ("audio", "identity"))}
+        """What the generator reads from a batch (:func:`~lipmotion_tf.train.shapes.
+        generator_inputs`)."""
+        return generator_inputs(self.generator, data)
 
     # --------------------------------------------------------- shared losses
 

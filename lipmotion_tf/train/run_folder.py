@@ -55,3 +55,16 @@ def run_callbacks(output_dir: Path, log_name: str, time_budget: float | None = N
     if time_budget is not None:
         callbacks.append(TimeBudget(time.monotonic() + time_budget))
     return callbacks, checkpoints
+
+
+def save_config(config, path: str | Path) -> Path:
+    """Writes a resolved configuration (any of the experiment dataclasses) as YAML,
+    atomically."""
+    import yaml
+
+    from lipmotion_tf.output_files import write_atomically
+
+    path = Path(path)
+    with write_atomically(path) as temporary:
+        temporary.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    return path

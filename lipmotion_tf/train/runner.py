@@ -65,6 +65,7 @@ from lipmotion_tf.train.generator_checkpoint import (
 )
 from lipmotion_tf.train.init_from import check_init_checkpoint, load_generator_weights
 from lipmotion_tf.train.nan_guard import NaNGuard
+from lipmotion_tf.train.run_folder import save_config  # also runner.save_config, as before
 from lipmotion_tf.train.shapes import zero_batch  # also runner.zero_batch, as before
 from lipmotion_tf.train.time_budget import BudgetReached, TimeBudget
 from lipmotion_tf.train.video_preview import VideoPreview
@@ -127,16 +128,6 @@ def parse_stages(stages: str | Sequence[str]) -> tuple[str, ...]:
     if not stages:
         raise ConfigError(f"no stage given (choose from {', '.join(STAGES)})")
     return tuple(s for s in STAGES if s in stages)
-
-
-def save_config(config: ExperimentConfig, path: str | Path) -> Path:
-    """Writes the resolved configuration as YAML, atomically."""
-    import yaml
-
-    path = Path(path)
-    with write_atomically(path) as temporary:
-        temporary.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-    return path
 
 
 def _backup_epoch(backup_dir: Path) -> int:
@@ -241,7 +232,12 @@ class _Run:
     def ensure_networks(self) -> dict:
         if self.networks is None:
             with self.scope():
-                self.networks = build_networks(self.config)
+                generator = None
+                if self.config.model.generator == "motion":
+                    from lipmotion_tf.motion.joint_generator import build_joint_generator
+
+                    generator = build_joint_generator(self.config)
+                self.networks = build_networks(self.config, generator)
             if self.init_from is not None:
                 load_generator_weights(self.networks["generator"], self.init_from)
                 self.log(f"generator initialised from {self.init_from}")

@@ -43,3 +43,9 @@ def zero_batch(config: ExperimentConfig) -> dict:
             "mouth_box": np.tile(np.array([0, 0, 8, 8], np.int32), (b, 1)),
         })
     return batch
+
+
+def generator_inputs(generator, batch: dict) -> dict:
+    """What ``generator`` reads from a batch: ``audio`` and ``identity``, or the names its
+    ``INPUTS`` lists (the joint stage's generator also reads the identity's rig)."""
+    return {name: batch[name] for name in getattr(generator, "INPUTS", ("audio", "identity"))}
