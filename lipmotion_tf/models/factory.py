@@ -115,8 +115,8 @@ def build_networks(config: ExperimentConfig, generator=None) -> dict:
             name="autoencoder",
         ),
     }
-    video = _zeros(1, frames, size, size, 3)
     batch = zero_batch(config)
+    video = batch["video"]
     outputs = networks["generator"](generator_inputs(networks["generator"], batch))
     disc_inputs = {"video": video, "audio": _zeros(1, 4 * frames, N_MELS)}
     if model.discriminator_streams == "three":

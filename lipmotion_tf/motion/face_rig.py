@@ -30,6 +30,10 @@ CROP_INDICES = (2, 98, 327)
 #: The smallest crop the renderer accepts, in pixels.
 MIN_CROP = 64
 BORDER_ANCHORS = 8  # per side of the crop
+#: Warp control points of every rig: the moving points, the still anchors, the border's.
+NUM_CONTROLS = rep.NUM_MOTION_POINTS + len(ANCHOR_INDICES) + 4 * BORDER_ANCHORS
+#: Side of the coarse grid the thin-plate field is computed on.
+GRID_SIZE = 64
 
 
 @dataclasses.dataclass
@@ -67,7 +71,7 @@ class FaceRig:
 
     @classmethod
     def from_image(cls, image: np.ndarray, mesh: np.ndarray | None = None,
-                   grid_size: int = 64, margin: float = 0.2, source: str = "the image",
+                   grid_size: int = GRID_SIZE, margin: float = 0.2, source: str = "the image",
                    frontal_rest: np.ndarray | None = None, side: int | None = None,
                    colours: np.ndarray | None = None, mouth_box=None):
         """Rigs a photo (its face mesh is found with mediapipe unless ``mesh`` is given).
@@ -125,9 +129,7 @@ class FaceRig:
         moving = mesh[list(rep.MOTION_INDICES), :2] - origin
         controls = np.concatenate([moving, anchors, border]).astype(np.float32)
         grid_size = min(grid_size, side)
-        centres = (np.arange(grid_size) + 0.5) * side / grid_size - 0.5
-        gx, gy = np.meshgrid(centres, centres)
-        basis = tps_basis(controls, np.stack([gx.ravel(), gy.ravel()], 1))
+        basis = grid_basis(controls, side, grid_size)
 
         if colours is None:
             colours = interior_colours(image[y0:y0 + side, x0:x0 + side], moving[:40])
@@ -175,6 +177,14 @@ class FaceRig:
         frame[y0:y0 + side, x0:x0 + side] = (rendered if rendered.dtype == np.uint8
                                              else crop_to_uint8(rendered))
         return frame
+
+
+def grid_basis(controls: np.ndarray, side: int, grid_size: int) -> np.ndarray:
+    """The thin-plate basis ``(G * G, N)`` of ``controls`` (crop pixels) on the ``G x G`` grid
+    of cell centres over a ``side``-pixel crop."""
+    centres = (np.arange(grid_size) + 0.5) * side / grid_size - 0.5
+    gx, gy = np.meshgrid(centres, centres)
+    return tps_basis(controls, np.stack([gx.ravel(), gy.ravel()], 1))
 
 
 def interior_targets(pixels: np.ndarray, colours: np.ndarray) -> dict:

@@ -134,7 +134,6 @@ def clip_examples(clip_path: Path, video: Path, count: int, rng: np.random.Gener
     ``function`` is :func:`example_function`'s."""
     from lipmotion_tf.motion.extract import load_clip
     from lipmotion_tf.motion.face_rig import interior_colours
-    from lipmotion_tf.video.reader import iter_video
 
     clip = load_clip(clip_path)
     points = lip_points(clip.mesh)
@@ -144,13 +143,7 @@ def clip_examples(clip_path: Path, video: Path, count: int, rng: np.random.Gener
     if len(chosen) == 0:
         return []
     closed = int(np.flatnonzero(found)[np.argmin(opening[found])])
-    wanted = set(chosen.tolist()) | {closed}
-    frames = {}
-    for index, frame in enumerate(iter_video(video, fps=fps)):
-        if index in wanted:
-            frames[index] = frame
-        if index >= max(wanted):
-            break
+    frames = read_frames(video, set(chosen.tolist()) | {closed}, fps)
     if closed not in frames:
         return []
     x0, y0, side = square_around(points[closed], width[closed], frames[closed].shape)
@@ -163,6 +156,20 @@ def clip_examples(clip_path: Path, video: Path, count: int, rng: np.random.Gener
             example["opening"] = np.float32(opening[index])
             examples.append(example)
     return examples
+
+
+def read_frames(video: Path, wanted: set, fps: int = 25) -> dict:
+    """``{index: frame}`` of the ``wanted`` frame indices that ``video`` has, read once up to
+    the last of them."""
+    from lipmotion_tf.video.reader import iter_video
+
+    frames = {}
+    for index, frame in enumerate(iter_video(video, fps=fps)):
+        if index in wanted:
+            frames[index] = frame
+        if index >= max(wanted):
+            break
+    return frames
 
 
 def find_video(video_dir: Path, clip_id: str) -> Path | None:

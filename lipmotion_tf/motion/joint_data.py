@@ -37,6 +37,7 @@ import numpy as np
 
 from lipmotion_tf.errors import DataError, InputError
 from lipmotion_tf.motion import representation as rep
+from lipmotion_tf.motion.face_rig import GRID_SIZE
 
 #: Rig tensors stored per window (the crop and the basis apart).
 RIG_ARRAYS = ("controls", "rest", "mouth_scale", "mouth_rotation", "mouth_translation",
@@ -80,10 +81,9 @@ def clip_window(clip_path: Path, video: Path, detector, window: int, crop_size: 
 
     from lipmotion_tf.motion.extract import load_clip
     from lipmotion_tf.motion.face_rig import FaceRig, crop_to_uint8
-    from lipmotion_tf.motion.interior_data import lip_points, openings
+    from lipmotion_tf.motion.interior_data import lip_points, openings, read_frames
     from lipmotion_tf.motion.joint_generator import mouth_region
     from lipmotion_tf.motion.rig_tensors import rig_tensors
-    from lipmotion_tf.video.reader import iter_video
 
     clip = load_clip(clip_path)
     opening, _ = openings(lip_points(clip.mesh))
@@ -93,12 +93,7 @@ def clip_window(clip_path: Path, video: Path, detector, window: int, crop_size: 
     found = np.flatnonzero(clip.found)
     closed = int(found[np.argmin(opening[found])])
     wanted = set(range(start, start + window)) | {closed}
-    frames = {}
-    for index, frame in enumerate(iter_video(video, fps=fps)):
-        if index in wanted:
-            frames[index] = frame
-        if index >= max(wanted):
-            break
+    frames = read_frames(video, wanted, fps)
     if not wanted <= frames.keys():
         raise InputError("the video is shorter than its motion data")
     mesh = detector.detect(frames[closed], depth=True)
@@ -192,7 +187,8 @@ class JointWindows(keras.utils.PyDataset):
     Full batches only, reshuffled every epoch when ``training``."""
 
     def __init__(self, path: str | Path, batch_size: int, seed: int, training: bool,
-                 grid_size: int = 64, window: int | None = None, image_size: int | None = None,
+                 grid_size: int = GRID_SIZE, window: int | None = None,
+                 image_size: int | None = None,
                  **kwargs):
         super().__init__(**kwargs)
         path = Path(path)
@@ -232,12 +228,10 @@ class JointWindows(keras.utils.PyDataset):
     def basis(self, index: int) -> np.ndarray:
         """The thin-plate basis of window ``index``'s rig, as :class:`FaceRig` makes it
         (computed as read: 1.7 MB a window, about 25 ms)."""
-        from lipmotion_tf.motion.warp import tps_basis
+        from lipmotion_tf.motion.face_rig import grid_basis
 
-        side = self.arrays["crop"].shape[1]
-        centres = (np.arange(self.grid_size) + 0.5) * side / self.grid_size - 0.5
-        gx, gy = np.meshgrid(centres, centres)
-        return tps_basis(self.arrays["controls"][index], np.stack([gx.ravel(), gy.ravel()], 1))
+        return grid_basis(self.arrays["controls"][index], self.arrays["crop"].shape[1],
+                          self.grid_size)
 
     def __getitem__(self, index: int) -> dict:
         chosen = np.sort(self._order()[index * self.batch_size:(index + 1) * self.batch_size])

@@ -121,14 +121,14 @@ def build_joint_generator(config) -> JointGenerator:
         InputError: no motion model in that folder.
     """
     from lipmotion_tf.models.factory import IMAGE_SIZE
+    from lipmotion_tf.motion.face_rig import GRID_SIZE
     from lipmotion_tf.motion.pipeline import motion_checkpoint
     from lipmotion_tf.motion.training import load_motion_generator
-    from lipmotion_tf.train.shapes import RIG_GRID
 
     folder = config.model.motion_checkpoint
     motion, _ = load_motion_generator(motion_checkpoint() if folder == "shipped" else folder)
     return JointGenerator(motion, image_size=IMAGE_SIZE, crop_size=config.model.motion_crop,
-                          grid_size=RIG_GRID, soft_edges=config.model.motion_soft_edges,
+                          grid_size=GRID_SIZE, soft_edges=config.model.motion_soft_edges,
                           name="generator")
 
 

@@ -108,7 +108,30 @@ class TFBatches:
         return {k: v.numpy() for k, v in batch.items()}
 
 
-class NumpyBatches:
+class _PyDatasetBatches:
+    """``fit``'s data from two numpy batch sources, ``_train`` and ``_val`` (None: no
+    validation split), cycled by :class:`_MappedBatches` with ``workers`` threads."""
+
+    workers = 1
+
+    def train(self, transform: str | None = None):
+        """Training data for ``fit``: ``steps_per_epoch`` batches an epoch, cycling."""
+        self._train.seed = self.config.seed + self.seed_offset
+        return _MappedBatches(self._train, _numpy_transform(transform), self.steps_per_epoch,
+                              workers=self.workers)
+
+    def validation(self, transform: str | None = None):
+        """Validation data, or ``None`` when the data has no validation split."""
+        if self._val is None:
+            return None
+        return _MappedBatches(self._val, _numpy_transform(transform), len(self._val))
+
+    def sample(self) -> dict:
+        """One batch, from the validation split when there is one."""
+        return (self._val if self._val is not None else self._train)[0]
+
+
+class NumpyBatches(_PyDatasetBatches):
     """Numpy batches from ``.npz`` splits, fed to ``fit`` by worker threads."""
 
     def __init__(self, config: ExperimentConfig, data_dir: Path, output_dir: Path):
@@ -148,24 +171,9 @@ class NumpyBatches:
             return None
         return export_numpy(self.data_dir, split, exported, self.config)
 
-    def train(self, transform: str | None = None):
-        """Training data for ``fit``: ``steps_per_epoch`` batches an epoch, cycling."""
-        self._train.seed = self.config.seed + self.seed_offset
-        return _MappedBatches(self._train, _numpy_transform(transform), self.steps_per_epoch,
-                              workers=self.workers)
-
-    def validation(self, transform: str | None = None):
-        """Validation data, or ``None`` when the data has no validation split."""
-        if self._val is None:
-            return None
-        return _MappedBatches(self._val, _numpy_transform(transform), len(self._val))
-
-    def sample(self) -> dict:
-        """One batch, from the validation split when there is one."""
-        return (self._val if self._val is not None else self._train)[0]
 
 
-class JointBatches:
+class JointBatches(_PyDatasetBatches):
     """The joint stage's windows: ``DATA/train.npz`` and ``DATA/val.npz`` written by
     ``lipmotion prepare-joint`` (:class:`~lipmotion_tf.motion.joint_data.JointWindows`)."""
 
@@ -189,21 +197,6 @@ class JointBatches:
                 self._val = JointWindows(val, training=False, **settings)
         self.steps_per_epoch = config.train.steps_per_epoch or len(self._train)
         self.validation_steps = config.train.validation_steps or None
-
-    def train(self, transform: str | None = None):
-        """Training data for ``fit``: ``steps_per_epoch`` batches an epoch, cycling."""
-        self._train.seed = self.config.seed + self.seed_offset
-        return _MappedBatches(self._train, _numpy_transform(transform), self.steps_per_epoch)
-
-    def validation(self, transform: str | None = None):
-        """Validation data, or ``None`` when there is no validation split."""
-        if self._val is None:
-            return None
-        return _MappedBatches(self._val, _numpy_transform(transform), len(self._val))
-
-    def sample(self) -> dict:
-        """One batch, from the validation split when there is one."""
-        return (self._val if self._val is not None else self._train)[0]
 
 
 def _numpy_transform(kind: str | None) -> Callable:

@@ -12,12 +12,6 @@ import numpy as np
 from lipmotion_tf.config import ExperimentConfig
 
 
-#: Warp control points of a rig (59 moving, 16 anchors, 8 on each side of the crop) and the
-#: side of its basis grid: the joint stage's rig tensors (:func:`~lipmotion_tf.motion.face_rig.
-#: FaceRig.from_image`).
-RIG_CONTROLS, RIG_GRID = 59 + 16 + 4 * 8, 64
-
-
 def zero_batch(config: ExperimentConfig) -> dict:
     """A batch of zeros of the configuration's shapes, to build the networks (with the
     joint stage's generator, an identity rig that renders the crop unmoved)."""
@@ -29,12 +23,15 @@ def zero_batch(config: ExperimentConfig) -> dict:
         "identity": np.zeros((b, s, s, 3), np.float32),
     }
     if config.model.generator == "motion":
+        from lipmotion_tf.motion.face_rig import GRID_SIZE, NUM_CONTROLS
+        from lipmotion_tf.motion.representation import NUM_MOTION_POINTS
+
         crop = config.model.motion_crop
         batch.update({
             "crop": np.zeros((b, crop, crop, 3), np.float32),
-            "basis": np.zeros((b, RIG_GRID * RIG_GRID, RIG_CONTROLS), np.float32),
-            "controls": np.zeros((b, RIG_CONTROLS, 2), np.float32),
-            "rest": np.zeros((b, 59, 3), np.float32),
+            "basis": np.zeros((b, GRID_SIZE * GRID_SIZE, NUM_CONTROLS), np.float32),
+            "controls": np.zeros((b, NUM_CONTROLS, 2), np.float32),
+            "rest": np.zeros((b, NUM_MOTION_POINTS, 3), np.float32),
             "mouth_scale": np.ones((b,), np.float64),
             "mouth_rotation": np.tile(np.eye(3), (b, 1, 1)),
             "mouth_translation": np.zeros((b, 3), np.float64),
