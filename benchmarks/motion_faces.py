@@ -13,8 +13,9 @@ the bundled speech, then the written mp4 is read back and measured:
 * ``opening``: the mouth opening (inner-lip gap over width, mediapipe on the frames) per
   frame: its range, and the share of frames more open than the photo.
 
-Prints one JSON object per photo and draws a contact sheet (the photo's mouth region, then
-frames of the video) and the opening series into ``--figure``.
+Prints one JSON object per photo and draws a contact sheet (the photo's mouth at its own
+resolution, then the video's two most closed and five widest frames) and the opening series
+into ``--figure``.
 """
 
 from __future__ import annotations
@@ -95,6 +96,35 @@ def measure(photo: Path, video: Path) -> dict:
     }
 
 
+def chosen_frames(openings: np.ndarray, closed: int = 2, widest: int = 5,
+                  apart: int = 6) -> np.ndarray:
+    """The indices of the ``closed`` least and ``widest`` most open frames (read-back
+    openings; NaN for no face), at least ``apart`` frames from each other, in time order."""
+    chosen: list[int] = []
+    for order in (np.argsort(np.nan_to_num(openings, nan=np.inf)),
+                  np.argsort(-np.nan_to_num(openings, nan=-np.inf))):
+        wanted = len(chosen) + (closed if not chosen else widest)
+        for index in order:
+            if len(chosen) == wanted:
+                break
+            if all(abs(int(index) - other) >= apart for other in chosen):
+                chosen.append(int(index))
+    return np.sort(np.asarray(chosen, int))
+
+
+def mouth_square(rig, shape) -> tuple[int, int, int]:
+    """``(top, left, side)`` in the photo of a square of 1.8 mouth widths around the mouth."""
+    from lipmotion_tf.motion import representation as rep
+
+    lips = rig.mesh[list(rep.MOTION_INDICES[:40]), :2]
+    width = float(np.ptp(lips[:, 0]))
+    side = int(min(round(1.8 * width), *shape[:2]))
+    cx, cy = lips.mean(axis=0)
+    left = int(np.clip(round(cx - side / 2), 0, shape[1] - side))
+    top = int(np.clip(round(cy - side / 2), 0, shape[0] - side))
+    return top, left, side
+
+
 def figure(results, videos, photos, path: Path) -> None:
     import cv2
     import matplotlib
@@ -106,15 +136,15 @@ def figure(results, videos, photos, path: Path) -> None:
     from lipmotion_tf.video.image_io import read_image
     from lipmotion_tf.video.reader import read_video
 
-    rows = []
-    for photo, video in zip(photos, videos):
+    rows, picks = [], []
+    for photo, video, result in zip(photos, videos, results):
         image = read_image(photo)
         rig = FaceRig.from_image(image)
-        x0, y0, side = *rig.origin, rig.crop_size
-        frames = read_video(video)
-        pick = np.linspace(8, len(frames) - 8, 7).astype(int)
-        tiles = [image[y0:y0 + side, x0:x0 + side]] + [f[y0:y0 + side, x0:x0 + side] for f in
-                                                       frames[pick]]
+        frames = read_video(video)[:, : image.shape[0], : image.shape[1]]
+        pick = chosen_frames(np.asarray(result["openings"], np.float64))
+        picks.append(pick)
+        top, left, size = mouth_square(rig, image.shape)
+        tiles = [t[top:top + size, left:left + size] for t in [image, *frames[pick]]]
         rows.append(np.concatenate([cv2.resize(t, (160, 160), interpolation=cv2.INTER_AREA)
                                     for t in tiles], axis=1))
     fig = plt.figure(figsize=(12, 1.7 * len(rows) + 2.6))
@@ -122,11 +152,13 @@ def figure(results, videos, photos, path: Path) -> None:
     ax = fig.add_subplot(grid[0])
     ax.imshow(np.concatenate(rows, axis=0))
     ax.set_axis_off()
-    ax.set_title("photo's mouth region (left), then frames of the generated video", fontsize=9)
+    ax.set_title("each photo's mouth (left), then the video's frames: its two most closed "
+                 "and five widest, in time order (dots below)", fontsize=9)
     ax = fig.add_subplot(grid[1])
-    for result in results:
-        ax.plot(np.arange(len(result["openings"])) / 25.0, result["openings"],
-                label=result["photo"])
+    for result, pick in zip(results, picks):
+        openings = np.asarray(result["openings"])
+        line, = ax.plot(np.arange(len(openings)) / 25.0, openings, label=result["photo"])
+        ax.plot(pick / 25.0, openings[pick], "o", color=line.get_color(), markersize=4)
     ax.set_xlabel("seconds")
     ax.set_ylabel("mouth opening\n(gap / width)", fontsize=8)
     ax.legend(fontsize=7, loc="upper right")

@@ -143,3 +143,16 @@ def start_serve(model_base, *flags):
         process.kill()
         raise AssertionError(f"serve did not start: {line!r} {process.stderr.read()}")
     return process, int(match.group(1))
+
+
+def mouth_ring(centre_x: float, centre_y: float, half_width: float, gap: float):
+    """A ``(1, 20, 2)`` inner-lip ring in the renderer's order
+    (:data:`~lipmotion_tf.motion.face_rig.INNER_RING`): the upper contour from one corner to
+    the other, then the lower one back, ``gap`` pixels apart at the middle."""
+    import numpy as np
+
+    upper_x = centre_x + half_width * np.linspace(-1.0, 1.0, 11)
+    bulge = 1.0 - np.square((upper_x - centre_x) / half_width)
+    upper = np.stack([upper_x, centre_y - 0.5 * gap * bulge], axis=1)
+    lower = np.stack([upper_x[1:-1], centre_y + 0.5 * gap * bulge[1:-1]], axis=1)[::-1]
+    return np.concatenate([upper, lower])[None].astype(np.float32)

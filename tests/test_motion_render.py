@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from lipmotion_tf.motion.warp import polygon_mask, tps_basis
+from lipmotion_tf.testing import mouth_ring
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = REPO_ROOT / "lipmotion_tf" / "assets" / "samples"
@@ -36,9 +37,9 @@ def _renderer_inputs(displacement: np.ndarray, side: int = 64):
     centres = (np.arange(32) + 0.5) * side / 32 - 0.5
     gx, gy = np.meshgrid(centres, centres)
     basis = tps_basis(controls, np.stack([gx.ravel(), gy.ravel()], 1))
-    far = np.array([[[-10.0, -10.0], [-9.0, -10.0], [-9.0, -9.0]]], np.float32)  # no mouth
+    far = mouth_ring(-10.0, -10.0, 1.0, 1.0)  # no mouth
     return {"crop": _pattern(side), "basis": basis, "displacement": displacement[None],
-            "inner_lip": far, "teeth": far, "colours": np.zeros((1, 2, 3), np.float32)}
+            "inner_lip": far, "teeth": far[:, :3], "colours": np.zeros((1, 2, 3), np.float32)}
 
 
 def test_tps_reproduces_control_displacements_and_affine_fields():
@@ -90,9 +91,8 @@ def test_renderer_converts_to_tflite_builtins_and_matches_keras(tmp_path):
 
     inputs = _renderer_inputs(np.random.default_rng(2).normal(
         0, 1.5, (len(_controls()), 2)).astype(np.float32))
-    inputs["inner_lip"] = np.array([[[20.0, 30.0], [40.0, 28.0], [44.0, 34.0], [22.0, 36.0]]],
-                                   np.float32)
-    inputs["teeth"] = inputs["inner_lip"] + np.array([0.0, -2.0], np.float32)
+    inputs["inner_lip"] = mouth_ring(32.0, 32.0, 12.0, 8.0)
+    inputs["teeth"] = inputs["inner_lip"][:, :11] + np.array([0.0, 2.0], np.float32)
     inputs["colours"] = np.array([[[0.1, 0.0, 0.0], [0.9, 0.9, 0.8]]], np.float32)
     renderer = MotionRenderer(64, (16, 16, 32, 40), grid_size=32)
     expected = np.asarray(renderer(inputs))

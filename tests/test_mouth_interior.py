@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import yaml
 
+from lipmotion_tf.testing import mouth_ring
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = REPO_ROOT / "lipmotion_tf" / "assets" / "samples"
 
@@ -134,8 +136,8 @@ def test_renderer_with_interior_changes_only_the_mouth_and_round_trips():
     from lipmotion_tf.motion.renderer import MotionRenderer
 
     side, box = 64, (20, 16, 30, 32)
-    inner = np.array([[[22, 36], [32, 32], [42, 36], [32, 44]]], np.float32)
-    teeth = np.array([[[22, 36], [32, 32], [42, 36], [32, 38]]], np.float32)
+    inner = mouth_ring(32.0, 38.0, 10.0, 8.0)
+    teeth = np.concatenate([inner[:, :11], inner[:, 10::-1] + np.array([0.0, 2.0])], axis=1)
     controls = 20
     inputs = {"crop": np.random.default_rng(1).uniform(0, 1, (1, side, side, 3)).astype(
                   np.float32),

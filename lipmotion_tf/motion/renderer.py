@@ -9,9 +9,10 @@ Per frame, at the crop's own (native) resolution:
    bilinearly, and around the mouth (``mouth_box``) as a bicubic sample of the identity's
    smooth part plus its fine detail at the nearest pixel (the texture stays as sharp as the
    photo's);
-3. the mouth interior: inside the target inner-lip polygon, a cavity colour with the upper
-   teeth as a band under the upper lip, darker towards the corners (both colours come from
-   the identity), blended
+3. the mouth interior: inside the target inner-lip polygon, a dark cavity with the upper
+   teeth as a band under the upper lip and, in a wider opening, a rim of the lips' wet inner
+   side, a lighter bottom (the tongue) and the lower teeth (:meth:`MotionRenderer.draw`;
+   the colours come from the identity), blended
    through the polygon's anti-aliased mask, drawn only in ``mouth_box`` (the region the
    mouth can reach) to keep the per-frame cost small; then, with a learned ``interior``
    (:class:`~lipmotion_tf.motion.mouth_interior.MouthInterior`), the mouth box resampled
@@ -48,6 +49,15 @@ from lipmotion_tf.motion.warp import (
 )
 
 
+#: The cavity's colour over the lips' median colour (:func:`~.face_rig.interior_colours`).
+CAVITY_SHADE = 0.22
+#: The lips' wet inner side, over the lips' median colour.
+WET_LIP_SHADE = 0.6
+#: How far the cavity's edge lies inside the inner-lip contour, as a share of the lip gap
+#: in each pixel column: from the upper lip and from the lower one.
+UPPER_RIM, LOWER_RIM = 0.1, 0.2
+
+
 @keras.saving.register_keras_serializable(package="lipmotion_tf")
 class MotionRenderer(keras.layers.Layer):
     """Renders frames of a square face crop.
@@ -56,7 +66,9 @@ class MotionRenderer(keras.layers.Layer):
         ``crop``: ``(B, S, S, 3)`` float32 identity crop in [0, 1].
         ``basis``: ``(G * G, N)`` thin-plate basis of the control points on a ``G x G`` grid.
         ``displacement``: ``(B, N, 2)`` control point displacements in crop pixels.
-        ``inner_lip``: ``(B, K, 2)`` the target inner-lip polygon in crop pixels.
+        ``inner_lip``: ``(B, 20, 2)`` the target inner-lip ring in crop pixels, in
+            :data:`~lipmotion_tf.motion.face_rig.INNER_RING` order (the drawn interior's
+            rim and lower teeth are placed from it).
         ``teeth``: ``(B, K', 2)`` the target upper-teeth polygon in crop pixels.
         ``colours``: ``(B, 2, 3)`` cavity and teeth colours in [0, 1].
         ``mouth_box``: ``(4,)`` int32 ``(top, left, height, width)``; only for a renderer
@@ -139,17 +151,16 @@ class MotionRenderer(keras.layers.Layer):
         inverse = ops.stack([target_x - source_x, target_y - source_y], axis=-1)
         return _resize(inverse, size, size)
 
-    def interior_masks(self, inner_lip, teeth, size, box):
-        """The mouth and teeth masks ``(B, S, S, 1)``, drawn inside the mouth box only."""
+    def interior_masks(self, polygons, box):
+        """Masks ``(B, H, W, 1)`` of ``polygons`` (each ``(B, K, 2)`` crop pixels) in the
+        mouth box ``(top, left, H, W)``."""
         top, left, height, width = box
         offset = ops.stack([ops.cast(left, "float32"), ops.cast(top, "float32")])[None, None]
-        masks = [soft_polygon_mask(ops.cast(p, "float32") - offset, height, width,
-                                   self.soft_edges) if self.soft_edges > 0
-                 else polygon_mask(ops.cast(p, "float32") - offset, height, width,
-                                   self.supersample)
-                 for p in (inner_lip, teeth)]
-        padding = ((0, 0), (top, size - top - height), (left, size - left - width))
-        return [ops.expand_dims(ops.pad(mask, padding), -1) for mask in masks]
+        return [ops.expand_dims(
+            soft_polygon_mask(ops.cast(p, "float32") - offset, height, width, self.soft_edges)
+            if self.soft_edges > 0 else
+            polygon_mask(ops.cast(p, "float32") - offset, height, width, self.supersample), -1)
+            for p in polygons]
 
     def call(self, inputs):
         return self.paint(self.warp(inputs), inputs)
@@ -185,23 +196,65 @@ class MotionRenderer(keras.layers.Layer):
         return self.learned_interior(painted, mouth, self._size(warped), self._box(inputs))
 
     def draw(self, warped, inputs):
-        """The drawn interior over ``warped`` and its soft mask ``(B, S, S, 1)``."""
+        """The drawn interior over ``warped`` and its soft mask ``(B, S, S, 1)``.
+
+        Inside the inner lips, back to front: the cavity; once the lips part by more than 12%
+        of the mouth width, lighter towards the bottom of the opening (the tongue) and the
+        lower teeth, a dimmer band mostly at the middle; the upper teeth (the ``teeth`` band
+        and colour); then the lips' wet inner side, a rim in a darker lip colour between the
+        inner-lip contour and the cavity (the face mesh's inner contour lies on the lips, not
+        on the edge of the dark). Both rows of teeth recede into shadow towards the corners.
+        The cavity, rim and lower teeth are spans of each pixel column between the ring's
+        upper and lower contours (:func:`_column_spans`), so all of it comes from the inner-lip
+        ring, the teeth band and the colours: the renderer's inputs (and the exports'
+        signatures) are the same as for a plain cavity. Drawn in the mouth box only.
+        """
         size, box = self._size(warped), self._box(inputs)
-        px, _ = self._pixel_grid(warped, size)
-        mouth, teeth = self.interior_masks(inputs["inner_lip"], inputs["teeth"], size, box)
+        top, left, height, width = box
+        inner = ops.cast(inputs["inner_lip"], "float32")
+        inner = inner - ops.stack([ops.cast(left, "float32"), ops.cast(top, "float32")])
+        mouth, upper = self.interior_masks((inputs["inner_lip"], inputs["teeth"]), box)
         # A 3x3 box blur softens the lips' inner edge by a pixel, as a camera would.
         mouth = ops.average_pool(mouth, 3, strides=1, padding="same")
+        px = ops.reshape(ops.cast(ops.arange(width), "float32"), (1, 1, -1))
+        py = ops.reshape(ops.cast(ops.arange(height), "float32"), (1, -1, 1, 1))
+        ceiling, floor = _column_spans(inner, px)  # (B, 1, W) each
+        gap = ops.sqrt(ops.sum(ops.square(inner[:, 15] - inner[:, 5]), axis=-1))
+        mouth_width = ops.sqrt(ops.sum(ops.square(inner[:, 10] - inner[:, 0]), axis=-1)) + 1e-6
+        opening = gap / mouth_width
+        # The rim grows in from 8% to 20% of the mouth width, tongue and lower teeth from 12%
+        # to 22%: a narrow opening stays a dark slit, the clearest sign of a mouth opening.
+        rim = ops.reshape(ops.clip((opening - 0.08) / 0.12, 0.0, 1.0), (-1, 1, 1))
+        show = ops.reshape(ops.clip((opening - 0.12) / 0.1, 0.0, 1.0), (-1, 1, 1, 1))
+        span = ops.maximum(floor - ceiling, 0.0)
+        ceiling = ops.expand_dims(ceiling + UPPER_RIM * rim * span, -1)  # (B, 1, W, 1)
+        floor = ops.expand_dims(floor - LOWER_RIM * rim * span, -1)
+        cavity_mask = (ops.clip(py + 0.5 - ceiling, 0.0, 1.0)
+                       * ops.clip(floor + 0.5 - py, 0.0, 1.0))
+        # The lower teeth: a band up from the cavity's floor by 25% of the lip gap, at most
+        # 6% of the mouth width.
+        depth = ops.reshape(ops.minimum(0.25 * gap, 0.06 * mouth_width), (-1, 1, 1, 1))
+        lower = ops.clip(py + 0.5 - (floor - depth), 0.0, 1.0)
+        down = ops.clip((py - ceiling) / ops.maximum(floor - ceiling, 1.0), 0.0, 1.0)
+
         colours = ops.cast(inputs["colours"], "float32")
         cavity, tooth = colours[:, None, None, 0], colours[:, None, None, 1]
-        # Teeth recede into shadow towards the corners of the mouth.
-        inner = ops.cast(inputs["inner_lip"], "float32")
         centre = ops.reshape(ops.mean(inner[..., 0], axis=1), (-1, 1, 1, 1))
         half = ops.reshape(ops.max(inner[..., 0], axis=1) - ops.min(inner[..., 0], axis=1),
                            (-1, 1, 1, 1)) / 2.0 + 1.0
-        across = ops.abs(ops.expand_dims(px, -1) - centre) / half
-        tooth = cavity + (tooth - cavity) * ops.clip(1.0 - 0.7 * ops.square(across), 0.0, 1.0)
-        drawn = cavity * (1.0 - teeth) + tooth * teeth
-        return warped * (1.0 - mouth) + drawn * mouth, mouth
+        across = ops.square((ops.expand_dims(px, -1) - centre) / half)
+        drawn = cavity * (1.0 + show * ops.square(down))
+        lower_tooth = cavity + (tooth - cavity) * ops.clip(0.8 - 1.2 * across, 0.0, 1.0)
+        drawn = drawn * (1.0 - lower * show) + lower_tooth * lower * show
+        upper_tooth = cavity + (tooth - cavity) * ops.clip(1.0 - 0.7 * across, 0.0, 1.0)
+        drawn = drawn * (1.0 - upper) + upper_tooth * upper
+        wet_lip = ops.clip(cavity * (WET_LIP_SHADE / CAVITY_SHADE), 0.0, 1.0)
+        drawn = drawn * cavity_mask + wet_lip * (1.0 - cavity_mask)
+        region = warped[:, top:top + height, left:left + width]
+        region = region * (1.0 - mouth) + drawn * mouth
+        padding = ((0, 0), (top, size - top - height), (left, size - left - width), (0, 0))
+        inside = ops.pad(ops.ones_like(mouth), padding)
+        return warped * (1.0 - inside) + ops.pad(region, padding), ops.pad(mouth, padding)
 
     def interior_inputs(self, painted, mouth, box, side: int):
         """The mouth box of the drawn frame and of its mouth mask, resampled to
@@ -268,6 +321,32 @@ def _sample(sampler, image, x, y):
     flat = (ops.shape(image)[0], 1, -1)
     values = sampler(image, ops.reshape(x, flat), ops.reshape(y, flat))
     return ops.reshape(values, (shape[0], shape[1], shape[2], ops.shape(image)[3]))
+
+
+def _column_spans(inner, x):
+    """Where each pixel column ``x`` (``(1, 1, W)``) crosses inner-lip rings ``(B, 20, 2)``
+    (:data:`~lipmotion_tf.motion.face_rig.INNER_RING` order: the upper contour from corner
+    to corner, then the lower one back): the upper contour's ``y`` and the lower one's,
+    ``(B, 1, W)`` each, linear between the points. Outside the corners both are 0 (no span)."""
+    upper = inner[:, :11]
+    lower = ops.concatenate([inner[:, 10:], inner[:, :1]], axis=1)
+
+    def crossing(contour, pick, empty):
+        a, b = contour[:, :-1], contour[:, 1:]  # (B, K - 1, 2) segments
+        ax, ay = ops.expand_dims(a[..., 0], -1), ops.expand_dims(a[..., 1], -1)
+        bx, by = ops.expand_dims(b[..., 0], -1), ops.expand_dims(b[..., 1], -1)
+        run = bx - ax
+        safe = ops.where(ops.abs(run) < 1e-6, ops.ones_like(run), run)
+        t = (x - ax) / safe  # (B, K - 1, W)
+        within = ops.logical_and(t >= 0.0, t <= 1.0)
+        y = ops.where(within, ay + t * (by - ay), empty)
+        return pick(y, axis=1, keepdims=True), ops.any(within, axis=1, keepdims=True)
+
+    ceiling, covered = crossing(upper, ops.min, 1e9)
+    floor, _ = crossing(lower, ops.max, -1e9)
+    covered = ops.logical_and(covered, floor > -1e8)
+    return (ops.where(covered, ceiling, ops.zeros_like(ceiling)),
+            ops.where(covered, floor, ops.zeros_like(floor)))
 
 
 def _resize(images, height, width):
