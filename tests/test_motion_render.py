@@ -83,6 +83,34 @@ def test_polygon_mask_area_matches_the_polygon():
     assert mask[0, 15, 20] == 1.0 and mask[0, 5, 5] == 0.0
 
 
+def test_drawn_interior_is_a_dark_slit_when_narrow_with_tongue_and_teeth_when_wide():
+    from lipmotion_tf.motion.renderer import UPPER_TEETH_LIGHT, MotionRenderer
+
+    side, lip = 96, np.array([0.6, 0.3, 0.3], np.float32)
+    cavity, white = 0.22 * lip, np.array([0.9, 0.9, 0.85], np.float32)
+    renderer = MotionRenderer(side, (8, 8, 80, 80), grid_size=32)
+
+    def middle_column(gap, tooth, upper_teeth=True):
+        ring = mouth_ring(48.0, 48.0, 28.0, gap)  # mouth width 56 pixels
+        depth = min(0.45 * gap, 0.1 * 56.0)  # as the rig draws the upper teeth
+        teeth = np.concatenate([ring[:, :11], ring[:, 10::-1] + np.array([0.0, depth])], axis=1)
+        inputs = {"inner_lip": ring, "teeth": (teeth if upper_teeth else teeth - 60.0)
+                  .astype(np.float32), "colours": np.stack([cavity, tooth])[None]}
+        painted, _ = renderer.draw(np.broadcast_to(lip, (1, side, side, 3)).copy(), inputs)
+        return np.asarray(painted)[0, :, 48]  # (S, 3)
+
+    # 7% of the width: a dark slit, no lower teeth (their colour changes nothing).
+    narrow = middle_column(4.0, white, upper_teeth=False)
+    np.testing.assert_array_equal(narrow, middle_column(4.0, lip, upper_teeth=False))
+    assert narrow[47:50].mean() < 0.5 * lip.mean()
+    wide = middle_column(20.0, white)  # 36%: the contours cross the column at 38 and 58
+    np.testing.assert_allclose(wide[40], cavity + UPPER_TEETH_LIGHT * (white - cavity),
+                               atol=0.01)  # the upper teeth, in shadow
+    np.testing.assert_allclose(wide[50], 1.72 * cavity, atol=0.01)  # lighter lower down
+    assert wide[56].mean() > wide[50].mean() + 0.3  # the lower teeth
+    np.testing.assert_array_equal(wide[:8], np.broadcast_to(lip, (8, 3)))  # outside the box
+
+
 def test_renderer_converts_to_tflite_builtins_and_matches_keras(tmp_path):
     import keras
     import tensorflow as tf

@@ -18,7 +18,6 @@ from lipmotion_tf.errors import NoFaceError
 from lipmotion_tf.motion import representation as rep
 from lipmotion_tf.motion.template import FRONTAL_TEMPLATE
 from lipmotion_tf.motion.warp import tps_basis
-from lipmotion_tf.motion.renderer import CAVITY_SHADE
 
 #: Still anchors: nose base and wings, upper cheeks (they do not move with the jaw).
 ANCHOR_INDICES = (1, 2, 4, 5, 98, 327, 129, 358, 64, 294, 50, 280, 116, 345, 123, 352)
@@ -213,7 +212,7 @@ def interior_colours(region: np.ndarray, lips: np.ndarray) -> np.ndarray:
     mouth and its 40 lip points (pixels in the region): the cavity a dark shade of the lips,
     the teeth an off-white as bright as the region."""
     region = region.astype(np.float32) / 255.0
-    cavity = np.clip(CAVITY_SHADE * np.median(_polygon_pixels(region, lips), axis=0), 0.0, 1.0)
+    cavity = np.clip(0.22 * np.median(_polygon_pixels(region, lips), axis=0), 0.0, 1.0)
     brightness = float(np.clip(np.median(region.mean(axis=-1)) / 0.55, 0.45, 1.05))
     teeth = np.clip(np.array([0.86, 0.84, 0.79]) * brightness, 0.0, 1.0)
     return np.stack([cavity, teeth]).astype(np.float32)

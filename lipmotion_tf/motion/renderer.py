@@ -9,10 +9,10 @@ Per frame, at the crop's own (native) resolution:
    bilinearly, and around the mouth (``mouth_box``) as a bicubic sample of the identity's
    smooth part plus its fine detail at the nearest pixel (the texture stays as sharp as the
    photo's);
-3. the mouth interior: inside the target inner-lip polygon, a dark cavity with the upper
-   teeth as a band under the upper lip and, in a wider opening, a rim of the lips' wet inner
-   side, a lighter bottom (the tongue) and the lower teeth (:meth:`MotionRenderer.draw`;
-   the colours come from the identity), blended
+3. the mouth interior: inside the target inner-lip polygon, a dark cavity lighter towards
+   the bottom (the tongue), the upper teeth in shadow under the upper lip and, in a wider
+   opening, the lower teeth (:meth:`MotionRenderer.draw`; the colours come from the
+   identity), blended
    through the polygon's anti-aliased mask, drawn only in ``mouth_box`` (the region the
    mouth can reach) to keep the per-frame cost small; then, with a learned ``interior``
    (:class:`~lipmotion_tf.motion.mouth_interior.MouthInterior`), the mouth box resampled
@@ -49,13 +49,9 @@ from lipmotion_tf.motion.warp import (
 )
 
 
-#: The cavity's colour over the lips' median colour (:func:`~.face_rig.interior_colours`).
-CAVITY_SHADE = 0.22
-#: The lips' wet inner side, over the lips' median colour.
-WET_LIP_SHADE = 0.6
-#: How far the cavity's edge lies inside the inner-lip contour, as a share of the lip gap
-#: in each pixel column: from the upper lip and from the lower one.
-UPPER_RIM, LOWER_RIM = 0.1, 0.2
+#: How far the upper teeth's colour goes from the cavity's towards the teeth's: in frames of
+#: real speech the top of an open mouth, under the upper lip, is its darkest part.
+UPPER_TEETH_LIGHT = 0.35
 
 
 @keras.saving.register_keras_serializable(package="lipmotion_tf")
@@ -198,16 +194,16 @@ class MotionRenderer(keras.layers.Layer):
     def draw(self, warped, inputs):
         """The drawn interior over ``warped`` and its soft mask ``(B, S, S, 1)``.
 
-        Inside the inner lips, back to front: the cavity; once the lips part by more than 12%
-        of the mouth width, lighter towards the bottom of the opening (the tongue) and the
-        lower teeth, a dimmer band mostly at the middle; the upper teeth (the ``teeth`` band
-        and colour); then the lips' wet inner side, a rim in a darker lip colour between the
-        inner-lip contour and the cavity (the face mesh's inner contour lies on the lips, not
-        on the edge of the dark). Both rows of teeth recede into shadow towards the corners.
-        The cavity, rim and lower teeth are spans of each pixel column between the ring's
-        upper and lower contours (:func:`_column_spans`), so all of it comes from the inner-lip
-        ring, the teeth band and the colours: the renderer's inputs (and the exports'
-        signatures) are the same as for a plain cavity. Drawn in the mouth box only.
+        Inside the inner lips, back to front: the cavity, lighter towards the bottom of the
+        opening (the tongue; from 6% of the mouth width open); the lower teeth, a band above
+        the lower lip that shows from 12% open, fully from 22%, mostly at the middle; the
+        upper teeth (the ``teeth`` band and colour), in the upper lip's shadow. On real
+        videos the inside of an open mouth is darkest under the upper lip and lightest at the
+        bottom (:data:`UPPER_TEETH_LIGHT`). Both rows of teeth recede into shadow towards the
+        corners. Heights inside the mouth are measured in each pixel column between the
+        ring's upper and lower contours (:func:`_column_spans`), so the drawing needs only
+        the inner-lip ring, the teeth band and the colours: the renderer's inputs (and the
+        exports' signatures) are the same as for a plain cavity. Drawn in the mouth box only.
         """
         size, box = self._size(warped), self._box(inputs)
         top, left, height, width = box
@@ -218,24 +214,16 @@ class MotionRenderer(keras.layers.Layer):
         mouth = ops.average_pool(mouth, 3, strides=1, padding="same")
         px = ops.reshape(ops.cast(ops.arange(width), "float32"), (1, 1, -1))
         py = ops.reshape(ops.cast(ops.arange(height), "float32"), (1, -1, 1, 1))
-        ceiling, floor = _column_spans(inner, px)  # (B, 1, W) each
+        ceiling, floor = (ops.expand_dims(y, -1) for y in _column_spans(inner, px))
         gap = ops.sqrt(ops.sum(ops.square(inner[:, 15] - inner[:, 5]), axis=-1))
         mouth_width = ops.sqrt(ops.sum(ops.square(inner[:, 10] - inner[:, 0]), axis=-1)) + 1e-6
-        opening = gap / mouth_width
-        # The rim grows in from 8% to 20% of the mouth width, tongue and lower teeth from 12%
-        # to 22%: a narrow opening stays a dark slit, the clearest sign of a mouth opening.
-        rim = ops.reshape(ops.clip((opening - 0.08) / 0.12, 0.0, 1.0), (-1, 1, 1))
-        show = ops.reshape(ops.clip((opening - 0.12) / 0.1, 0.0, 1.0), (-1, 1, 1, 1))
-        span = ops.maximum(floor - ceiling, 0.0)
-        ceiling = ops.expand_dims(ceiling + UPPER_RIM * rim * span, -1)  # (B, 1, W, 1)
-        floor = ops.expand_dims(floor - LOWER_RIM * rim * span, -1)
-        cavity_mask = (ops.clip(py + 0.5 - ceiling, 0.0, 1.0)
-                       * ops.clip(floor + 0.5 - py, 0.0, 1.0))
-        # The lower teeth: a band up from the cavity's floor by 25% of the lip gap, at most
-        # 6% of the mouth width.
-        depth = ops.reshape(ops.minimum(0.25 * gap, 0.06 * mouth_width), (-1, 1, 1, 1))
-        lower = ops.clip(py + 0.5 - (floor - depth), 0.0, 1.0)
+        opening = ops.reshape(gap / mouth_width, (-1, 1, 1, 1))
+        tongue = ops.clip((opening - 0.06) / 0.12, 0.0, 1.0)
+        show = ops.clip((opening - 0.12) / 0.1, 0.0, 1.0)
         down = ops.clip((py - ceiling) / ops.maximum(floor - ceiling, 1.0), 0.0, 1.0)
+        # The lower teeth: up from the lower lip by 25% of the gap, at most 6% of the width.
+        depth = ops.reshape(ops.minimum(0.25 * gap, 0.06 * mouth_width), (-1, 1, 1, 1))
+        lower = ops.clip(py + 0.5 - (floor - depth), 0.0, 1.0) * show
 
         colours = ops.cast(inputs["colours"], "float32")
         cavity, tooth = colours[:, None, None, 0], colours[:, None, None, 1]
@@ -243,13 +231,12 @@ class MotionRenderer(keras.layers.Layer):
         half = ops.reshape(ops.max(inner[..., 0], axis=1) - ops.min(inner[..., 0], axis=1),
                            (-1, 1, 1, 1)) / 2.0 + 1.0
         across = ops.square((ops.expand_dims(px, -1) - centre) / half)
-        drawn = cavity * (1.0 + show * ops.square(down))
+        drawn = cavity * (1.0 + 2.0 * tongue * ops.square(down))
         lower_tooth = cavity + (tooth - cavity) * ops.clip(0.8 - 1.2 * across, 0.0, 1.0)
-        drawn = drawn * (1.0 - lower * show) + lower_tooth * lower * show
-        upper_tooth = cavity + (tooth - cavity) * ops.clip(1.0 - 0.7 * across, 0.0, 1.0)
+        drawn = drawn * (1.0 - lower) + lower_tooth * lower
+        upper_tooth = cavity + (tooth - cavity) * UPPER_TEETH_LIGHT * ops.clip(
+            1.0 - 0.7 * across, 0.0, 1.0)
         drawn = drawn * (1.0 - upper) + upper_tooth * upper
-        wet_lip = ops.clip(cavity * (WET_LIP_SHADE / CAVITY_SHADE), 0.0, 1.0)
-        drawn = drawn * cavity_mask + wet_lip * (1.0 - cavity_mask)
         region = warped[:, top:top + height, left:left + width]
         region = region * (1.0 - mouth) + drawn * mouth
         padding = ((0, 0), (top, size - top - height), (left, size - left - width), (0, 0))
