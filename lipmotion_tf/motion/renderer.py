@@ -64,7 +64,7 @@ class MotionRenderer(keras.layers.Layer):
         ``displacement``: ``(B, N, 2)`` control point displacements in crop pixels.
         ``inner_lip``: ``(B, 20, 2)`` the target inner-lip ring in crop pixels, in
             :data:`~lipmotion_tf.motion.face_rig.INNER_RING` order (the drawn interior's
-            rim and lower teeth are placed from it).
+            shading and lower teeth are placed from it).
         ``teeth``: ``(B, K', 2)`` the target upper-teeth polygon in crop pixels.
         ``colours``: ``(B, 2, 3)`` cavity and teeth colours in [0, 1].
         ``mouth_box``: ``(4,)`` int32 ``(top, left, height, width)``; only for a renderer
