@@ -112,19 +112,6 @@ def chosen_frames(openings: np.ndarray, closed: int = 2, widest: int = 5,
     return np.sort(np.asarray(chosen, int))
 
 
-def mouth_square(rig, shape) -> tuple[int, int, int]:
-    """``(top, left, side)`` in the photo of a square of 1.8 mouth widths around the mouth."""
-    from lipmotion_tf.motion import representation as rep
-
-    lips = rig.mesh[list(rep.MOTION_INDICES[:40]), :2]
-    width = float(np.ptp(lips[:, 0]))
-    side = int(min(round(1.8 * width), *shape[:2]))
-    cx, cy = lips.mean(axis=0)
-    left = int(np.clip(round(cx - side / 2), 0, shape[1] - side))
-    top = int(np.clip(round(cy - side / 2), 0, shape[0] - side))
-    return top, left, side
-
-
 def figure(results, videos, photos, path: Path) -> None:
     import cv2
     import matplotlib
@@ -132,7 +119,9 @@ def figure(results, videos, photos, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from lipmotion_tf.motion import representation as rep
     from lipmotion_tf.motion.face_rig import FaceRig
+    from lipmotion_tf.motion.interior_data import square_around
     from lipmotion_tf.video.image_io import read_image
     from lipmotion_tf.video.reader import read_video
 
@@ -143,7 +132,8 @@ def figure(results, videos, photos, path: Path) -> None:
         frames = read_video(video)[:, : image.shape[0], : image.shape[1]]
         pick = chosen_frames(np.asarray(result["openings"], np.float64))
         picks.append(pick)
-        top, left, size = mouth_square(rig, image.shape)
+        lips = rig.mesh[list(rep.MOTION_INDICES[:40]), :2]
+        left, top, size = square_around(lips, float(np.ptp(lips[:, 0])), image.shape, 1.8)
         tiles = [t[top:top + size, left:left + size] for t in [image, *frames[pick]]]
         rows.append(np.concatenate([cv2.resize(t, (160, 160), interpolation=cv2.INTER_AREA)
                                     for t in tiles], axis=1))

@@ -61,10 +61,12 @@ def choose_frames(opening: np.ndarray, found: np.ndarray, count: int,
     return np.sort(rng.choice(candidates, count, replace=False, p=weight / weight.sum()))
 
 
-def square_around(points: np.ndarray, width: float, frame_shape) -> tuple[int, int, int]:
-    """``(x0, y0, side)`` of a square of 2.4 mouth widths around the mouth, inside the frame."""
+def square_around(points: np.ndarray, width: float, frame_shape,
+                  widths: float = 2.4) -> tuple[int, int, int]:
+    """``(x0, y0, side)`` of a square of ``widths`` mouth widths around the mouth (the 40 lip
+    points first in ``points``), inside the frame."""
     height, frame_width = frame_shape[:2]
-    side = int(min(np.ceil(2.4 * width), height, frame_width))
+    side = int(min(np.ceil(widths * width), height, frame_width))
     centre = points[:40].mean(axis=0)
     x0 = int(np.clip(round(centre[0] - side / 2), 0, frame_width - side))
     y0 = int(np.clip(round(centre[1] - side / 2), 0, height - side))

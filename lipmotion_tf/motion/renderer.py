@@ -147,16 +147,12 @@ class MotionRenderer(keras.layers.Layer):
         inverse = ops.stack([target_x - source_x, target_y - source_y], axis=-1)
         return _resize(inverse, size, size)
 
-    def interior_masks(self, polygons, box):
-        """Masks ``(B, H, W, 1)`` of ``polygons`` (each ``(B, K, 2)`` crop pixels) in the
-        mouth box ``(top, left, H, W)``."""
-        top, left, height, width = box
-        offset = ops.stack([ops.cast(left, "float32"), ops.cast(top, "float32")])[None, None]
+    def interior_masks(self, polygons, height, width):
+        """Masks ``(B, H, W, 1)`` of ``polygons`` (each ``(B, K, 2)``, pixels of the mouth
+        box)."""
         return [ops.expand_dims(
-            soft_polygon_mask(ops.cast(p, "float32") - offset, height, width, self.soft_edges)
-            if self.soft_edges > 0 else
-            polygon_mask(ops.cast(p, "float32") - offset, height, width, self.supersample), -1)
-            for p in polygons]
+            soft_polygon_mask(p, height, width, self.soft_edges) if self.soft_edges > 0
+            else polygon_mask(p, height, width, self.supersample), -1) for p in polygons]
 
     def call(self, inputs):
         return self.paint(self.warp(inputs), inputs)
@@ -207,9 +203,10 @@ class MotionRenderer(keras.layers.Layer):
         """
         size, box = self._size(warped), self._box(inputs)
         top, left, height, width = box
-        inner = ops.cast(inputs["inner_lip"], "float32")
-        inner = inner - ops.stack([ops.cast(left, "float32"), ops.cast(top, "float32")])
-        mouth, upper = self.interior_masks((inputs["inner_lip"], inputs["teeth"]), box)
+        offset = ops.stack([ops.cast(left, "float32"), ops.cast(top, "float32")])
+        inner = ops.cast(inputs["inner_lip"], "float32") - offset
+        teeth = ops.cast(inputs["teeth"], "float32") - offset
+        mouth, upper = self.interior_masks((inner, teeth), height, width)
         # A 3x3 box blur softens the lips' inner edge by a pixel, as a camera would.
         mouth = ops.average_pool(mouth, 3, strides=1, padding="same")
         px = ops.reshape(ops.cast(ops.arange(width), "float32"), (1, 1, -1))

@@ -165,14 +165,8 @@ def polygon_mask(polygon, height, width, supersample: int = 2):
     vertices = int(polygon.shape[1])
     count = None
     for k in range(vertices):
-        a, b = polygon[:, k], polygon[:, (k + 1) % vertices]
-        ax, ay = ops.reshape(a[:, 0], (-1, 1, 1)), ops.reshape(a[:, 1], (-1, 1, 1))
-        bx, by = ops.reshape(b[:, 0], (-1, 1, 1)), ops.reshape(b[:, 1], (-1, 1, 1))
-        straddles = ops.not_equal(ay > py, by > py)  # (B, H', 1)
-        dy = by - ay
-        safe = ops.where(ops.abs(dy) < 1e-6, ops.ones_like(dy), dy)
-        crossing_x = ax + (py - ay) * (bx - ax) / safe
-        crosses = ops.cast(ops.logical_and(straddles, px < crossing_x), "int32")
+        edge = _edge(polygon, k)
+        crosses = _crosses(edge, px, py)
         count = crosses if count is None else count + crosses
     inside = ops.cast(ops.equal(count % 2, 1), "float32")  # (B, H', W')
     batch = ops.shape(polygon)[0]
@@ -191,18 +185,30 @@ def soft_polygon_mask(polygon, height: int, width: int, softness: float = 0.5):
     vertices = int(polygon.shape[1])
     count, nearest = None, None
     for k in range(vertices):
-        a, b = polygon[:, k], polygon[:, (k + 1) % vertices]
-        ax, ay = ops.reshape(a[:, 0], (-1, 1, 1)), ops.reshape(a[:, 1], (-1, 1, 1))
-        bx, by = ops.reshape(b[:, 0], (-1, 1, 1)), ops.reshape(b[:, 1], (-1, 1, 1))
-        straddles = ops.not_equal(ay > py, by > py)
-        dy = by - ay
-        safe = ops.where(ops.abs(dy) < 1e-6, ops.ones_like(dy), dy)
-        crossing_x = ax + (py - ay) * (bx - ax) / safe
-        crosses = ops.cast(ops.logical_and(straddles, px < crossing_x), "int32")
+        edge = _edge(polygon, k)
+        crosses = _crosses(edge, px, py)
         count = crosses if count is None else count + crosses
+        ax, ay, bx, by = edge
         ex, ey = bx - ax, by - ay
         along = ops.clip(((px - ax) * ex + (py - ay) * ey) / (ex * ex + ey * ey + 1e-6), 0.0, 1.0)
         squared = ops.square(px - ax - along * ex) + ops.square(py - ay - along * ey)
         nearest = squared if nearest is None else ops.minimum(nearest, squared)
     side = 2.0 * ops.cast(ops.equal(count % 2, 1), "float32") - 1.0
     return ops.sigmoid(side * ops.sqrt(nearest + 1e-6) / softness)
+
+
+def _edge(polygon, k: int):
+    """Edge ``k`` of closed polygons ``(B, K, 2)``: ``(ax, ay, bx, by)``, each ``(B, 1, 1)``."""
+    a, b = polygon[:, k], polygon[:, (k + 1) % int(polygon.shape[1])]
+    return tuple(ops.reshape(v, (-1, 1, 1)) for v in (a[:, 0], a[:, 1], b[:, 0], b[:, 1]))
+
+
+def _crosses(edge, px, py):
+    """1 where a ray from ``(px, py)`` towards +x crosses ``edge`` (the crossing-number test),
+    int32 broadcast over ``px`` and ``py``."""
+    ax, ay, bx, by = edge
+    straddles = ops.not_equal(ay > py, by > py)
+    dy = by - ay
+    safe = ops.where(ops.abs(dy) < 1e-6, ops.ones_like(dy), dy)
+    crossing_x = ax + (py - ay) * (bx - ax) / safe
+    return ops.cast(ops.logical_and(straddles, px < crossing_x), "int32")
