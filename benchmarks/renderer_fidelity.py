@@ -1,6 +1,7 @@
 """Does the rendered face move as the motion says? Real motion in, the face mesh read back.
 
     python benchmarks/renderer_fidelity.py [--data ../shared/data] [--json F] [--figure PNG]
+    python benchmarks/renderer_fidelity.py --reenact VIDEO_DIR [--limit N] [--gains 1,1.6]
 
 The real lip motion of a kept-out GRID s3 clip (no motion model involved) drives each photo
 (the bundled face, ``faces/M02`` and LRS3 sample4's first frame) through the renderer; the
@@ -10,6 +11,13 @@ read-back inner-lip opening (5th and 95th percentiles, mouth widths), their corr
 slope of read-back over commanded (1: the face opens exactly as commanded), and the mean lip
 point movement of each. ``--figure`` draws the photo's mouth region, the frame of the widest
 commanded opening and a middle one, per photo.
+
+``--reenact`` fits the renderer's inner-lip gain
+(:data:`~lipmotion_tf.motion.face_rig.INNER_LIP_GAIN`): each video (training people's, so
+that the kept-out ones judge it) is re-enacted from its first frame with its own tracked
+motion, rendered with each gain, and read back by the face mesh; printed per gain, the median
+over videos of the slope of the read-back opening over the real one (1: the rendered mouth
+reads as open as the real one did) and their correlation.
 """
 
 from __future__ import annotations
@@ -33,21 +41,70 @@ def real_motion(data: Path, audio):
     return clip.name, track_person([clip], audio, progress=False)[0].motion
 
 
-def fidelity(pipeline, photo: Path, motion: np.ndarray) -> tuple[dict, list]:
+def read_back(frames):
+    """``(motion, rest)`` of rendered frames, tracked as prepared videos are."""
     from lipmotion_tf.motion.dataset import mouth_motion
     from lipmotion_tf.motion.extract import track_mesh
-    from lipmotion_tf.motion.face_rig import FaceRig
-    from lipmotion_tf.motion.measures import opening
     from lipmotion_tf.motion.template import FRONTAL_TEMPLATE
     from lipmotion_tf.video.face_mesh import FaceMeshDetector
+
+    with FaceMeshDetector(static_image_mode=False) as detector:
+        mesh, found, _ = track_mesh(frames, detector)
+    return mouth_motion(mesh, found, FRONTAL_TEMPLATE)
+
+
+def reenact(pipeline, videos, gains) -> dict:
+    """``{gain: [(slope, correlation) per video]}`` of self-re-enactment (module docstring)."""
+    from tqdm import tqdm
+
+    from lipmotion_tf.errors import InputError
+    from lipmotion_tf.motion.adapt import track_person
+    from lipmotion_tf.motion.face_rig import FaceRig
+    from lipmotion_tf.motion.measures import opening
+    from lipmotion_tf.video.reader import iter_video
+
+    results = {gain: [] for gain in gains}
+    for video in tqdm(videos, desc="re-enacting", unit="video"):
+        try:
+            sequence = track_person([video], pipeline.config.audio, progress=False)[0]
+        except InputError as error:  # no face in half the frames: not a re-enactment
+            print(f"skipped {video}: {error}")
+            continue
+        reader = iter_video(video, fps=pipeline.fps)
+        first = next(reader)
+        reader.close()
+        rig = FaceRig.from_image(first)
+        real = opening(sequence.rest, sequence.motion)
+        for gain in gains:
+            inputs = rig.targets(sequence.motion, inner_gain=gain)
+            frames = [rig.paste(crop) for crop in render_targets(pipeline, rig, inputs)]
+            tracked, rest = read_back(frames)
+            read = opening(rest, tracked)
+            results[gain].append((float(np.polyfit(real, read, 1)[0]),
+                                  float(np.corrcoef(real, read)[0, 1])))
+    return results
+
+
+def render_targets(pipeline, rig, targets: dict):
+    """Rendered crops of ready renderer targets, a batch at a time."""
+    frames = len(targets["displacement"])
+    crop = rig.crop()
+    for start in range(0, frames, pipeline.batch_size):
+        part = {key: value[start:start + pipeline.batch_size] for key, value in targets.items()}
+        count = len(part["displacement"])
+        yield from pipeline.render_batch({
+            "crop": np.repeat(crop[None], count, axis=0), "basis": rig.basis,
+            "mouth_box": np.asarray(rig.mouth_box, np.int32), **part})
+
+
+def fidelity(pipeline, photo: Path, motion: np.ndarray) -> tuple[dict, list]:
+    from lipmotion_tf.motion.face_rig import FaceRig
+    from lipmotion_tf.motion.measures import opening
     from lipmotion_tf.video.image_io import read_image
 
     image = read_image(photo)
     rig = FaceRig.from_image(image)
-    frames = list(pipeline.render(rig, motion))
-    with FaceMeshDetector(static_image_mode=False) as detector:
-        mesh, found, _ = track_mesh(frames, detector)
-    tracked, rest = mouth_motion(mesh, found, FRONTAL_TEMPLATE)
+    tracked, rest = read_back(list(pipeline.render(rig, motion)))
     commanded, read = opening(rig.rest_motion_input, motion), opening(rest, tracked)
     lips = slice(0, 40)
     result = {
@@ -75,6 +132,10 @@ def main() -> None:
     parser.add_argument("--checkpoint", default=None, help="motion model (its renderer settings)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--figure", type=Path, default=None)
+    parser.add_argument("--reenact", type=Path, nargs="+", default=None,
+                        help="folders of training people's videos: fit the inner-lip gain")
+    parser.add_argument("--limit", type=int, default=4, help="videos per --reenact folder")
+    parser.add_argument("--gains", default="1.0,1.3,1.6,1.9")
     args = parser.parse_args()
 
     import sys
@@ -88,6 +149,19 @@ def main() -> None:
 
     data = Path(args.data)
     pipeline = MotionPipeline.from_checkpoint(args.checkpoint)
+    if args.reenact:
+        from lipmotion_tf.data.prepare import find_videos
+
+        videos = [v for folder in args.reenact for v in find_videos(folder)[:args.limit]]
+        gains = [float(g) for g in args.gains.split(",")]
+        results = reenact(pipeline, videos, gains)
+        for gain, values in results.items():
+            slope, corr = np.median(np.array(values), axis=0)
+            print(json.dumps({"gain": gain, "videos": len(values), "median_slope":
+                              round(float(slope), 3), "median_correlation": round(float(corr), 3)}))
+        if args.json:
+            args.json.write_text(json.dumps({str(g): v for g, v in results.items()}, indent=2))
+        return
     clip, motion = real_motion(data, pipeline.config.audio)
     results, rows = [], []
     with tempfile.TemporaryDirectory() as folder:

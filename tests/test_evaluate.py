@@ -16,7 +16,9 @@ import pytest
 from lipmotion_tf.config import AudioConfig
 from lipmotion_tf.data import manifest as manifest_lib
 from lipmotion_tf.errors import DataError, InputError
-from lipmotion_tf.evaluation.clip_measures import ClipMeasures, best_lag
+from lipmotion_tf.evaluation.clip_measures import (
+    ClipMeasures, best_lag, motion_ratio, opening_ratio,
+)
 from lipmotion_tf.evaluation.report import (
     GROUND_TRUTH,
     STATIC_BASELINE,
@@ -71,6 +73,19 @@ def test_best_lag_prefers_the_smallest_shift_on_ties():
     assert best_lag({-2: 0.5, -1: 0.1, 0: 0.3, 1: 0.5, 2: 0.5}) == (0.5, 1)
     corr, lag = best_lag({-1: float("nan"), 0: float("nan")})
     assert math.isnan(corr) and lag == 0
+
+
+def test_opening_and_motion_ratios_compare_amplitudes_with_the_real_ones():
+    rng = np.random.default_rng(0)
+    real = rng.normal(0.1, 0.05, 40)
+    assert opening_ratio(0.5 * real + 0.2, real) == pytest.approx(0.5)
+    assert opening_ratio(np.append(2 * real, np.nan), np.append(real, 0.3)) == pytest.approx(
+        2 * real.std() / np.append(real, 0.3).std())
+    points = rng.normal(0.0, 1.0, (40, 40, 2))
+    assert motion_ratio(3.0 * points, points) == pytest.approx(3.0)
+    # A real mouth that never moves leaves the ratios undefined, not infinite.
+    assert np.isnan(opening_ratio(real, np.full(40, 0.1)))
+    assert np.isnan(motion_ratio(points, np.repeat(points[:1], 40, axis=0)))
 
 
 def test_rows_pool_frames_over_clips():

@@ -33,9 +33,14 @@ def test_evaluate_a_video_folder_runs_the_motion_model(videos, tiny_motion_check
         values = report["summary"][method]
         assert all(np.isfinite(values[key]) for key in ("lmd", "psnr", "ssim", "sharpness"))
         assert 0 < values["ssim"] <= 1 and values["psnr"] > 15
+        assert {"opening_ratio", "motion_ratio"} <= set(values)
+    # The synthetic speaker's mouth moves; the still photo's read-back mouth hardly does.
+    summary = report["summary"]
+    assert summary["still"]["motion_ratio"] < summary["generated"]["motion_ratio"]
     # The tiny model moves the mouth: its frames are not the still photo's.
     assert report["summary"]["generated"]["psnr"] != report["summary"]["still"]["psnr"]
-    assert (out / "contact_sheet.png").stat().st_size > 0 and (out / "report.md").is_file()
+    assert (out / "contact_sheet.png").stat().st_size > 0
+    assert "opening ratio" in (out / "report.md").read_text()
 
 
 def test_evaluate_without_a_face_anywhere_is_one_line(videos, tiny_motion_checkpoint, tmp_path,

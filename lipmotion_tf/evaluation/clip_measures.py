@@ -159,9 +159,21 @@ def measure_clip(
         still_psnr=(psnr(still, np.repeat(identity[None], len(still), axis=0))
                     if still is not None and identity is not None else float("nan")),
         psnr_after_first=psnr(crops[1:], real_crops[1:]) if len(crops) > 1 else float("nan"),
-        opening_ratio=_ratio(np.nanstd(openings), np.nanstd(real_openings)),
-        motion_ratio=_ratio(_frame_motion(landmarks), _frame_motion(real_landmarks)),
+        opening_ratio=opening_ratio(openings, real_openings),
+        motion_ratio=motion_ratio(landmarks, real_landmarks),
     )
+
+
+def opening_ratio(openings: np.ndarray, real_openings: np.ndarray) -> float:
+    """How widely a method opens the mouth against the real one: the std of its opening
+    series over the real one's (1: as much; NaN frames ignored)."""
+    return _ratio(np.nanstd(openings), np.nanstd(real_openings))
+
+
+def motion_ratio(landmarks: np.ndarray, real_landmarks: np.ndarray) -> float:
+    """How fast a method moves the lips against the real ones: mean frame-to-frame landmark
+    movement, its over the real one's."""
+    return _ratio(_frame_motion(landmarks), _frame_motion(real_landmarks))
 
 
 def _frame_motion(landmarks: np.ndarray) -> float:
@@ -171,8 +183,7 @@ def _frame_motion(landmarks: np.ndarray) -> float:
 
 
 def _ratio(generated: float, real: float) -> float:
-    """``generated / real``, NaN when the real value is 0 or undefined: how much a method
-    opens (or moves) the mouth compared with the real one (1: as much)."""
+    """``generated / real``, NaN when the real value is 0 or undefined."""
     return float(generated / real) if np.isfinite(real) and real > 0 else float("nan")
 
 

@@ -24,12 +24,16 @@ class DubMeasures:
         lmd: mean landmark distance in 64-pixel crop units.
         sync: best correlation of the mouth openings within +-5 frames.
         lag: the frame lag of that correlation.
+        opening_ratio: std of the dubbed mouth's opening over the source's.
+        motion_ratio: frame-to-frame lip movement, the dubbed video's over the source's.
     """
 
     frames: int
     lmd: float
     sync: float
     lag: int
+    opening_ratio: float = float("nan")
+    motion_ratio: float = float("nan")
 
 
 @dataclasses.dataclass
@@ -76,7 +80,7 @@ def measure_frames(source: DubSource, dubbed: np.ndarray, max_lag: int = 5) -> D
     """Compares the mouth of ``dubbed`` frames with that of a source read by
     :func:`dub_source` frame by frame (both at 25 fps; the shorter length is used). A source
     is read and measured once for all the videos made from it."""
-    from lipmotion_tf.evaluation.clip_measures import best_lag
+    from lipmotion_tf.evaluation.clip_measures import best_lag, motion_ratio, opening_ratio
     from lipmotion_tf.metrics.lip_sync import lagged_correlations, mouth_opening_series
     from lipmotion_tf.metrics.lmd import landmark_distances, lip_landmarks_from_crops
     from lipmotion_tf.video.face_mesh import FaceMeshDetector
@@ -91,9 +95,11 @@ def measure_frames(source: DubSource, dubbed: np.ndarray, max_lag: int = 5) -> D
     real_points = source.points[:count]
     distances = landmark_distances(real_points, fake_points)
     valid = np.isfinite(distances).all(axis=1)
-    lagged = lagged_correlations(mouth_opening_series(fake_points),
-                                 mouth_opening_series(real_points), max_lag)
-    sync, lag = best_lag(lagged)
+    fake_openings, real_openings = (mouth_opening_series(fake_points),
+                                    mouth_opening_series(real_points))
+    sync, lag = best_lag(lagged_correlations(fake_openings, real_openings, max_lag))
     return DubMeasures(frames=int(valid.sum()),
                        lmd=float(distances[valid].mean()) if valid.any() else float("nan"),
-                       sync=sync, lag=lag)
+                       sync=sync, lag=lag,
+                       opening_ratio=opening_ratio(fake_openings, real_openings),
+                       motion_ratio=motion_ratio(fake_points, real_points))

@@ -25,6 +25,14 @@ ANCHOR_INDICES = (1, 2, 4, 5, 98, 327, 129, 358, 64, 294, 50, 280, 116, 345, 123
 INNER_RING = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308,
               324, 318, 402, 317, 14, 87, 178, 88, 95)
 UPPER_INNER_CONTOUR = INNER_RING[:11]
+#: The inner lips' vertical displacement is drawn this many times over. The face mesh places
+#: the inner-lip contour on the lips rather than at the edge of the dark opening, so a real
+#: mouth shows a wider opening than its landmarks say; drawn exactly at the landmarks, a
+#: rendered mouth reads back (and looks) about half as open as commanded. Fitted on
+#: training people's videos re-enacted with their own tracked motion so that the face mesh
+#: reads the rendered opening as it read the real one
+#: (``benchmarks/renderer_fidelity.py --reenact``; docs/experiments.md).
+INNER_LIP_GAIN = 1.7
 #: Besides the moving points, the crop reaches up to the nose base.
 CROP_INDICES = (2, 98, 327)
 #: The smallest crop the renderer accepts, in pixels.
@@ -157,11 +165,12 @@ class FaceRig:
         side = self.crop_size
         return self.image[y0:y0 + side, x0:x0 + side].astype(np.float32) / 255.0
 
-    def targets(self, motion: np.ndarray) -> dict:
-        """The renderer's per-frame inputs for ``(T, 59, 2)`` mouth-frame displacements."""
+    def targets(self, motion: np.ndarray, inner_gain: float = INNER_LIP_GAIN) -> dict:
+        """The renderer's per-frame inputs for ``(T, 59, 2)`` mouth-frame displacements, the
+        inner lips' vertical ones drawn ``inner_gain`` times over (:data:`INNER_LIP_GAIN`)."""
         frames = motion.shape[0]
         shape = np.repeat(self.rest[None], frames, axis=0)
-        shape[..., :2] += motion
+        shape[..., :2] += np.asarray(motion, np.float32) * inner_lip_scale(inner_gain)
         pixels = rep.invert(shape, self.transform)[..., :2] - np.asarray(self.origin)
         moving = self.controls[: rep.NUM_MOTION_POINTS]
         displacement = np.zeros((frames,) + self.controls.shape, np.float32)
@@ -177,6 +186,14 @@ class FaceRig:
         frame[y0:y0 + side, x0:x0 + side] = (rendered if rendered.dtype == np.uint8
                                              else crop_to_uint8(rendered))
         return frame
+
+
+def inner_lip_scale(gain: float = INNER_LIP_GAIN) -> np.ndarray:
+    """``(59, 2)`` float32 factors of the displacements the renderer draws: ``gain`` on the
+    inner lips' ``y``, 1 elsewhere (silence, a zero displacement, stays the rest shape)."""
+    scale = np.ones((rep.NUM_MOTION_POINTS, 2), np.float32)
+    scale[list(rep.INNER_POSITIONS), 1] = gain
+    return scale
 
 
 def grid_basis(controls: np.ndarray, side: int, grid_size: int) -> np.ndarray:

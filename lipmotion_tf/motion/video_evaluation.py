@@ -10,12 +10,15 @@ square mouth-and-jaw region the renderer works in (at the video's own resolution
 * ``lmd`` and ``sync``: lip landmarks of the region pasted into the first frame, mouth-crop
   units, and the best mouth-opening correlation within +-5 frames
   (:func:`~lipmotion_tf.evaluation.dub_measures.measure_frames`);
+* ``opening_ratio``, ``motion_ratio``: how widely and how fast the mouth read back from the
+  video moves against the real one's (std of the opening, frame-to-frame lip movement),
+  as the face mesh sees the pixels: the motion model's amplitude after rendering;
 * ``sharpness``: variance of the Laplacian of the lips' box, generated over real (median);
 * ``colour``: mean absolute difference of the region's mean colour (0-255) from the real one.
 
 The baseline ``still`` is the photo held still (the same encoding). Writes OUT/report.json,
 OUT/report.md and OUT/contact_sheet.png (the real, generated and still region of a few frames
-of the first clips).
+of the first clips). The summary is the mean over clips, the ratios' the median.
 """
 
 from __future__ import annotations
@@ -29,7 +32,11 @@ import numpy as np
 METHODS = ("generated", "still")
 #: Longer videos are skipped: a clip and its two renderings are held in memory.
 MAX_SECONDS = 60.0
-MEASURES = ("lmd", "sync", "psnr", "ssim", "sharpness", "colour")
+MEASURES = ("lmd", "sync", "opening_ratio", "motion_ratio", "psnr", "ssim", "sharpness",
+            "colour")
+#: Summarised by the median over clips (a still mouth's ratios are near 0, a few clips whose
+#: real mouth barely moves would dominate a mean).
+MEDIAN_MEASURES = ("opening_ratio", "motion_ratio")
 
 
 def lips_region(mesh: np.ndarray) -> tuple[slice, slice]:
@@ -111,7 +118,8 @@ def measure_clip(pipeline, video: Path, work: Path) -> tuple[dict, dict]:
         crops = region(decoded)
         sharp = [laplacian_variance(f[lips]) for f in decoded]
         results[method] = {
-            "lmd": dub.lmd, "sync": dub.sync,
+            "lmd": dub.lmd, "sync": dub.sync, "opening_ratio": dub.opening_ratio,
+            "motion_ratio": dub.motion_ratio,
             "psnr": float(psnr(crops, truth)), "ssim": float(ssim(crops, truth)),
             "sharpness": float(np.median(np.asarray(sharp) / np.maximum(real_sharpness, 1e-6))),
             "colour": float(np.abs(crops.reshape(-1, 3).mean(0) - truth.reshape(-1, 3).mean(0))
@@ -143,12 +151,13 @@ def contact_sheet(examples, path: Path, frames: int = 6, tile: int = 96) -> None
 
 
 def table(summary: dict) -> str:
-    """The means of each method, a Markdown table."""
-    lines = ["| method | LMD | sync | PSNR | SSIM | sharpness | colour |",
-             "|---|---|---|---|---|---|---|"]
+    """The summary of each method, a Markdown table."""
+    lines = ["| method | LMD | sync | opening ratio | motion ratio | PSNR | SSIM | sharpness "
+             "| colour |", "|---|---|---|---|---|---|---|---|---|"]
     for method in METHODS:
         values = summary[method]
         lines.append(f"| {method} | {values['lmd']:.3f} | {values['sync']:.3f} | "
+                     f"{values['opening_ratio']:.2f} | {values['motion_ratio']:.2f} | "
                      f"{values['psnr']:.2f} | {values['ssim']:.3f} | {values['sharpness']:.2f} | "
                      f"{values['colour']:.2f} |")
     return "\n".join(lines)
@@ -185,9 +194,13 @@ def evaluate_motion_videos(videos, out_dir, checkpoint=None, limit: int | None =
                 shown.append((video.stem, example))
     if not per_clip:
         raise InputError(f"no video could be evaluated: {next(iter(skipped.values()))}")
-    summary = {method: {measure: float(np.nanmean([c[method][measure]
-                                                   for c in per_clip.values()]))
-                        for measure in MEASURES} for method in METHODS}
+
+    def summarise(method, measure):
+        values = [c[method][measure] for c in per_clip.values()]
+        return float((np.nanmedian if measure in MEDIAN_MEASURES else np.nanmean)(values))
+
+    summary = {method: {measure: summarise(method, measure) for measure in MEASURES}
+               for method in METHODS}
     report = {"name": name, "checkpoint": str(checkpoint or motion_checkpoint()),
               "clips": len(per_clip), "summary": summary, "per_clip": per_clip,
               "skipped": skipped}
