@@ -104,7 +104,8 @@ def fidelity(pipeline, photo: Path, motion: np.ndarray) -> tuple[dict, list]:
 
     image = read_image(photo)
     rig = FaceRig.from_image(image)
-    tracked, rest = read_back(list(pipeline.render(rig, motion)))
+    frames = list(pipeline.render(rig, motion))
+    tracked, rest = read_back(frames)
     commanded, read = opening(rig.rest_motion_input, motion), opening(rest, tracked)
     lips = slice(0, 40)
     result = {
