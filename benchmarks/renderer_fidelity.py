@@ -59,7 +59,7 @@ def reenact(pipeline, videos, gains) -> dict:
 
     from lipmotion_tf.errors import InputError
     from lipmotion_tf.motion.adapt import track_person
-    from lipmotion_tf.motion.face_rig import FaceRig
+    from lipmotion_tf.motion.face_rig import FaceRig, inner_lip_scale
     from lipmotion_tf.motion.measures import opening
     from lipmotion_tf.video.reader import iter_video
 
@@ -76,25 +76,14 @@ def reenact(pipeline, videos, gains) -> dict:
         rig = FaceRig.from_image(first)
         real = opening(sequence.rest, sequence.motion)
         for gain in gains:
-            inputs = rig.targets(sequence.motion, inner_gain=gain)
-            frames = [rig.paste(crop) for crop in render_targets(pipeline, rig, inputs)]
-            tracked, rest = read_back(frames)
+            # The renderer draws the inner lips INNER_LIP_GAIN times over: scaled so that it
+            # draws them `gain` times over.
+            drawn = sequence.motion * inner_lip_scale(gain) / inner_lip_scale()
+            tracked, rest = read_back(list(pipeline.render(rig, drawn)))
             read = opening(rest, tracked)
             results[gain].append((float(np.polyfit(real, read, 1)[0]),
                                   float(np.corrcoef(real, read)[0, 1])))
     return results
-
-
-def render_targets(pipeline, rig, targets: dict):
-    """Rendered crops of ready renderer targets, a batch at a time."""
-    frames = len(targets["displacement"])
-    crop = rig.crop()
-    for start in range(0, frames, pipeline.batch_size):
-        part = {key: value[start:start + pipeline.batch_size] for key, value in targets.items()}
-        count = len(part["displacement"])
-        yield from pipeline.render_batch({
-            "crop": np.repeat(crop[None], count, axis=0), "basis": rig.basis,
-            "mouth_box": np.asarray(rig.mouth_box, np.int32), **part})
 
 
 def fidelity(pipeline, photo: Path, motion: np.ndarray) -> tuple[dict, list]:

@@ -28,7 +28,7 @@ UPPER_INNER_CONTOUR = INNER_RING[:11]
 #: The inner lips' vertical displacement is drawn this many times over. The face mesh places
 #: the inner-lip contour on the lips rather than at the edge of the dark opening, so a real
 #: mouth shows a wider opening than its landmarks say; drawn exactly at the landmarks, a
-#: rendered mouth reads back (and looks) about half as open as commanded. Fitted on
+#: rendered mouth reads back (and looks) about two thirds as open as commanded. Fitted on
 #: training people's videos re-enacted with their own tracked motion so that the face mesh
 #: reads the rendered opening as it read the real one
 #: (``benchmarks/renderer_fidelity.py --reenact``; docs/experiments.md).
