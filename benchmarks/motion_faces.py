@@ -119,9 +119,9 @@ def figure(results, videos, photos, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from lipmotion_tf.motion import representation as rep
     from lipmotion_tf.motion.face_rig import FaceRig
     from lipmotion_tf.motion.interior_data import square_around
+    from lipmotion_tf.video.face_mesh import LIP_INDICES
     from lipmotion_tf.video.image_io import read_image
     from lipmotion_tf.video.reader import read_video
 
@@ -132,7 +132,7 @@ def figure(results, videos, photos, path: Path) -> None:
         frames = read_video(video)[:, : image.shape[0], : image.shape[1]]
         pick = chosen_frames(np.asarray(result["openings"], np.float64))
         picks.append(pick)
-        lips = rig.mesh[list(rep.MOTION_INDICES[:40]), :2]
+        lips = rig.mesh[list(LIP_INDICES), :2]
         left, top, size = square_around(lips, float(np.ptp(lips[:, 0])), image.shape, 1.8)
         tiles = [t[top:top + size, left:left + size] for t in [image, *frames[pick]]]
         rows.append(np.concatenate([cv2.resize(t, (160, 160), interpolation=cv2.INTER_AREA)

@@ -61,7 +61,7 @@ def reenact(pipeline, videos, gains) -> dict:
     from lipmotion_tf.motion.adapt import track_person
     from lipmotion_tf.motion.face_rig import FaceRig, inner_lip_scale
     from lipmotion_tf.motion.measures import opening
-    from lipmotion_tf.video.reader import iter_video
+    from lipmotion_tf.video.reader import video_frame
 
     results = {gain: [] for gain in gains}
     for video in tqdm(videos, desc="re-enacting", unit="video"):
@@ -70,10 +70,7 @@ def reenact(pipeline, videos, gains) -> dict:
         except InputError as error:  # no face in half the frames: not a re-enactment
             print(f"skipped {video}: {error}")
             continue
-        reader = iter_video(video, fps=pipeline.fps)
-        first = next(reader)
-        reader.close()
-        rig = FaceRig.from_image(first)
+        rig = FaceRig.from_image(video_frame(video, 0, fps=pipeline.fps))
         real = opening(sequence.rest, sequence.motion)
         for gain in gains:
             # The renderer draws the inner lips INNER_LIP_GAIN times over: scaled so that it
