@@ -12,12 +12,12 @@ slope of read-back over commanded (1: the face opens exactly as commanded), and 
 point movement of each. ``--figure`` draws the photo's mouth region, the frame of the widest
 commanded opening and a middle one, per photo.
 
-``--reenact`` fits the renderer's inner-lip gain
-(:data:`~lipmotion_tf.motion.face_rig.INNER_LIP_GAIN`): each video (training people's, so
+``--reenact`` fits the renderer's gain
+(:data:`~lipmotion_tf.motion.face_rig.DRAW_GAIN`): each video (training people's, so
 that the kept-out ones judge it) is re-enacted from its first frame with its own tracked
 motion, rendered with each gain, and read back by the face mesh; printed per gain, the median
 over videos of the slope of the read-back opening over the real one (1: the rendered mouth
-reads as open as the real one did) and their correlation.
+reads as open as the real one did) and their correlation, and the slope per folder.
 """
 
 from __future__ import annotations
@@ -54,12 +54,13 @@ def read_back(frames):
 
 
 def reenact(pipeline, videos, gains) -> dict:
-    """``{gain: [(slope, correlation) per video]}`` of self-re-enactment (module docstring)."""
+    """``{gain: [(folder, slope, correlation) per video]}`` of self-re-enactment (module
+    docstring; ``folder``: the name of the video's folder)."""
     from tqdm import tqdm
 
     from lipmotion_tf.errors import InputError
     from lipmotion_tf.motion.adapt import track_person
-    from lipmotion_tf.motion.face_rig import FaceRig, inner_lip_scale
+    from lipmotion_tf.motion.face_rig import DRAW_GAIN, FaceRig
     from lipmotion_tf.motion.measures import opening
     from lipmotion_tf.video.reader import video_frame
 
@@ -73,12 +74,12 @@ def reenact(pipeline, videos, gains) -> dict:
         rig = FaceRig.from_image(video_frame(video, 0, fps=pipeline.fps))
         real = opening(sequence.rest, sequence.motion)
         for gain in gains:
-            # The renderer draws the inner lips INNER_LIP_GAIN times over: scaled so that it
-            # draws them `gain` times over.
-            drawn = sequence.motion * inner_lip_scale(gain) / inner_lip_scale()
+            # The renderer moves the lips DRAW_GAIN times as far: scaled so that it moves
+            # them `gain` times as far.
+            drawn = sequence.motion * np.float32(gain / DRAW_GAIN)
             tracked, rest = read_back(list(pipeline.render(rig, drawn)))
             read = opening(rest, tracked)
-            results[gain].append((float(np.polyfit(real, read, 1)[0]),
+            results[gain].append((video.parent.name, float(np.polyfit(real, read, 1)[0]),
                                   float(np.corrcoef(real, read)[0, 1])))
     return results
 
@@ -120,7 +121,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--figure", type=Path, default=None)
     parser.add_argument("--reenact", type=Path, nargs="+", default=None,
-                        help="folders of training people's videos: fit the inner-lip gain")
+                        help="folders of training people's videos: fit the renderer's gain")
     parser.add_argument("--limit", type=int, default=4, help="videos per --reenact folder")
     parser.add_argument("--gains", default="1.0,1.3,1.6,1.9")
     args = parser.parse_args()
@@ -143,9 +144,12 @@ def main() -> None:
         gains = [float(g) for g in args.gains.split(",")]
         results = reenact(pipeline, videos, gains)
         for gain, values in results.items():
-            slope, corr = np.median(np.array(values), axis=0)
+            slope, corr = np.median(np.array([v[1:] for v in values]), axis=0)
+            folders = {name: round(float(np.median([v[1] for v in values if v[0] == name])), 3)
+                       for name in dict.fromkeys(v[0] for v in values)}
             print(json.dumps({"gain": gain, "videos": len(values), "median_slope":
-                              round(float(slope), 3), "median_correlation": round(float(corr), 3)}))
+                              round(float(slope), 3), "median_correlation": round(float(corr), 3),
+                              "median_slope_per_folder": folders}))
         if args.json:
             args.json.write_text(json.dumps({str(g): v for g, v in results.items()}, indent=2))
         return

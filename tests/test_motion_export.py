@@ -81,16 +81,16 @@ def test_graph_targets_equal_the_rig_targets(rig):
         np.testing.assert_allclose(np.asarray(graph[name]), value, atol=1e-4, err_msg=name)
 
 
-def test_the_inner_lips_are_drawn_wider_and_silence_stays_the_rest_shape(rig):
+def test_the_lips_are_drawn_farther_and_silence_stays_the_rest_shape(rig):
     from lipmotion_tf.motion import representation as rep
-    from lipmotion_tf.motion.face_rig import INNER_LIP_GAIN
+    from lipmotion_tf.motion.face_rig import DRAW_GAIN
 
     still = np.zeros((1, 59, 2), np.float32)
     for name, value in rig.targets(still).items():
-        assert np.array_equal(rig.targets(still, inner_gain=1.0)[name], value), name
+        assert np.array_equal(rig.targets(still, gain=1.0)[name], value), name
     motion = np.zeros((1, 59, 2), np.float32)
     motion[0, rep.LOWER_INNER, 1] = motion[0, rep.motion_position(17), 1] = 0.1  # lower lip down
-    drawn, exact = rig.targets(motion), rig.targets(motion, inner_gain=1.0)
+    drawn, exact = rig.targets(motion), rig.targets(motion, gain=1.0)
     rest = rig.targets(still)["displacement"][0]
 
     def moved(targets, index):  # how far from the rest shape the point is drawn, pixels
@@ -99,8 +99,9 @@ def test_the_inner_lips_are_drawn_wider_and_silence_stays_the_rest_shape(rig):
 
     mouth_width = np.linalg.norm(rig.mesh[61, :2] - rig.mesh[291, :2])
     assert moved(exact, 14) == pytest.approx(0.1 * mouth_width, rel=0.1)
-    assert moved(drawn, 14) == pytest.approx(INNER_LIP_GAIN * moved(exact, 14), rel=1e-3)
-    assert moved(drawn, 17) == pytest.approx(moved(exact, 17))  # the outer lip as commanded
+    for lip in (14, 17):  # inner and outer lower lip alike: the lip keeps its thickness
+        assert moved(drawn, lip) == pytest.approx(DRAW_GAIN * moved(exact, lip), rel=1e-3)
+    assert moved(drawn, 0) == 0.0  # a point the motion leaves still stays still
 
 
 def test_export_tflite_model_and_part_options(tmp_path, capsys):

@@ -25,14 +25,15 @@ ANCHOR_INDICES = (1, 2, 4, 5, 98, 327, 129, 358, 64, 294, 50, 280, 116, 345, 123
 INNER_RING = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308,
               324, 318, 402, 317, 14, 87, 178, 88, 95)
 UPPER_INNER_CONTOUR = INNER_RING[:11]
-#: The inner lips' vertical displacement is drawn this many times over. The face mesh places
-#: the inner-lip contour on the lips rather than at the edge of the dark opening, so a real
-#: mouth shows a wider opening than its landmarks say; drawn exactly at the landmarks, a
-#: rendered mouth reads back (and looks) about two thirds as open as commanded. Fitted on
-#: training people's videos re-enacted with their own tracked motion so that the face mesh
-#: reads the rendered opening as it read the real one
+#: The lips and jaw are moved this many times as far as the motion says. The face mesh, which
+#: read the landmarks the motion model learned from, reads a mouth's motion at about two thirds
+#: of how far its pixels move: moved exactly as far as its landmarks, a rendered mouth reads
+#: back (and looks) about two thirds as open as the real one. One gain for every point keeps
+#: the lips' thickness (a gain on the inner lips alone thinned them to a rim). Fitted on
+#: training people's videos re-enacted with their own tracked motion, so that the face mesh
+#: reads the rendered mouth as it read the real one
 #: (``benchmarks/renderer_fidelity.py --reenact``; docs/experiments.md).
-INNER_LIP_GAIN = 1.7
+DRAW_GAIN = 1.4
 #: Besides the moving points, the crop reaches up to the nose base.
 CROP_INDICES = (2, 98, 327)
 #: The smallest crop the renderer accepts, in pixels.
@@ -165,12 +166,12 @@ class FaceRig:
         side = self.crop_size
         return self.image[y0:y0 + side, x0:x0 + side].astype(np.float32) / 255.0
 
-    def targets(self, motion: np.ndarray, inner_gain: float = INNER_LIP_GAIN) -> dict:
-        """The renderer's per-frame inputs for ``(T, 59, 2)`` mouth-frame displacements, the
-        inner lips' vertical ones drawn ``inner_gain`` times over (:data:`INNER_LIP_GAIN`)."""
+    def targets(self, motion: np.ndarray, gain: float = DRAW_GAIN) -> dict:
+        """The renderer's per-frame inputs for ``(T, 59, 2)`` mouth-frame displacements,
+        drawn ``gain`` times as far (:data:`DRAW_GAIN`; silence stays the rest shape)."""
         frames = motion.shape[0]
         shape = np.repeat(self.rest[None], frames, axis=0)
-        shape[..., :2] += np.asarray(motion, np.float32) * inner_lip_scale(inner_gain)
+        shape[..., :2] += np.asarray(motion, np.float32) * np.float32(gain)
         pixels = rep.invert(shape, self.transform)[..., :2] - np.asarray(self.origin)
         moving = self.controls[: rep.NUM_MOTION_POINTS]
         displacement = np.zeros((frames,) + self.controls.shape, np.float32)
@@ -186,14 +187,6 @@ class FaceRig:
         frame[y0:y0 + side, x0:x0 + side] = (rendered if rendered.dtype == np.uint8
                                              else crop_to_uint8(rendered))
         return frame
-
-
-def inner_lip_scale(gain: float = INNER_LIP_GAIN) -> np.ndarray:
-    """``(59, 2)`` float32 factors of the displacements the renderer draws: ``gain`` on the
-    inner lips' ``y``, 1 elsewhere (silence, a zero displacement, stays the rest shape)."""
-    scale = np.ones((rep.NUM_MOTION_POINTS, 2), np.float32)
-    scale[list(rep.INNER_POSITIONS), 1] = gain
-    return scale
 
 
 def grid_basis(controls: np.ndarray, side: int, grid_size: int) -> np.ndarray:
