@@ -17,7 +17,8 @@ commanded opening and a middle one, per photo.
 that the kept-out ones judge it) is re-enacted from its first frame with its own tracked
 motion, rendered with each gain, and read back by the face mesh; printed per gain, the median
 over videos of the slope of the read-back opening over the real one (1: the rendered mouth
-reads as open as the real one did) and their correlation, and the slope per folder.
+reads as open as the real one did) and their correlation, the slope per folder, and the
+slope of all 40 read-back lip coordinates (displacements from rest) over the real ones.
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ def read_back(frames):
 
 
 def reenact(pipeline, videos, gains) -> dict:
-    """``{gain: [(folder, slope, correlation) per video]}`` of self-re-enactment (module
-    docstring; ``folder``: the name of the video's folder)."""
+    """``{gain: [(folder, slope, correlation, lip slope) per video]}`` of self-re-enactment
+    (module docstring; ``folder``: the name of the video's folder)."""
     from tqdm import tqdm
 
     from lipmotion_tf.errors import InputError
@@ -79,8 +80,10 @@ def reenact(pipeline, videos, gains) -> dict:
             drawn = sequence.motion * np.float32(gain / DRAW_GAIN)
             tracked, rest = read_back(list(pipeline.render(rig, drawn)))
             read = opening(rest, tracked)
+            lips = (tracked[:, :40].ravel(), sequence.motion[:, :40].ravel())
             results[gain].append((video.parent.name, float(np.polyfit(real, read, 1)[0]),
-                                  float(np.corrcoef(real, read)[0, 1])))
+                                  float(np.corrcoef(real, read)[0, 1]),
+                                  float(np.polyfit(lips[1], lips[0], 1)[0])))
     return results
 
 
@@ -144,11 +147,12 @@ def main() -> None:
         gains = [float(g) for g in args.gains.split(",")]
         results = reenact(pipeline, videos, gains)
         for gain, values in results.items():
-            slope, corr = np.median(np.array([v[1:] for v in values]), axis=0)
+            slope, corr, lip_slope = np.median(np.array([v[1:] for v in values]), axis=0)
             folders = {name: round(float(np.median([v[1] for v in values if v[0] == name])), 3)
                        for name in dict.fromkeys(v[0] for v in values)}
             print(json.dumps({"gain": gain, "videos": len(values), "median_slope":
                               round(float(slope), 3), "median_correlation": round(float(corr), 3),
+                              "median_lip_slope": round(float(lip_slope), 3),
                               "median_slope_per_folder": folders}))
         if args.json:
             args.json.write_text(json.dumps({str(g): v for g, v in results.items()}, indent=2))
