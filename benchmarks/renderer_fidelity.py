@@ -80,10 +80,10 @@ def reenact(pipeline, videos, gains) -> dict:
             drawn = sequence.motion * np.float32(gain / DRAW_GAIN)
             tracked, rest = read_back(list(pipeline.render(rig, drawn)))
             read = opening(rest, tracked)
-            lips = (tracked[:, :40].ravel(), sequence.motion[:, :40].ravel())
+            read_lips, real_lips = tracked[:, :40].ravel(), sequence.motion[:, :40].ravel()
             results[gain].append((video.parent.name, float(np.polyfit(real, read, 1)[0]),
                                   float(np.corrcoef(real, read)[0, 1]),
-                                  float(np.polyfit(lips[1], lips[0], 1)[0])))
+                                  float(np.polyfit(real_lips, read_lips, 1)[0])))
     return results
 
 
