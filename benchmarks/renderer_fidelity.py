@@ -62,7 +62,7 @@ def reenact(pipeline, videos, gains) -> dict:
     from lipmotion_tf.errors import InputError
     from lipmotion_tf.motion.adapt import track_person
     from lipmotion_tf.motion.face_rig import DRAW_GAIN, FaceRig
-    from lipmotion_tf.motion.measures import opening
+    from lipmotion_tf.motion.measures import LIP_POINTS, opening
     from lipmotion_tf.video.reader import video_frame
 
     results = {gain: [] for gain in gains}
@@ -80,7 +80,8 @@ def reenact(pipeline, videos, gains) -> dict:
             drawn = sequence.motion * np.float32(gain / DRAW_GAIN)
             tracked, rest = read_back(list(pipeline.render(rig, drawn)))
             read = opening(rest, tracked)
-            read_lips, real_lips = tracked[:, :40].ravel(), sequence.motion[:, :40].ravel()
+            read_lips = tracked[:, :LIP_POINTS].ravel()
+            real_lips = sequence.motion[:, :LIP_POINTS].ravel()
             results[gain].append((video.parent.name, float(np.polyfit(real, read, 1)[0]),
                                   float(np.corrcoef(real, read)[0, 1]),
                                   float(np.polyfit(real_lips, read_lips, 1)[0])))
@@ -89,7 +90,7 @@ def reenact(pipeline, videos, gains) -> dict:
 
 def fidelity(pipeline, photo: Path, motion: np.ndarray) -> tuple[dict, list]:
     from lipmotion_tf.motion.face_rig import FaceRig
-    from lipmotion_tf.motion.measures import opening
+    from lipmotion_tf.motion.measures import LIP_POINTS, opening
     from lipmotion_tf.video.image_io import read_image
 
     image = read_image(photo)
@@ -97,7 +98,7 @@ def fidelity(pipeline, photo: Path, motion: np.ndarray) -> tuple[dict, list]:
     frames = list(pipeline.render(rig, motion))
     tracked, rest = read_back(frames)
     commanded, read = opening(rig.rest_motion_input, motion), opening(rest, tracked)
-    lips = slice(0, 40)
+    lips = slice(0, LIP_POINTS)
     result = {
         "photo": photo.name,
         "commanded_opening_p5_p95": [round(float(np.percentile(commanded, q)), 3) for q in (5, 95)],

@@ -32,8 +32,8 @@ class DubMeasures:
     lmd: float
     sync: float
     lag: int
-    opening_ratio: float = float("nan")
-    motion_ratio: float = float("nan")
+    opening_ratio: float
+    motion_ratio: float
 
 
 @dataclasses.dataclass
