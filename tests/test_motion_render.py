@@ -177,6 +177,35 @@ def test_motion_pipeline_changes_only_the_mouth_region(tiny_motion_checkpoint):
         assert np.array_equal(frame[outside], image[outside])
 
 
+def test_lower_lip_moves_without_pulling_the_upper_lip_or_the_skin_above_it():
+    """The warp basis cuts the lips apart where they meet: the bundled (closed) mouth's lower
+    lip and jaw moved 10 pixels down leave the upper lip and the skin above it where they
+    are and move the lower lip as commanded. One spline through both lips swung the field
+    to 18 pixels down and 6 up; near the fixed corners some swing is left."""
+    from lipmotion_tf.motion import representation as rep
+    from lipmotion_tf.motion.face_rig import FaceRig, grid_basis
+    from lipmotion_tf.video.image_io import read_image
+
+    rig = FaceRig.from_image(read_image(SAMPLES / "face.jpg"))
+    lower = [rep.motion_position(i) for i in rep.LOWER_LIP_INDICES] + list(
+        range(len(rep.LIP_INDICES), rep.NUM_MOTION_POINTS))
+    displacement = np.zeros(rig.controls.shape, np.float32)
+    displacement[lower, 1] = 10.0
+    side, grid = rig.crop_size, rig.grid_size
+    field = (rig.basis @ displacement).reshape(grid, grid, 2)
+    cell = side / grid
+    node = lambda point: tuple(int(np.clip(round((v + 0.5) / cell - 0.5), 0, grid - 1))
+                               for v in point[::-1])
+    above = rig.controls[rep.motion_position(0)] - [0.0, 2.0]  # the Cupid's bow, 2 px up
+    below = rig.controls[rep.motion_position(17)]  # the lower lip's outer middle
+    assert abs(field[node(above)][1]) < 0.5
+    assert abs(field[node(below)][1] - 10.0) < 1.0
+    assert field[..., 1].max() < 13.0 and field[..., 1].min() > -2.5
+    np.testing.assert_array_equal(grid_basis(rig.controls, side, grid), rig.basis)
+    np.testing.assert_allclose(rig.basis @ np.tile([[2.0, -3.0]], (len(rig.controls), 1)),
+                               np.tile([[2.0, -3.0]], (grid * grid, 1)), atol=1e-3)
+
+
 def test_face_too_small_is_refused_with_the_sizes(tmp_path):
     import cv2
 

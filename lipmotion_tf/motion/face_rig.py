@@ -3,7 +3,8 @@
 From the photo's face mesh (with depth) it fixes, once: the pixel <-> mouth-frame transform
 and the rest shape (:mod:`.representation`), the square crop around mouth and jaw at the
 photo's own resolution, the control points of the warp (the 59 moving points and still
-anchors: nose, upper cheeks and the crop's border) with their thin-plate basis, and the
+anchors: nose, upper cheeks and the crop's border) with their thin-plate basis (the lips cut
+apart where they meet), and the
 interior colours. :meth:`FaceRig.targets` turns a motion trajectory into the renderer's
 per-frame inputs; :meth:`FaceRig.paste` puts a rendered crop back into the photo.
 """
@@ -190,11 +191,54 @@ class FaceRig:
 
 
 def grid_basis(controls: np.ndarray, side: int, grid_size: int) -> np.ndarray:
-    """The thin-plate basis ``(G * G, N)`` of ``controls`` (crop pixels) on the ``G x G`` grid
-    of cell centres over a ``side``-pixel crop."""
+    """The warp basis ``(G * G, N)`` of ``controls`` (crop pixels; the first 59 the motion
+    points) on the ``G x G`` grid of cell centres over a ``side``-pixel crop.
+
+    A closed mouth's upper and lower inner lips lie a pixel apart, and speech moves them
+    apart by ten: one thin-plate spline through both swings far past them (a lower lip moved
+    down 10 pixels pulled the skin above the upper lip 3 pixels down: a notch at the
+    Cupid's bow). So the lips are cut apart along the line where they meet: above it the
+    field is the spline without the lower lip and jaw (:data:`~lipmotion_tf.motion.
+    representation.LOWER_LIP_INDICES`), below it the one without the upper lip, blended
+    across the inner lips' gap and a pixel either side. Beyond the mouth corners the cut
+    fades, over a quarter of the mouth width, into the spline through every point. Each
+    is linear in the displacements, so the blend is one basis, as before.
+    """
     centres = (np.arange(grid_size) + 0.5) * side / grid_size - 0.5
     gx, gy = np.meshgrid(centres, centres)
-    return tps_basis(controls, np.stack([gx.ravel(), gy.ravel()], 1))
+    nodes = np.stack([gx.ravel(), gy.ravel()], 1)
+    controls = np.asarray(controls, np.float64)
+    upper = [rep.motion_position(i) for i in rep.UPPER_LIP_INDICES]
+    lower = [rep.motion_position(i) for i in rep.LOWER_LIP_INDICES] + list(
+        range(len(rep.LIP_INDICES), rep.NUM_MOTION_POINTS))
+
+    def without(left_out):
+        keep = np.setdiff1d(np.arange(len(controls)), left_out)
+        basis = np.zeros((len(nodes), len(controls)), np.float32)
+        basis[:, keep] = tps_basis(controls[keep], nodes)
+        return basis
+
+    position = {index: i for i, index in enumerate(rep.MOTION_INDICES)}
+    ring = controls[[position[i] for i in INNER_RING], :2]
+    top, bottom = ring[:11], np.concatenate([ring[10:], ring[:1]])
+    x = nodes[:, 0]
+    y_top = np.interp(x, *_ascending(top))
+    y_bottom = np.maximum(np.interp(x, *_ascending(bottom)), y_top)
+    half = (y_bottom - y_top) / 2.0 + 1.0
+    below = np.clip((nodes[:, 1] - (y_top + y_bottom) / 2.0 + half) / (2.0 * half), 0.0, 1.0)
+    below = below * below * (3.0 - 2.0 * below)  # smoothstep: no kink at the band's edges
+    left, right = ring[:, 0].min(), ring[:, 0].max()
+    fade = 0.25 * max(right - left, 1.0)
+    cut = np.clip(1.0 - np.maximum(np.maximum(left - x, x - right), 0.0) / fade, 0.0, 1.0)
+    split = (1.0 - below[:, None]) * without(lower) + below[:, None] * without(upper)
+    return (cut[:, None] * split + (1.0 - cut[:, None]) * tps_basis(controls, nodes)).astype(
+        np.float32)
+
+
+def _ascending(contour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A contour's ``x`` (sorted) and ``y``: what :func:`numpy.interp` reads."""
+    order = np.argsort(contour[:, 0])
+    return contour[order, 0], contour[order, 1]
 
 
 def interior_targets(pixels: np.ndarray, colours: np.ndarray) -> dict:
