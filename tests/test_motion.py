@@ -230,6 +230,37 @@ def test_generator_config_round_trip_and_any_length():
         assert tuple(out.shape) == (1, frames, 59, 2)
 
 
+def test_frequency_warp_moves_formants_and_draws_windows_within_its_range():
+    """data.frequency_warp: a factor of 1 changes nothing; a band's energy moves to the band
+    whose centre is ``factor`` times as high; the sampler warps speech windows only."""
+    from lipmotion_tf.config import AudioConfig
+    from lipmotion_tf.errors import ConfigError
+    from lipmotion_tf.motion.config import MotionDataConfig
+    from lipmotion_tf.motion.dataset import (MotionSequence, WindowSampler, mel_centres,
+                                             warp_frequencies)
+
+    audio = AudioConfig()
+    hz = mel_centres(audio)
+    assert hz.shape == (audio.n_mels,) and np.all(np.diff(hz) > 0)
+    log_mel = np.random.default_rng(0).normal(size=(12, audio.n_mels)).astype(np.float32)
+    np.testing.assert_allclose(warp_frequencies(log_mel, hz, 1.0), log_mel, atol=1e-6)
+    peak = np.zeros((1, audio.n_mels), np.float32)
+    peak[0, 60] = 1.0
+    for factor in (0.9, 1.1):
+        moved = int(np.argmax(warp_frequencies(peak, hz, factor)))
+        assert moved == int(np.argmin(np.abs(hz - factor * hz[60]))) and moved != 60
+
+    frames = 30
+    sequence = MotionSequence("c", "g", log_mel.repeat(10, axis=0)[:4 * frames],
+                              np.zeros((59, 2), np.float32),
+                              np.zeros((frames, 59, 2), np.float32), np.ones(frames, bool))
+    plain = WindowSampler([sequence], 20, audio, seed=3)
+    warped = WindowSampler([sequence], 20, audio, seed=3, frequency_warp=0.1)
+    assert not np.allclose(warped.sample()[0], plain.sample()[0])
+    with pytest.raises(ConfigError, match="data.frequency_warp"):
+        MotionDataConfig(frequency_warp=0.5).validate()
+
+
 def test_motion_config_errors_name_the_key(tmp_path):
     from lipmotion_tf.config import load_config
     from lipmotion_tf.errors import ConfigError

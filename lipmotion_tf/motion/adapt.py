@@ -212,7 +212,8 @@ def adapt_motion(videos, out_dir, minutes: float = 5.0, checkpoint=None, holdout
     sampler = WindowSampler(train, window, config.audio, None, config.data.still_fraction,
                             seed=config.seed, spec_augment=config.data.spec_augment,
                             amplitude_reference=amplitude_reference(config),
-                            context=config.data.context)
+                            context=config.data.context,
+                            frequency_warp=config.data.frequency_warp)
     dataset = sampler.dataset(batch_size)
     keras.utils.set_random_seed(config.seed)
     trainer = build_trainer(config, next(iter(dataset)))

@@ -152,6 +152,9 @@ class MotionDataConfig:
             scores, so that training windows see speech, not padding, within the model's
             reach as whole utterances do (the clip's first and last frames repeat where it
             ends; 0: none).
+        frequency_warp: scale each training window's frequencies by a random factor within
+            ``1 +- frequency_warp`` (vocal tract length perturbation: people's formants differ
+            with their vocal tract's length; 0: none).
     """
 
     window: int = 28
@@ -163,8 +166,12 @@ class MotionDataConfig:
     test_fraction: float = 0.05
     rest_fraction: float = 0.1
     context: int = 0
+    frequency_warp: float = 0.0
 
     def validate(self) -> None:
+        if not 0 <= self.frequency_warp <= 0.3:
+            raise ConfigError(
+                f"data.frequency_warp must be within 0..0.3, got {self.frequency_warp}")
         if self.window < 8 or self.batch_size < 1:
             raise ConfigError("data.window must be >= 8 and data.batch_size >= 1")
         if not 0 <= self.context <= 4 * self.window:

@@ -127,6 +127,29 @@ def quiet_log_mel(frames: int, config, rng: np.random.Generator) -> np.ndarray:
     return (level + tilt + noise).astype(np.float32)
 
 
+def mel_centres(audio) -> np.ndarray:
+    """The centre frequency (Hz) of each mel band of ``audio`` (the Slaney scale of
+    :func:`~lipmotion_tf.audio.mel_filterbank.mel_filterbank`)."""
+    import librosa
+
+    return librosa.mel_frequencies(audio.n_mels + 2, fmin=audio.fmin, fmax=audio.fmax)[1:-1]
+
+
+def warp_frequencies(log_mel: np.ndarray, band_hz: np.ndarray, factor: float) -> np.ndarray:
+    """``log_mel`` ``(N, M)`` as the same speech from a vocal tract ``factor`` times shorter:
+    every frequency scaled by ``factor`` (vocal tract length perturbation), by linear
+    interpolation between the bands; beyond the first and last band their values hold.
+
+    Speakers' formants differ by up to about a fifth with the length of their vocal tract;
+    a model that hears the same words at several lengths cannot tell its training people
+    apart by them.
+    """
+    source = np.interp(band_hz / factor, band_hz, np.arange(len(band_hz), dtype=np.float64))
+    low = np.minimum(np.floor(source).astype(int), len(band_hz) - 2)
+    share = (source - low).astype(np.float32)
+    return log_mel[:, low] * (1.0 - share) + log_mel[:, low + 1] * share
+
+
 class WindowSampler:
     """Draws training windows ``({"log_mel", "rest"}, motion)`` from sequences.
 
@@ -141,12 +164,17 @@ class WindowSampler:
         amplitude_reference: when given, each window also carries its clip's
             :func:`speaking_amplitude` (``"amplitude"``, ``(1,)``); a still window a random one.
         context: frames of speech on each side of each window's log-mel (:func:`window_at`).
+        frequency_warp: each window's frequency axis is scaled by a random factor within
+            ``1 +- frequency_warp`` (:func:`warp_frequencies`); 0: none.
     """
 
     def __init__(self, sequences, window: int, audio, group_weights=None,
                  still_fraction: float = 0.0, seed: int = 0, spec_augment: bool = False,
-                 amplitude_reference: float | None = None, context: int = 0):
+                 amplitude_reference: float | None = None, context: int = 0,
+                 frequency_warp: float = 0.0):
         self.window = int(window)
+        self.frequency_warp = float(frequency_warp)
+        self.band_hz = mel_centres(audio) if self.frequency_warp > 0 else None
         self.context = int(context)
         self.amplitude_reference = amplitude_reference
         self.spec_augment = bool(spec_augment)
@@ -199,8 +227,12 @@ class WindowSampler:
             log_mel = quiet_log_mel(self.window + 2 * self.context, self.audio, self.rng)
             motion = np.zeros_like(motion)
             amplitude = float(self.rng.uniform(-1.0, 1.0)) if self.amplitudes else 0.0
-        elif self.spec_augment:
-            log_mel = self.masked(log_mel)
+        else:
+            if self.frequency_warp > 0:
+                factor = self.rng.uniform(1.0 - self.frequency_warp, 1.0 + self.frequency_warp)
+                log_mel = warp_frequencies(log_mel, self.band_hz, factor)
+            if self.spec_augment:
+                log_mel = self.masked(log_mel)
         return log_mel, rest, motion, amplitude
 
     def masked(self, log_mel: np.ndarray) -> np.ndarray:

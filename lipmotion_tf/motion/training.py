@@ -135,7 +135,8 @@ def train_motion(config: MotionExperimentConfig, data_dir: str | Path, output_di
     sampler = WindowSampler(train, config.data.window, config.audio, config.data.group_weights,
                             config.data.still_fraction, seed=config.seed,
                             spec_augment=config.data.spec_augment,
-                            amplitude_reference=reference, context=config.data.context)
+                            amplitude_reference=reference, context=config.data.context,
+                            frequency_warp=config.data.frequency_warp)
     # Written once the data is known good: a refused run leaves no folder behind.
     output_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, saved)
