@@ -206,6 +206,22 @@ def test_lower_lip_moves_without_pulling_the_upper_lip_or_the_skin_above_it():
                                np.tile([[2.0, -3.0]], (grid * grid, 1)), atol=1e-3)
 
 
+def test_drawn_teeth_take_the_light_of_the_scene():
+    """A grey region's teeth are the neutral off-white; an orange-lit one's are warmer,
+    half as tinted as the region, and as bright as the region says."""
+    from lipmotion_tf.motion.face_rig import interior_colours
+
+    lips = np.array([[20, 30], [44, 30], [44, 36], [20, 36]], np.float32)
+    grey = np.full((64, 64, 3), 140, np.uint8)
+    orange = np.zeros((64, 64, 3), np.uint8) + np.array([194, 128, 51], np.uint8)
+    neutral, warm = interior_colours(grey, lips)[1], interior_colours(orange, lips)[1]
+    np.testing.assert_allclose(neutral / neutral[0], np.array([0.86, 0.84, 0.79]) / 0.86,
+                               atol=1e-3)
+    assert warm[0] > warm[1] > warm[2]
+    np.testing.assert_allclose(warm[2] / warm[0], 0.79 / 0.86 * (0.5 + 0.5 * 51 / 194),
+                               atol=1e-2)
+
+
 def test_face_too_small_is_refused_with_the_sizes(tmp_path):
     import cv2
 

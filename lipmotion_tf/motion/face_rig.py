@@ -34,7 +34,7 @@ UPPER_INNER_CONTOUR = INNER_RING[:11]
 #: training people's videos re-enacted with their own tracked motion, so that the face mesh
 #: reads the rendered mouth as it read the real one
 #: (``benchmarks/renderer_fidelity.py --reenact``; docs/experiments.md).
-DRAW_GAIN = 1.4
+DRAW_GAIN = 1.5
 #: Besides the moving points, the crop reaches up to the nose base.
 CROP_INDICES = (2, 98, 327)
 #: The smallest crop the renderer accepts, in pixels.
@@ -264,11 +264,14 @@ def interior_targets(pixels: np.ndarray, colours: np.ndarray) -> dict:
 def interior_colours(region: np.ndarray, lips: np.ndarray) -> np.ndarray:
     """Cavity and teeth colours ``(2, 3)`` in [0, 1] from a uint8 image region around the
     mouth and its 40 lip points (pixels in the region): the cavity a dark shade of the lips,
-    the teeth an off-white as bright as the region."""
+    the teeth an off-white as bright as the region and half as tinted as it (under an orange
+    light a neutral grey reads blue against the skin)."""
     region = region.astype(np.float32) / 255.0
     cavity = np.clip(0.22 * np.median(_polygon_pixels(region, lips), axis=0), 0.0, 1.0)
     brightness = float(np.clip(np.median(region.mean(axis=-1)) / 0.55, 0.45, 1.05))
-    teeth = np.clip(np.array([0.86, 0.84, 0.79]) * brightness, 0.0, 1.0)
+    median = np.median(region.reshape(-1, 3), axis=0)
+    tint = 0.5 + 0.5 * median / max(float(median.max()), 1e-6)
+    teeth = np.clip(np.array([0.86, 0.84, 0.79]) * brightness * tint, 0.0, 1.0)
     return np.stack([cavity, teeth]).astype(np.float32)
 
 
