@@ -4,9 +4,9 @@ From the photo's face mesh (with depth) it fixes, once: the pixel <-> mouth-fram
 and the rest shape (:mod:`.representation`), the square crop around mouth and jaw at the
 photo's own resolution, the control points of the warp (the 59 moving points and still
 anchors: nose, upper cheeks and the crop's border) with their thin-plate basis (the lips cut
-apart where they meet), and the
-interior colours. :meth:`FaceRig.targets` turns a motion trajectory into the renderer's
-per-frame inputs; :meth:`FaceRig.paste` puts a rendered crop back into the photo.
+apart where they meet), and the interior colours. :meth:`FaceRig.targets` turns a motion
+trajectory into the renderer's per-frame inputs; :meth:`FaceRig.paste` puts a rendered crop
+back into the photo.
 """
 
 from __future__ import annotations
@@ -218,8 +218,7 @@ def grid_basis(controls: np.ndarray, side: int, grid_size: int) -> np.ndarray:
         basis[:, keep] = tps_basis(controls[keep], nodes)
         return basis
 
-    position = {index: i for i, index in enumerate(rep.MOTION_INDICES)}
-    ring = controls[[position[i] for i in INNER_RING], :2]
+    ring = controls[[rep.motion_position(i) for i in INNER_RING], :2]
     top, bottom = ring[:11], np.concatenate([ring[10:], ring[:1]])
     x = nodes[:, 0]
     y_top = np.interp(x, *_ascending(top))

@@ -3,9 +3,9 @@
 Per frame, at the crop's own (native) resolution:
 
 1. the displacement field: ``basis @ displacements`` on a coarse grid (thin-plate splines
-   through the control points, :func:`~lipmotion_tf.motion.warp.tps_basis`, one for each lip
-   cut apart where the lips meet: :func:`~lipmotion_tf.motion.face_rig.grid_basis`); its inverse on
-   the same grid by Newton's method, resized to the crop;
+   through the control points, :func:`~lipmotion_tf.motion.warp.tps_basis`, with the lips
+   cut apart where they meet: :func:`~lipmotion_tf.motion.face_rig.grid_basis`); its
+   inverse on the same grid by Newton's method, resized to the crop;
 2. backward warping: each output pixel ``p`` takes the identity at ``p - g(p)``, sampled
    bilinearly, and around the mouth (``mouth_box``) as a bicubic sample of the identity's
    smooth part plus its fine detail at the nearest pixel (the texture stays as sharp as the
