@@ -18,7 +18,7 @@ import numpy as np
 from lipmotion_tf.errors import NoFaceError
 from lipmotion_tf.motion import representation as rep
 from lipmotion_tf.motion.template import FRONTAL_TEMPLATE
-from lipmotion_tf.motion.warp import tps_basis
+from lipmotion_tf.motion.warp import tps_bases
 
 #: Still anchors: nose base and wings, upper cheeks (they do not move with the jaw).
 ANCHOR_INDICES = (1, 2, 4, 5, 98, 327, 129, 358, 64, 294, 50, 280, 116, 345, 123, 352)
@@ -212,12 +212,6 @@ def grid_basis(controls: np.ndarray, side: int, grid_size: int) -> np.ndarray:
     lower = [rep.motion_position(i) for i in rep.LOWER_LIP_INDICES] + list(
         range(len(rep.LIP_INDICES), rep.NUM_MOTION_POINTS))
 
-    def without(left_out):
-        keep = np.setdiff1d(np.arange(len(controls)), left_out)
-        basis = np.zeros((len(nodes), len(controls)), np.float32)
-        basis[:, keep] = tps_basis(controls[keep], nodes)
-        return basis
-
     ring = controls[[rep.motion_position(i) for i in INNER_RING], :2]
     top, bottom = ring[:11], np.concatenate([ring[10:], ring[:1]])
     x = nodes[:, 0]
@@ -229,9 +223,11 @@ def grid_basis(controls: np.ndarray, side: int, grid_size: int) -> np.ndarray:
     left, right = ring[:, 0].min(), ring[:, 0].max()
     fade = 0.25 * max(right - left, 1.0)
     cut = np.clip(1.0 - np.maximum(np.maximum(left - x, x - right), 0.0) / fade, 0.0, 1.0)
-    split = (1.0 - below[:, None]) * without(lower) + below[:, None] * without(upper)
-    return (cut[:, None] * split + (1.0 - cut[:, None]) * tps_basis(controls, nodes)).astype(
-        np.float32)
+    everything = np.arange(len(controls))
+    above_basis, below_basis, whole = tps_bases(controls, nodes, [
+        np.setdiff1d(everything, lower), np.setdiff1d(everything, upper), everything])
+    split = (1.0 - below[:, None]) * above_basis + below[:, None] * below_basis
+    return (cut[:, None] * split + (1.0 - cut[:, None]) * whole).astype(np.float32)
 
 
 def _ascending(contour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -32,19 +32,33 @@ def tps_basis(controls: np.ndarray, points: np.ndarray, smoothing: float = 0.0) 
         ``(M, N)`` float32 ``B`` with ``field(points) = B @ displacements``. It reproduces any
         affine displacement exactly (and so a zero displacement as zero).
     """
+    return tps_bases(controls, points, [np.arange(len(controls))], smoothing)[0]
+
+
+def tps_bases(controls: np.ndarray, points: np.ndarray, subsets,
+              smoothing: float = 0.0) -> list[np.ndarray]:
+    """:func:`tps_basis` of the spline through each subset of ``controls`` (index arrays),
+    each ``(M, N)`` with zero columns for the controls it leaves out. The kernel between
+    points and controls, the costly part, is computed once for all of them."""
     controls = np.asarray(controls, np.float64)
     points = np.asarray(points, np.float64)
     scale = max(np.ptp(controls, axis=0).max(), 1e-9)  # conditioning: unit-sized layout
     c, p = controls / scale, points / scale
-    n = len(c)
-    k = _tps_kernel(((c[:, None] - c[None]) ** 2).sum(-1)) + smoothing * np.eye(n)
-    affine = np.hstack([np.ones((n, 1)), c])
-    system = np.zeros((n + 3, n + 3))
-    system[:n, :n], system[:n, n:], system[n:, :n] = k, affine, affine.T
-    solve = np.linalg.pinv(system)[:, :n]  # (N + 3, N): coefficients per unit displacement
-    rows = np.hstack([_tps_kernel(((p[:, None] - c[None]) ** 2).sum(-1)),
-                      np.ones((len(p), 1)), p])
-    return (rows @ solve).astype(np.float32)
+    kernel = _tps_kernel(((c[:, None] - c[None]) ** 2).sum(-1))
+    rows = _tps_kernel(((p[:, None] - c[None]) ** 2).sum(-1))
+    bases = []
+    for keep in subsets:
+        keep = np.asarray(keep)
+        n = len(keep)
+        affine = np.hstack([np.ones((n, 1)), c[keep]])
+        system = np.zeros((n + 3, n + 3))
+        system[:n, :n] = kernel[np.ix_(keep, keep)] + smoothing * np.eye(n)
+        system[:n, n:], system[n:, :n] = affine, affine.T
+        solve = np.linalg.pinv(system)[:, :n]  # (n + 3, n): coefficients per unit displacement
+        basis = np.zeros((len(p), len(c)), np.float32)
+        basis[:, keep] = np.hstack([rows[:, keep], np.ones((len(p), 1)), p]) @ solve
+        bases.append(basis)
+    return bases
 
 
 def bilinear_sample(image, x, y):
