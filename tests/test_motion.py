@@ -236,11 +236,11 @@ def test_frequency_warp_moves_formants_and_draws_windows_within_its_range():
     from lipmotion_tf.config import AudioConfig
     from lipmotion_tf.errors import ConfigError
     from lipmotion_tf.motion.config import MotionDataConfig
-    from lipmotion_tf.motion.dataset import (MotionSequence, WindowSampler, mel_centres,
-                                             warp_frequencies)
+    from lipmotion_tf.audio.mel_filterbank import mel_centres
+    from lipmotion_tf.motion.dataset import MotionSequence, WindowSampler, warp_frequencies
 
     audio = AudioConfig()
-    hz = mel_centres(audio)
+    hz = mel_centres(audio.n_mels, audio.fmin, audio.fmax)
     assert hz.shape == (audio.n_mels,) and np.all(np.diff(hz) > 0)
     log_mel = np.random.default_rng(0).normal(size=(12, audio.n_mels)).astype(np.float32)
     np.testing.assert_allclose(warp_frequencies(log_mel, hz, 1.0), log_mel, atol=1e-6)

@@ -187,10 +187,8 @@ def test_lower_lip_moves_without_pulling_the_upper_lip_or_the_skin_above_it():
     from lipmotion_tf.video.image_io import read_image
 
     rig = FaceRig.from_image(read_image(SAMPLES / "face.jpg"))
-    lower = [rep.motion_position(i) for i in rep.LOWER_LIP_INDICES] + list(
-        range(len(rep.LIP_INDICES), rep.NUM_MOTION_POINTS))
     displacement = np.zeros(rig.controls.shape, np.float32)
-    displacement[lower, 1] = 10.0
+    displacement[list(rep.LOWER_LIP_POSITIONS + rep.JAW_POSITIONS), 1] = 10.0
     side, grid = rig.crop_size, rig.grid_size
     field = (rig.basis @ displacement).reshape(grid, grid, 2)
     cell = side / grid

@@ -24,3 +24,10 @@ def mel_filterbank(
         sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, dtype=np.float32
     )
     return np.ascontiguousarray(weights.T)
+
+
+def mel_centres(n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    """The centre frequency (Hz) of each band of :func:`mel_filterbank` (Slaney scale)."""
+    import librosa
+
+    return librosa.mel_frequencies(n_mels + 2, fmin=fmin, fmax=fmax)[1:-1]

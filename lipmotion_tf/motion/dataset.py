@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lipmotion_tf.audio.mel_filterbank import mel_centres
 from lipmotion_tf.data.splits import assign_split
 from lipmotion_tf.errors import DataError
 from lipmotion_tf.motion import representation as rep
@@ -127,14 +128,6 @@ def quiet_log_mel(frames: int, config, rng: np.random.Generator) -> np.ndarray:
     return (level + tilt + noise).astype(np.float32)
 
 
-def mel_centres(audio) -> np.ndarray:
-    """The centre frequency (Hz) of each mel band of ``audio`` (the Slaney scale of
-    :func:`~lipmotion_tf.audio.mel_filterbank.mel_filterbank`)."""
-    import librosa
-
-    return librosa.mel_frequencies(audio.n_mels + 2, fmin=audio.fmin, fmax=audio.fmax)[1:-1]
-
-
 def warp_frequencies(log_mel: np.ndarray, band_hz: np.ndarray, factor: float) -> np.ndarray:
     """``log_mel`` ``(N, M)`` as the same speech from a vocal tract ``factor`` times shorter:
     every frequency scaled by ``factor`` (vocal tract length perturbation), by linear
@@ -174,7 +167,8 @@ class WindowSampler:
                  frequency_warp: float = 0.0):
         self.window = int(window)
         self.frequency_warp = float(frequency_warp)
-        self.band_hz = mel_centres(audio) if self.frequency_warp > 0 else None
+        self.band_hz = (mel_centres(audio.n_mels, audio.fmin, audio.fmax)
+                        if self.frequency_warp > 0 else None)
         self.context = int(context)
         self.amplitude_reference = amplitude_reference
         self.spec_augment = bool(spec_augment)

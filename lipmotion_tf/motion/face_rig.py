@@ -208,12 +208,9 @@ def grid_basis(controls: np.ndarray, side: int, grid_size: int) -> np.ndarray:
     gx, gy = np.meshgrid(centres, centres)
     nodes = np.stack([gx.ravel(), gy.ravel()], 1)
     controls = np.asarray(controls, np.float64)
-    upper = [rep.motion_position(i) for i in rep.UPPER_LIP_INDICES]
-    lower = [rep.motion_position(i) for i in rep.LOWER_LIP_INDICES] + list(
-        range(len(rep.LIP_INDICES), rep.NUM_MOTION_POINTS))
-
     ring = controls[[rep.motion_position(i) for i in INNER_RING], :2]
-    top, bottom = ring[:11], np.concatenate([ring[10:], ring[:1]])
+    corner = len(UPPER_INNER_CONTOUR) - 1  # the ring's second corner
+    top, bottom = ring[:corner + 1], np.concatenate([ring[corner:], ring[:1]])
     x = nodes[:, 0]
     y_top = np.interp(x, *_ascending(top))
     y_bottom = np.maximum(np.interp(x, *_ascending(bottom)), y_top)
@@ -224,8 +221,10 @@ def grid_basis(controls: np.ndarray, side: int, grid_size: int) -> np.ndarray:
     fade = 0.25 * max(right - left, 1.0)
     cut = np.clip(1.0 - np.maximum(np.maximum(left - x, x - right), 0.0) / fade, 0.0, 1.0)
     everything = np.arange(len(controls))
+    lower_and_jaw = rep.LOWER_LIP_POSITIONS + rep.JAW_POSITIONS
     above_basis, below_basis, whole = tps_bases(controls, nodes, [
-        np.setdiff1d(everything, lower), np.setdiff1d(everything, upper), everything])
+        np.setdiff1d(everything, lower_and_jaw),
+        np.setdiff1d(everything, rep.UPPER_LIP_POSITIONS), everything])
     split = (1.0 - below[:, None]) * above_basis + below[:, None] * below_basis
     return (cut[:, None] * split + (1.0 - cut[:, None]) * whole).astype(np.float32)
 

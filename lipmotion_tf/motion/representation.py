@@ -195,6 +195,10 @@ UPPER_LIP_INDICES = (0, 37, 39, 40, 185, 267, 269, 270, 409, 13, 80, 81, 82, 191
                      312, 415)
 LOWER_LIP_INDICES = (17, 84, 91, 146, 181, 314, 321, 375, 405, 14, 87, 88, 95, 178, 317, 318,
                      324, 402)
+#: Their positions in :data:`MOTION_INDICES`, and the jaw's (the points after the lips).
+UPPER_LIP_POSITIONS = tuple(motion_position(i) for i in UPPER_LIP_INDICES)
+LOWER_LIP_POSITIONS = tuple(motion_position(i) for i in LOWER_LIP_INDICES)
+JAW_POSITIONS = tuple(range(len(LIP_INDICES), NUM_MOTION_POINTS))
 
 
 def closed_shape(points: np.ndarray, gap: float = 0.01) -> np.ndarray:
@@ -214,12 +218,10 @@ def closed_shape(points: np.ndarray, gap: float = 0.01) -> np.ndarray:
         return points
     shift = between * (opening - gap) / opening
     taper = np.clip(1.0 - (2.0 * points[:, 0]) ** 2, 0.0, 1.0)[:, None]
-    upper = [motion_position(i) for i in UPPER_LIP_INDICES]
-    lower = [motion_position(i) for i in LOWER_LIP_INDICES]
-    jaw = list(range(len(LIP_INDICES), NUM_MOTION_POINTS))
+    upper, lower = list(UPPER_LIP_POSITIONS), list(LOWER_LIP_POSITIONS)
     points[upper, :2] += 0.5 * shift * taper[upper]
     points[lower, :2] -= 0.5 * shift * taper[lower]
-    points[jaw, :2] -= 0.5 * shift
+    points[list(JAW_POSITIONS), :2] -= 0.5 * shift
     return points
 
 
