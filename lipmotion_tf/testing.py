@@ -147,7 +147,7 @@ def start_serve(model_base, *flags):
 
 def mouth_ring(centre_x: float, centre_y: float, half_width: float, gap: float):
     """A ``(1, 20, 2)`` inner-lip ring in the renderer's order
-    (:data:`~lipmotion_tf.motion.face_rig.INNER_RING`): the upper contour from one corner to
+    (:data:`~lipmotion_tf.motion.representation.INNER_RING`): the upper contour from one corner to
     the other, then the lower one back, ``gap`` pixels apart at the middle."""
     import numpy as np
 

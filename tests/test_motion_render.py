@@ -17,13 +17,17 @@ SAMPLES = REPO_ROOT / "lipmotion_tf" / "assets" / "samples"
 
 
 def _controls(side: int = 64) -> np.ndarray:
-    rng = np.random.default_rng(0)
-    inner = rng.uniform(16, side - 16, (12, 2))
+    """As many moving points as a rig has, on ellipses round the middle (the renderer reads
+    the inner lips' displacement among them), then the border's."""
+    angle = np.linspace(0.0, 2.0 * np.pi, 20, endpoint=False)
+    rings = [np.stack([side / 2 + r * np.cos(angle), side / 2 + 0.5 * r * np.sin(angle)], 1)
+             for r in (side / 8, side * 7 / 32, side * 5 / 16)]
+    moving = np.concatenate(rings)[:59]
     edge = np.linspace(0, side - 1, 5)[:-1]
     border = np.concatenate([np.stack([edge, 0 * edge], 1), np.stack([0 * edge + side - 1, edge], 1),
                              np.stack([side - 1 - edge, 0 * edge + side - 1], 1),
                              np.stack([0 * edge, side - 1 - edge], 1)])
-    return np.concatenate([inner, border]).astype(np.float32)
+    return np.concatenate([moving, border]).astype(np.float32)
 
 
 def _pattern(side: int = 64) -> np.ndarray:
@@ -88,7 +92,7 @@ def test_drawn_interior_is_a_dark_slit_when_narrow_with_tongue_and_teeth_when_wi
 
     side, lip = 96, np.array([0.6, 0.3, 0.3], np.float32)
     cavity, white = 0.22 * lip, np.array([0.9, 0.9, 0.85], np.float32)
-    renderer = MotionRenderer(side, (8, 8, 80, 80), grid_size=32)
+    renderer = MotionRenderer(side, (8, 8, 80, 80), grid_size=32, own_interior=False)
 
     def middle_column(gap, tooth, upper_teeth=True):
         ring = mouth_ring(48.0, 48.0, 28.0, gap)  # mouth width 56 pixels
@@ -109,6 +113,41 @@ def test_drawn_interior_is_a_dark_slit_when_narrow_with_tongue_and_teeth_when_wi
     np.testing.assert_allclose(wide[50], 1.72 * cavity, atol=0.01)  # lighter lower down
     assert wide[56].mean() > wide[50].mean() + 0.3  # the lower teeth
     np.testing.assert_array_equal(wide[:8], np.broadcast_to(lip, (8, 3)))  # outside the box
+
+
+def test_an_open_identity_lends_its_own_teeth_and_a_closed_one_changes_nothing():
+    """The identity's inside (white teeth over a pink tongue, lips 16 pixels apart) opened to
+    30 pixels: the teeth ride with the upper lip, the tongue with the lower, and the cavity
+    colour fills the gap between; closed to 8 pixels, both are squeezed in. A closed
+    identity is drawn exactly as without its own interior."""
+    from lipmotion_tf.motion import representation as rep
+    from lipmotion_tf.motion.renderer import MotionRenderer
+
+    side, lip = 96, np.array([0.6, 0.3, 0.3], np.float32)
+    white, pink = np.array([0.9, 0.9, 0.85], np.float32), np.array([0.8, 0.4, 0.5], np.float32)
+    cavity = 0.22 * lip
+    crop = np.broadcast_to(lip, (side, side, 3)).copy()
+    crop[40:48, 20:77], crop[48:57, 20:77] = white, pink
+    own, drawn = (MotionRenderer(side, (8, 8, 80, 80), grid_size=32, own_interior=flag)
+                  for flag in (True, False))
+
+    def render(renderer, source_gap, target_gap):
+        source, target = (mouth_ring(48.0, 48.0, 28.0, gap) for gap in (source_gap, target_gap))
+        displacement = np.zeros((1, rep.NUM_MOTION_POINTS, 2), np.float32)
+        displacement[:, list(rep.INNER_RING_POSITIONS)] = target - source
+        inputs = {"crop": crop[None], "displacement": displacement, "inner_lip": target,
+                  "teeth": target[:, :3], "colours": np.stack([cavity, white])[None]}
+        painted, _ = renderer.draw(np.broadcast_to(lip, (1, side, side, 3)).copy(), inputs)
+        return np.asarray(painted)[0, :, 48]
+
+    wide = render(own, 16.0, 30.0)  # the target's contours cross the middle column at 33, 63
+    np.testing.assert_allclose(wide[35:39], np.broadcast_to(white, (4, 3)), atol=0.02)
+    np.testing.assert_allclose(wide[57:61], np.broadcast_to(pink, (4, 3)), atol=0.02)
+    np.testing.assert_allclose(wide[46:51], np.broadcast_to(cavity, (5, 3)), atol=0.02)
+    narrow = render(own, 16.0, 8.0)  # 44 to 52: half the height, both bands in it
+    np.testing.assert_allclose(narrow[46:48], np.broadcast_to(white, (2, 3)), atol=0.02)
+    np.testing.assert_allclose(narrow[49:51], np.broadcast_to(pink, (2, 3)), atol=0.02)
+    np.testing.assert_array_equal(render(own, 1.0, 20.0), render(drawn, 1.0, 20.0))
 
 
 def test_renderer_converts_to_tflite_builtins_and_matches_keras(tmp_path):
@@ -218,6 +257,22 @@ def test_drawn_teeth_take_the_light_of_the_scene():
     assert warm[0] > warm[1] > warm[2]
     np.testing.assert_allclose(warm[2] / warm[0], 0.79 / 0.86 * (0.5 + 0.5 * 51 / 194),
                                atol=1e-2)
+
+
+def test_an_open_mouths_cavity_is_the_darkest_of_its_own_inside():
+    """The gap the renderer opens between a photo's own teeth takes the colour of the photo's
+    darkest inside; a closed mouth's cavity is a dark shade of its lips, as before."""
+    from lipmotion_tf.motion.face_rig import interior_colours
+
+    region = np.full((64, 64, 3), 140, np.uint8)
+    region[24:34, 14:51], region[34:42, 14:51] = (30, 10, 10), (200, 200, 190)
+    lips = np.array([[12, 22], [52, 22], [52, 44], [12, 44]], np.float32)
+    open_ring, closed_ring = mouth_ring(32.0, 33.0, 16.0, 16.0)[0], mouth_ring(32.0, 33.0,
+                                                                               16.0, 1.0)[0]
+    np.testing.assert_allclose(interior_colours(region, lips, open_ring)[0],
+                               np.array([30, 10, 10]) / 255.0, atol=1e-6)
+    np.testing.assert_array_equal(interior_colours(region, lips, closed_ring),
+                                  interior_colours(region, lips))
 
 
 def test_face_too_small_is_refused_with_the_sizes(tmp_path):

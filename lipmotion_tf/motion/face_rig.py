@@ -22,10 +22,6 @@ from lipmotion_tf.motion.warp import tps_bases
 
 #: Still anchors: nose base and wings, upper cheeks (they do not move with the jaw).
 ANCHOR_INDICES = (1, 2, 4, 5, 98, 327, 129, 358, 64, 294, 50, 280, 116, 345, 123, 352)
-#: The inner-lip ring in drawing order; its first 11 points are the upper inner contour.
-INNER_RING = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308,
-              324, 318, 402, 317, 14, 87, 178, 88, 95)
-UPPER_INNER_CONTOUR = INNER_RING[:11]
 #: The lips and jaw are moved this many times as far as the motion says. The face mesh, which
 #: read the landmarks the motion model learned from, reads a mouth's motion at about two thirds
 #: of how far its pixels move: moved exactly as far as its landmarks, a rendered mouth reads
@@ -142,7 +138,8 @@ class FaceRig:
         basis = grid_basis(controls, side, grid_size)
 
         if colours is None:
-            colours = interior_colours(image[y0:y0 + side, x0:x0 + side], moving[:40])
+            colours = interior_colours(image[y0:y0 + side, x0:x0 + side], moving[:40],
+                                       moving[list(rep.INNER_RING_POSITIONS)])
         if mouth_box is None:
             mouth_box = lips_box(moving[:40], mouth_width, side)
         return cls(image=image, mesh=mesh, transform=transform, rest=rest,
@@ -208,8 +205,8 @@ def grid_basis(controls: np.ndarray, side: int, grid_size: int) -> np.ndarray:
     gx, gy = np.meshgrid(centres, centres)
     nodes = np.stack([gx.ravel(), gy.ravel()], 1)
     controls = np.asarray(controls, np.float64)
-    ring = controls[[rep.motion_position(i) for i in INNER_RING], :2]
-    corner = len(UPPER_INNER_CONTOUR) - 1  # the ring's second corner
+    ring = controls[list(rep.INNER_RING_POSITIONS), :2]
+    corner = len(rep.UPPER_INNER_CONTOUR) - 1  # the ring's second corner
     top, bottom = ring[:corner + 1], np.concatenate([ring[corner:], ring[:1]])
     x = nodes[:, 0]
     y_top = np.interp(x, *_ascending(top))
@@ -239,9 +236,8 @@ def interior_targets(pixels: np.ndarray, colours: np.ndarray) -> dict:
     """The renderer's mouth-interior inputs for ``(T, 59, 2)`` motion points in crop pixels:
     ``inner_lip`` ``(T, 20, 2)``, ``teeth`` ``(T, 22, 2)`` and per-frame ``colours``
     ``(T, 2, 3)`` from the rig's cavity and teeth colours ``(2, 3)``."""
-    position = {index: i for i, index in enumerate(rep.MOTION_INDICES)}
-    inner = pixels[:, [position[i] for i in INNER_RING]]
-    upper = pixels[:, [position[i] for i in UPPER_INNER_CONTOUR]]
+    inner = pixels[:, list(rep.INNER_RING_POSITIONS)]
+    upper = inner[:, :len(rep.UPPER_INNER_CONTOUR)]
     gap = np.linalg.norm(pixels[:, rep.UPPER_INNER] - pixels[:, rep.LOWER_INNER], axis=-1)
     width = np.linalg.norm(pixels[:, rep.LEFT_CORNER] - pixels[:, rep.RIGHT_CORNER], axis=-1)
     depth = np.minimum(0.45 * gap, 0.1 * width)[:, None, None]
@@ -255,13 +251,22 @@ def interior_targets(pixels: np.ndarray, colours: np.ndarray) -> dict:
             "colours": colours}
 
 
-def interior_colours(region: np.ndarray, lips: np.ndarray) -> np.ndarray:
+def interior_colours(region: np.ndarray, lips: np.ndarray,
+                     inner: np.ndarray | None = None) -> np.ndarray:
     """Cavity and teeth colours ``(2, 3)`` in [0, 1] from a uint8 image region around the
     mouth and its 40 lip points (pixels in the region): the cavity a dark shade of the lips,
     the teeth an off-white as bright as the region and half as tinted as it (under an orange
-    light a neutral grey reads blue against the skin)."""
+    light a neutral grey reads blue against the skin). Where the mouth is open (its inner-lip
+    ring ``inner`` given, :func:`~lipmotion_tf.motion.representation.open_share`), the cavity
+    is the darkest fifth of its own inside: the colour of the gap the renderer opens between
+    its own teeth."""
     region = region.astype(np.float32) / 255.0
     cavity = np.clip(0.22 * np.median(_polygon_pixels(region, lips), axis=0), 0.0, 1.0)
+    share = 0.0 if inner is None else rep.open_share(inner)
+    if share > 0.0:
+        inside = _polygon_pixels(region, inner, convex=False)
+        darkest = inside[np.argsort(inside.sum(axis=-1))[: max(1, len(inside) // 5)]]
+        cavity = cavity + share * (darkest.mean(axis=0) - cavity)
     brightness = float(np.clip(np.median(region.mean(axis=-1)) / 0.55, 0.45, 1.05))
     median = np.median(region.reshape(-1, 3), axis=0)
     tint = 0.5 + 0.5 * median / max(float(median.max()), 1e-6)
@@ -286,12 +291,16 @@ def crop_to_uint8(rendered: np.ndarray) -> np.ndarray:
     return np.clip(rendered * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-def _polygon_pixels(image: np.ndarray, polygon: np.ndarray) -> np.ndarray:
-    """The pixels of ``image`` inside ``polygon`` (``(K, 2)``, pixels), at least one."""
+def _polygon_pixels(image: np.ndarray, polygon: np.ndarray, convex: bool = True) -> np.ndarray:
+    """The pixels of ``image`` inside ``polygon`` (``(K, 2)``, pixels; its convex hull
+    unless ``convex`` is False), at least one."""
     import cv2
 
-    hull = cv2.convexHull(np.round(polygon).astype(np.int32))
+    points = np.round(polygon).astype(np.int32)
     mask = np.zeros(image.shape[:2], np.uint8)
-    cv2.fillConvexPoly(mask, hull, 1)
+    if convex:
+        cv2.fillConvexPoly(mask, cv2.convexHull(points), 1)
+    else:
+        cv2.fillPoly(mask, [points], 1)
     pixels = image[mask > 0]
     return pixels if len(pixels) else image.reshape(-1, 3)

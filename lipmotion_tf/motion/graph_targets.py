@@ -10,7 +10,7 @@ optimiser turns a division by a constant into a multiplication, so a last bit ma
 from __future__ import annotations
 
 from lipmotion_tf.motion import representation as rep
-from lipmotion_tf.motion.face_rig import DRAW_GAIN, INNER_RING, UPPER_INNER_CONTOUR
+from lipmotion_tf.motion.face_rig import DRAW_GAIN
 
 
 def targets_tf(motion, tensors: dict) -> dict:
@@ -44,9 +44,8 @@ def targets_tf(motion, tensors: dict) -> dict:
     moving = tf.cast(controls[:points], f64)
     still = tf.shape(controls)[0] - points
     displacement = tf.pad(tf.cast(pixels - moving[None], tf.float32), [[0, 0], [0, still], [0, 0]])
-    position = {index: i for i, index in enumerate(rep.MOTION_INDICES)}
-    inner = tf.gather(pixels, [position[i] for i in INNER_RING], axis=1)
-    upper = tf.gather(pixels, [position[i] for i in UPPER_INNER_CONTOUR], axis=1)
+    inner = tf.gather(pixels, list(rep.INNER_RING_POSITIONS), axis=1)
+    upper = inner[:, :len(rep.UPPER_INNER_CONTOUR)]
     gap = tf.norm(pixels[:, rep.UPPER_INNER] - pixels[:, rep.LOWER_INNER], axis=-1)
     width = tf.norm(pixels[:, rep.LEFT_CORNER] - pixels[:, rep.RIGHT_CORNER], axis=-1)
     depth = tf.minimum(0.45 * gap, 0.1 * width)[:, None, None]

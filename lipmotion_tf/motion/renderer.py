@@ -10,10 +10,10 @@ Per frame, at the crop's own (native) resolution:
    bilinearly, and around the mouth (``mouth_box``) as a bicubic sample of the identity's
    smooth part plus its fine detail at the nearest pixel (the texture stays as sharp as the
    photo's);
-3. the mouth interior: inside the target inner-lip polygon, a dark cavity lighter towards
-   the bottom (the tongue), the upper teeth in shadow under the upper lip and, in a wider
-   opening, the lower teeth (:meth:`MotionRenderer.draw`; the colours come from the
-   identity), blended
+3. the mouth interior: inside the target inner-lip polygon, the identity's own teeth where
+   its mouth is open (below), and elsewhere a dark cavity lighter towards the bottom (the
+   tongue), the upper teeth in shadow under the upper lip and, in a wider opening, the
+   lower teeth (:meth:`MotionRenderer.draw`; the colours come from the identity), blended
    through the polygon's anti-aliased mask, drawn only in ``mouth_box`` (the region the
    mouth can reach) to keep the per-frame cost small; then, with a learned ``interior``
    (:class:`~lipmotion_tf.motion.mouth_interior.MouthInterior`), the mouth box resampled
@@ -21,17 +21,20 @@ Per frame, at the crop's own (native) resolution:
 
 :meth:`MotionRenderer.warp` is steps 1 and 2, :meth:`MotionRenderer.paint` step 3 (timed
 apart in ``benchmarks/motion_generation.py``). Only pixels the spline moves or the interior
-covers change; anchors on the crop's border
-keep the border still, so pasting the crop back into the photo leaves no seam.
+covers change; anchors on the crop's border keep the border still, so pasting the crop back
+into the photo leaves no seam.
 
 One renderer serves any photo when built without ``crop_size`` and ``mouth_box``: the crop
 size is then read from the ``crop`` input's shape and the mouth box from a ``mouth_box``
 input (the exported SavedModel and TFLite renderer). Sizes are used through the same tensor
 operations either way, so a fixed-size renderer and an any-size one give the same frames.
 
-Where the identity's mouth is closed there are no teeth to move: the drawn interior says
-where teeth and cavity go, and a learned one, where the model folder has it, repaints them.
-Both read the same inputs, so the exports' signatures do not change with it.
+Where the identity's mouth is open, its own teeth and tongue are moved into the target
+mouth, the upper ones with the upper lip and the lower ones with the lower lip, and only the
+gap that opens between them is drawn (:meth:`MotionRenderer.own_interior_pixels`). Where it
+is closed there are no teeth to move: the drawn interior says where teeth and cavity go, and
+a learned one, where the model folder has it, repaints them. All of them read the same
+inputs, so the exports' signatures do not change with them.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from lipmotion_tf.motion.representation import INNER_RING_POSITIONS, OPEN_MOUTH
 from lipmotion_tf.motion.warp import (
     bicubic_sample,
     bilinear_sample,
@@ -64,7 +68,7 @@ class MotionRenderer(keras.layers.Layer):
         ``basis``: ``(G * G, N)`` thin-plate basis of the control points on a ``G x G`` grid.
         ``displacement``: ``(B, N, 2)`` control point displacements in crop pixels.
         ``inner_lip``: ``(B, 20, 2)`` the target inner-lip ring in crop pixels, in
-            :data:`~lipmotion_tf.motion.face_rig.INNER_RING` order (the drawn interior's
+            :data:`~lipmotion_tf.motion.representation.INNER_RING` order (the drawn interior's
             shading and lower teeth are placed from it).
         ``teeth``: ``(B, K', 2)`` the target upper-teeth polygon in crop pixels.
         ``colours``: ``(B, 2, 3)`` cavity and teeth colours in [0, 1].
@@ -85,13 +89,16 @@ class MotionRenderer(keras.layers.Layer):
             polygon edges that move under a gradient
             (:func:`~lipmotion_tf.motion.warp.soft_polygon_mask`: training through the
             renderer).
+        own_interior: where the identity's own mouth is open, move its teeth and tongue
+            into the target mouth (:meth:`own_interior_pixels`) instead of drawing them.
     """
 
     def __init__(self, crop_size: int | None = None, mouth_box=None, grid_size: int = 64,
                  supersample: int = 2, inverse_steps: int = 6, interior=None,
-                 soft_edges: float = 0.0, **kwargs):
+                 soft_edges: float = 0.0, own_interior: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.interior = interior
+        self.own_interior = bool(own_interior)
         self.soft_edges = float(soft_edges)
         if (crop_size is not None and crop_size < 8) or grid_size < 2 or supersample < 1:
             raise ValueError("crop_size >= 8, grid_size >= 2 and supersample >= 1 required")
@@ -236,11 +243,55 @@ class MotionRenderer(keras.layers.Layer):
         upper_tooth = cavity + (tooth - cavity) * UPPER_TEETH_LIGHT * ops.clip(
             1.0 - 0.7 * across, 0.0, 1.0)
         drawn = drawn * (1.0 - upper) + upper_tooth * upper
+        if self.own_interior:
+            own, alpha, share = self.own_interior_pixels(inputs, inner, box, px, py, ceiling,
+                                                         floor)
+            drawn = drawn * (1.0 - share) + (own * alpha + cavity * (1.0 - alpha)) * share
         region = warped[:, top:top + height, left:left + width]
         region = region * (1.0 - mouth) + drawn * mouth
         padding = ((0, 0), (top, size - top - height), (left, size - left - width), (0, 0))
         inside = ops.pad(ops.ones_like(mouth), padding)
         return warped * (1.0 - inside) + ops.pad(region, padding), ops.pad(mouth, padding)
+
+    def own_interior_pixels(self, inputs, inner, box, px, py, ceiling, floor):
+        """The identity's own mouth interior moved into the target inner lips over the mouth
+        box (``(B, H, W, 3)``), where it covers the target (``(B, H, W, 1)``), and how far
+        the identity's mouth is open (``(B, 1, 1, 1)``, 0-1).
+
+        The identity's inner-lip ring is the target ring less its displacement. Each target
+        column maps to the identity's column at the same place between the corners. Where
+        the target opening is narrower than the identity's, the column's inside is squeezed
+        into it; where it is wider, the upper half of the identity's inside rides with the
+        upper lip and the lower half with the lower lip, as teeth do with their jaws, and
+        the gap that opens between them is not covered: :meth:`draw` fills it with the
+        cavity colour, which the rig takes from the darkest part of the identity's open
+        mouth (:func:`~lipmotion_tf.motion.face_rig.interior_colours`). The drawing stays
+        as it was in proportion as the identity's lips are closed (:data:`~lipmotion_tf.
+        motion.representation.OPEN_MOUTH`), and wholly for a closed photo.
+        """
+        top, left = box[0], box[1]
+        offset = ops.stack([ops.cast(left, "float32"), ops.cast(top, "float32")])
+        moved = ops.take(ops.cast(inputs["displacement"], "float32"), INNER_RING_POSITIONS,
+                         axis=1)
+        source = inner - moved
+        (l1, r1), (l0, r0) = _corners_x(inner), _corners_x(source)
+        x = l0 + (px - l1) * (r0 - l0) / ops.maximum(r1 - l1, 1.0)  # (B, 1, W)
+        ceiling0, floor0 = (ops.expand_dims(y, -1) for y in _column_spans(source, x))
+        half = (floor0 - ceiling0) / 2.0
+        squeeze = ops.maximum((floor0 - ceiling0) / ops.maximum(floor - ceiling, 0.5), 1.0)
+        down, up = (py - ceiling) * squeeze, (floor - py) * squeeze
+        upper = down <= up
+        y = ops.where(upper, ceiling0 + down, floor0 - up)
+        alpha = ops.clip(half - ops.where(upper, down, up) + 0.5, 0.0, 1.0)
+        gap = ops.sqrt(ops.sum(ops.square(source[:, 15] - source[:, 5]), axis=-1))
+        width = ops.sqrt(ops.sum(ops.square(source[:, 10] - source[:, 0]), axis=-1)) + 1e-6
+        low, high = OPEN_MOUTH
+        share = ops.reshape(ops.clip((gap / width - low) / (high - low), 0.0, 1.0),
+                            (-1, 1, 1, 1))
+        x = ops.broadcast_to(ops.expand_dims(x, -1), ops.shape(y))
+        crop = ops.cast(inputs["crop"], "float32")
+        own = _sample(bilinear_sample, crop, x[..., 0] + offset[0], y[..., 0] + offset[1])
+        return own, alpha, share
 
     def interior_inputs(self, painted, mouth, box, side: int):
         """The mouth box of the drawn frame and of its mouth mask, resampled to
@@ -287,6 +338,7 @@ class MotionRenderer(keras.layers.Layer):
                       mouth_box=None if self.mouth_box is None else list(self.mouth_box),
                       grid_size=self.grid_size, supersample=self.supersample,
                       inverse_steps=self.inverse_steps, soft_edges=self.soft_edges,
+                      own_interior=self.own_interior,
                       interior=None if self.interior is None
                       else keras.saving.serialize_keras_object(self.interior))
         return config
@@ -309,11 +361,17 @@ def _sample(sampler, image, x, y):
     return ops.reshape(values, (shape[0], shape[1], shape[2], ops.shape(image)[3]))
 
 
+def _corners_x(ring):
+    """The ``x`` of an inner-lip ring's two corners, ``(B, 1, 1)`` each."""
+    return ops.reshape(ring[:, 0, 0], (-1, 1, 1)), ops.reshape(ring[:, 10, 0], (-1, 1, 1))
+
+
 def _column_spans(inner, x):
-    """Where each pixel column ``x`` (``(1, 1, W)``) crosses inner-lip rings ``(B, 20, 2)``
-    (:data:`~lipmotion_tf.motion.face_rig.INNER_RING` order: the upper contour from corner
-    to corner, then the lower one back): the upper contour's ``y`` and the lower one's,
-    ``(B, 1, W)`` each, linear between the points. Outside the corners both are 0 (no span)."""
+    """Where each pixel column ``x`` (``(1, 1, W)`` or ``(B, 1, W)``) crosses inner-lip rings
+    ``(B, 20, 2)`` (:data:`~lipmotion_tf.motion.representation.INNER_RING` order: the upper contour
+    from corner to corner, then the lower one back): the upper contour's ``y`` and the lower
+    one's, ``(B, 1, W)`` each, linear between the points. Outside the corners both are 0 (no
+    span)."""
     upper = inner[:, :11]
     lower = ops.concatenate([inner[:, 10:], inner[:, :1]], axis=1)
 

@@ -65,6 +65,25 @@ UPPER_INNER = motion_position(UPPER_INNER_LIP)
 LOWER_INNER = motion_position(LOWER_INNER_LIP)
 #: Positions of the 20 inner-lip points in :data:`MOTION_INDICES`.
 INNER_POSITIONS = tuple(motion_position(i) for i in INNER_LIP_INDICES)
+#: The inner-lip ring in drawing order; its first 11 points are the upper inner contour.
+INNER_RING = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308,
+              324, 318, 402, 317, 14, 87, 178, 88, 95)
+UPPER_INNER_CONTOUR = INNER_RING[:11]
+#: Positions of :data:`INNER_RING`'s points in :data:`MOTION_INDICES`.
+INNER_RING_POSITIONS = tuple(motion_position(i) for i in INNER_RING)
+#: A photo's mouth shows its own inside (teeth, tongue: the renderer moves them rather than
+#: drawing them) from the first inner-lip gap over the inner corners' distance, fully from
+#: the second; below, the inside is a sliver of lip edge. (The bundled photo's and
+#: faces/M02's lips, a dark line apart, are at 0.04 and 0.05.)
+OPEN_MOUTH = (0.06, 0.12)
+
+
+def open_share(ring: np.ndarray) -> float:
+    """How far an inner-lip ring (``(20, 2)``, :data:`INNER_RING` order) counts as open,
+    0-1 (:data:`OPEN_MOUTH`)."""
+    gap = np.linalg.norm(ring[15] - ring[5]) / max(float(np.linalg.norm(ring[10] - ring[0])), 1e-6)
+    low, high = OPEN_MOUTH
+    return float(np.clip((gap - low) / (high - low), 0.0, 1.0))
 
 
 def select(mesh: np.ndarray, indices, from_indices=None) -> np.ndarray:
