@@ -52,3 +52,22 @@ def test_evaluate_without_a_face_anywhere_is_one_line(videos, tiny_motion_checkp
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no video could be evaluated" in err[0], err
     assert not (out / "report.json").exists()
+
+
+def test_evaluate_reports_each_folder_of_a_mixed_set(tiny_motion_checkpoint, tmp_path, capsys):
+    """Videos in two folders (two sources, as the kept-out sets are): the summary over all of
+    them and one over each folder, in report.json and in the printed table."""
+    data = tmp_path / "data"
+    for folder in ("studio", "street"):
+        (data / folder).mkdir(parents=True)
+        write_face_video(data / folder / "person.mp4", frames=30, fps=25)
+    out = tmp_path / "report"
+    assert main(["evaluate", "--data", str(data), "--checkpoint", str(tiny_motion_checkpoint),
+                 "--out", str(out), "--no-progress"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["clips"] == 2 and sorted(report["per_folder"]) == ["street", "studio"]
+    for folder, group in report["per_folder"].items():
+        clip = report["per_clip"][str(data / folder / "person.mp4")]
+        assert group["clips"] == 1 and group["summary"]["generated"] == clip["generated"]
+    printed = capsys.readouterr().out
+    assert "| street | 1 | generated |" in printed and "| all |  | still |" in printed

@@ -141,7 +141,7 @@ def run_motion_videos(args: argparse.Namespace) -> int:
                                     checkpoint=args.checkpoint, limit=args.limit,
                                     examples=args.examples, name=args.name or "motion",
                                     progress=not args.no_progress, interior=args.interior)
-    print(table(report["summary"]))
+    print(table(report["summary"], report["per_folder"]))
     for video, reason in report["skipped"].items():
         print(f"skipped {video}: {reason}")
     print(f"wrote {args.out}/report.md, report.json and contact_sheet.png "

@@ -18,7 +18,9 @@ square mouth-and-jaw region the renderer works in (at the video's own resolution
 
 The baseline ``still`` is the photo held still (the same encoding). Writes OUT/report.json,
 OUT/report.md and OUT/contact_sheet.png (the real, generated and still region of a few frames
-of the first clips). The summary is the mean over clips, the ratios' the median.
+of the first clips). The summary is the mean over clips, the ratios' the median; where the
+clips lie in more than one folder, also per folder (``per_folder``: kept-out sets are
+usually one folder per source or person).
 """
 
 from __future__ import annotations
@@ -150,16 +152,32 @@ def contact_sheet(examples, path: Path, frames: int = 6, tile: int = 96) -> None
         cv2.imwrite(str(temporary), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
 
 
-def table(summary: dict) -> str:
-    """The summary of each method, a Markdown table."""
-    lines = ["| method | LMD | sync | opening ratio | motion ratio | PSNR | SSIM | sharpness "
-             "| colour |", "|---|---|---|---|---|---|---|---|---|"]
-    for method in METHODS:
-        values = summary[method]
-        lines.append(f"| {method} | {values['lmd']:.3f} | {values['sync']:.3f} | "
-                     f"{values['opening_ratio']:.2f} | {values['motion_ratio']:.2f} | "
-                     f"{values['psnr']:.2f} | {values['ssim']:.3f} | {values['sharpness']:.2f} | "
-                     f"{values['colour']:.2f} |")
+def summarise(clips) -> dict:
+    """``{method: {measure: value}}`` over clips' results: the mean, the ratios' median."""
+    def over(method, measure):
+        values = [c[method][measure] for c in clips]
+        return float((np.nanmedian if measure in MEDIAN_MEASURES else np.nanmean)(values))
+
+    return {method: {measure: over(method, measure) for measure in MEASURES}
+            for method in METHODS}
+
+
+def table(summary: dict, folders: dict | None = None) -> str:
+    """The summary of each method, a Markdown table; with ``folders`` (``{folder: {"clips":
+    n, "summary": ...}}``), each folder's rows after them."""
+    rows = [("", None, summary)] + [(name, group["clips"], group["summary"])
+                                    for name, group in (folders or {}).items()]
+    first = "| folder | videos " if folders else ""
+    lines = [f"{first}| method | LMD | sync | opening ratio | motion ratio | PSNR | SSIM "
+             f"| sharpness | colour |", "|---" * (11 if folders else 9) + "|"]
+    for folder, count, values in rows:
+        for method in METHODS:
+            v = values[method]
+            start = f"| {folder or 'all'} | {count or ''} " if folders else ""
+            lines.append(f"{start}| {method} | {v['lmd']:.3f} | {v['sync']:.3f} | "
+                         f"{v['opening_ratio']:.2f} | {v['motion_ratio']:.2f} | "
+                         f"{v['psnr']:.2f} | {v['ssim']:.3f} | {v['sharpness']:.2f} | "
+                         f"{v['colour']:.2f} |")
     return "\n".join(lines)
 
 
@@ -195,20 +213,20 @@ def evaluate_motion_videos(videos, out_dir, checkpoint=None, limit: int | None =
     if not per_clip:
         raise InputError(f"no video could be evaluated: {next(iter(skipped.values()))}")
 
-    def summarise(method, measure):
-        values = [c[method][measure] for c in per_clip.values()]
-        return float((np.nanmedian if measure in MEDIAN_MEASURES else np.nanmean)(values))
-
-    summary = {method: {measure: summarise(method, measure) for measure in MEASURES}
-               for method in METHODS}
+    summary = summarise(per_clip.values())
+    grouped: dict = {}
+    for clip, results in per_clip.items():
+        grouped.setdefault(Path(clip).parent.name, []).append(results)
+    folders = ({folder: {"clips": len(clips), "summary": summarise(clips)}
+                for folder, clips in sorted(grouped.items())} if len(grouped) > 1 else {})
     report = {"name": name, "checkpoint": str(checkpoint or motion_checkpoint()),
-              "clips": len(per_clip), "summary": summary, "per_clip": per_clip,
-              "skipped": skipped}
+              "clips": len(per_clip), "summary": summary, "per_folder": folders,
+              "per_clip": per_clip, "skipped": skipped}
     with write_atomically(out_dir / "report.json") as temporary:
         temporary.write_text(json.dumps(report, indent=2) + "\n")
     with write_atomically(out_dir / "report.md") as temporary:
         temporary.write_text(f"# {name}: {len(per_clip)} videos generated from their first "
-                             f"frame and own speech\n\n{table(summary)}\n")
+                             f"frame and own speech\n\n{table(summary, folders)}\n")
     if shown:
         contact_sheet(shown, out_dir / "contact_sheet.png")
     return report
