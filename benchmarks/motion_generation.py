@@ -36,6 +36,11 @@ from pathlib import Path
 SAMPLES = Path(__file__).resolve().parents[1] / "lipmotion_tf" / "assets" / "samples"
 
 
+#: The renderer's inputs its interior reads (besides the warped crop): the identity crop and
+#: the displacement too, since an open identity lends its own teeth.
+PAINT_INPUTS = ("crop", "displacement", "inner_lip", "teeth", "colours", "mouth_box")
+
+
 def main() -> None:
     from lipmotion_tf.cpu_kernels import prefer_onednn
 
@@ -173,8 +178,7 @@ def tflite_benchmark(args) -> None:
             warped = parts["warp"](**{k: inputs[k] for k in (
                 "crop", "basis", "displacement", "mouth_box")})["warped"]
             middle = time.perf_counter()
-            parts["paint"](warped=warped, **{k: inputs[k] for k in (
-                "inner_lip", "teeth", "colours", "mouth_box")})
+            parts["paint"](warped=warped, **{k: inputs[k] for k in PAINT_INPUTS})
             split["renderer"].append(1000 * (start - tick))
             split["warp"].append(1000 * (middle - start))
             split["interior"].append(1000 * (time.perf_counter() - middle))
@@ -222,15 +226,16 @@ def _tflite_models(generator, config, folder: Path, args, interior=None) -> dict
     specs = render_specs(64, batch=1)
     warp_specs = [specs[k] for k in ("crop", "basis", "displacement", "mouth_box")]
     paint_specs = [tf.TensorSpec([1, None, None, 3], tf.float32, name="warped")] + [
-        specs[k] for k in ("inner_lip", "teeth", "colours", "mouth_box")]
+        specs[k] for k in PAINT_INPUTS]
 
     def warp(crop, basis, displacement, mouth_box):
         return {"warped": renderer.warp({"crop": crop, "basis": basis,
                                          "displacement": displacement, "mouth_box": mouth_box})}
 
-    def paint(warped, inner_lip, teeth, colours, mouth_box):
-        return {"frames": renderer.paint(warped, {"inner_lip": inner_lip, "teeth": teeth,
-                                                  "colours": colours, "mouth_box": mouth_box})}
+    def paint(warped, crop, displacement, inner_lip, teeth, colours, mouth_box):
+        return {"frames": renderer.paint(warped, {
+            "crop": crop, "displacement": displacement, "inner_lip": inner_lip, "teeth": teeth,
+            "colours": colours, "mouth_box": mouth_box})}
 
     contents["warp"] = convert_function(tf.function(warp, input_signature=warp_specs), "warp")
     contents["paint"] = convert_function(tf.function(paint, input_signature=paint_specs),

@@ -261,7 +261,8 @@ def test_drawn_teeth_take_the_light_of_the_scene():
 
 def test_an_open_mouths_cavity_is_the_darkest_of_its_own_inside():
     """The gap the renderer opens between a photo's own teeth takes the colour of the photo's
-    darkest inside; a closed mouth's cavity is a dark shade of its lips, as before."""
+    darkest inside, no brighter than the drawn cavity; a closed mouth's cavity is a dark
+    shade of its lips, as before."""
     from lipmotion_tf.motion.face_rig import interior_colours
 
     region = np.full((64, 64, 3), 140, np.uint8)
@@ -273,6 +274,10 @@ def test_an_open_mouths_cavity_is_the_darkest_of_its_own_inside():
                                np.array([30, 10, 10]) / 255.0, atol=1e-6)
     np.testing.assert_array_equal(interior_colours(region, lips, closed_ring),
                                   interior_colours(region, lips))
+    region[24:34, 14:51] = (160, 120, 120)  # teeth and tongue only: as dark as drawn, redder
+    drawn, own = interior_colours(region, lips)[0], interior_colours(region, lips, open_ring)[0]
+    assert own.sum() == pytest.approx(drawn.sum(), rel=1e-5)
+    np.testing.assert_allclose(own / own.sum(), np.array([160, 120, 120]) / 400, atol=1e-6)
 
 
 def test_face_too_small_is_refused_with_the_sizes(tmp_path):

@@ -258,15 +258,17 @@ def interior_colours(region: np.ndarray, lips: np.ndarray,
     the teeth an off-white as bright as the region and half as tinted as it (under an orange
     light a neutral grey reads blue against the skin). Where the mouth is open (its inner-lip
     ring ``inner`` given, :func:`~lipmotion_tf.motion.representation.open_share`), the cavity
-    is the darkest fifth of its own inside: the colour of the gap the renderer opens between
-    its own teeth."""
+    takes the colour of the darkest fifth of its own inside, no brighter than the drawn one:
+    the gap the renderer opens between its own teeth shows the back of the mouth, darker than
+    anything a mouth full of teeth shows."""
     region = region.astype(np.float32) / 255.0
     cavity = np.clip(0.22 * np.median(_polygon_pixels(region, lips), axis=0), 0.0, 1.0)
     share = 0.0 if inner is None else rep.open_share(inner)
     if share > 0.0:
         inside = _polygon_pixels(region, inner, convex=False)
-        darkest = inside[np.argsort(inside.sum(axis=-1))[: max(1, len(inside) // 5)]]
-        cavity = cavity + share * (darkest.mean(axis=0) - cavity)
+        darkest = inside[np.argsort(inside.sum(axis=-1))[: max(1, len(inside) // 5)]].mean(0)
+        darkest = darkest * min(1.0, cavity.sum() / max(float(darkest.sum()), 1e-6))
+        cavity = cavity + share * (darkest - cavity)
     brightness = float(np.clip(np.median(region.mean(axis=-1)) / 0.55, 0.45, 1.05))
     median = np.median(region.reshape(-1, 3), axis=0)
     tint = 0.5 + 0.5 * median / max(float(median.max()), 1e-6)

@@ -95,7 +95,7 @@ def example_function(size: int = 128):
     from lipmotion_tf.motion.graph_functions import render_specs
     from lipmotion_tf.motion.renderer import MotionRenderer
 
-    renderer = MotionRenderer()
+    renderer = MotionRenderer(own_interior=False)  # the frame's own inside is the target
     specs = render_specs(renderer.grid_size, batch=1)
 
     @tf.function(input_signature=[specs[name] for name in

@@ -285,7 +285,7 @@ class MotionRenderer(keras.layers.Layer):
         alpha = ops.clip(half - ops.where(upper, down, up) + 0.5, 0.0, 1.0)
         gap = ops.sqrt(ops.sum(ops.square(source[:, 15] - source[:, 5]), axis=-1))
         width = ops.sqrt(ops.sum(ops.square(source[:, 10] - source[:, 0]), axis=-1)) + 1e-6
-        low, high = OPEN_MOUTH
+        low, high = OPEN_MOUTH  # representation.open_share, in the graph
         share = ops.reshape(ops.clip((gap / width - low) / (high - low), 0.0, 1.0),
                             (-1, 1, 1, 1))
         x = ops.broadcast_to(ops.expand_dims(x, -1), ops.shape(y))
