@@ -134,11 +134,12 @@ def test_tiny_fit_beats_the_drawn_interior():
 
 def test_renderer_with_interior_changes_only_the_mouth_and_round_trips():
     from lipmotion_tf.motion.renderer import MotionRenderer
+    from lipmotion_tf.motion.representation import NUM_MOTION_POINTS
 
     side, box = 64, (20, 16, 30, 32)
     inner = mouth_ring(32.0, 38.0, 10.0, 8.0)
     teeth = np.concatenate([inner[:, :11], inner[:, 10::-1] + np.array([0.0, 2.0])], axis=1)
-    controls = 20
+    controls = NUM_MOTION_POINTS  # the renderer reads the inner lips' displacement among them
     inputs = {"crop": np.random.default_rng(1).uniform(0, 1, (1, side, side, 3)).astype(
                   np.float32),
               "basis": np.zeros((32 * 32, controls), np.float32),
