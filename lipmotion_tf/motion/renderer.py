@@ -221,8 +221,7 @@ class MotionRenderer(keras.layers.Layer):
         px = ops.reshape(ops.cast(ops.arange(width), "float32"), (1, 1, -1))
         py = ops.reshape(ops.cast(ops.arange(height), "float32"), (1, -1, 1, 1))
         ceiling, floor = (ops.expand_dims(y, -1) for y in _column_spans(inner, px))
-        gap = ops.sqrt(ops.sum(ops.square(inner[:, 15] - inner[:, 5]), axis=-1))
-        mouth_width = ops.sqrt(ops.sum(ops.square(inner[:, 10] - inner[:, 0]), axis=-1)) + 1e-6
+        gap, mouth_width = _gap_and_width(inner)
         opening = ops.reshape(gap / mouth_width, (-1, 1, 1, 1))
         tongue = ops.clip((opening - 0.06) / 0.12, 0.0, 1.0)
         show = ops.clip((opening - 0.12) / 0.1, 0.0, 1.0)
@@ -244,8 +243,8 @@ class MotionRenderer(keras.layers.Layer):
             1.0 - 0.7 * across, 0.0, 1.0)
         drawn = drawn * (1.0 - upper) + upper_tooth * upper
         if self.own_interior:
-            own, alpha, share = self.own_interior_pixels(inputs, inner, box, px, py, ceiling,
-                                                         floor)
+            own, alpha, share = self.own_interior_pixels(inputs, inner, offset, px, py,
+                                                         ceiling, floor)
             drawn = drawn * (1.0 - share) + (own * alpha + cavity * (1.0 - alpha)) * share
         region = warped[:, top:top + height, left:left + width]
         region = region * (1.0 - mouth) + drawn * mouth
@@ -253,10 +252,12 @@ class MotionRenderer(keras.layers.Layer):
         inside = ops.pad(ops.ones_like(mouth), padding)
         return warped * (1.0 - inside) + ops.pad(region, padding), ops.pad(mouth, padding)
 
-    def own_interior_pixels(self, inputs, inner, box, px, py, ceiling, floor):
+    def own_interior_pixels(self, inputs, inner, offset, px, py, ceiling, floor):
         """The identity's own mouth interior moved into the target inner lips over the mouth
         box (``(B, H, W, 3)``), where it covers the target (``(B, H, W, 1)``), and how far
-        the identity's mouth is open (``(B, 1, 1, 1)``, 0-1).
+        the identity's mouth is open (``(B, 1, 1, 1)``, 0-1). ``inner`` is the target ring
+        in mouth-box pixels, ``offset`` the box's ``(left, top)`` in the crop, and the rest
+        :meth:`draw`'s pixel grid and column spans.
 
         The identity's inner-lip ring is the target ring less its displacement. Each target
         column maps to the identity's column at the same place between the corners. Where
@@ -269,8 +270,6 @@ class MotionRenderer(keras.layers.Layer):
         as it was in proportion as the identity's lips are closed (:data:`~lipmotion_tf.
         motion.representation.OPEN_MOUTH`), and wholly for a closed photo.
         """
-        top, left = box[0], box[1]
-        offset = ops.stack([ops.cast(left, "float32"), ops.cast(top, "float32")])
         moved = ops.take(ops.cast(inputs["displacement"], "float32"), INNER_RING_POSITIONS,
                          axis=1)
         source = inner - moved
@@ -283,8 +282,7 @@ class MotionRenderer(keras.layers.Layer):
         upper = down <= up
         y = ops.where(upper, ceiling0 + down, floor0 - up)
         alpha = ops.clip(half - ops.where(upper, down, up) + 0.5, 0.0, 1.0)
-        gap = ops.sqrt(ops.sum(ops.square(source[:, 15] - source[:, 5]), axis=-1))
-        width = ops.sqrt(ops.sum(ops.square(source[:, 10] - source[:, 0]), axis=-1)) + 1e-6
+        gap, width = _gap_and_width(source)
         low, high = OPEN_MOUTH  # representation.open_share, in the graph
         share = ops.reshape(ops.clip((gap / width - low) / (high - low), 0.0, 1.0),
                             (-1, 1, 1, 1))
@@ -359,6 +357,15 @@ def _sample(sampler, image, x, y):
     flat = (ops.shape(image)[0], 1, -1)
     values = sampler(image, ops.reshape(x, flat), ops.reshape(y, flat))
     return ops.reshape(values, (shape[0], shape[1], shape[2], ops.shape(image)[3]))
+
+
+def _gap_and_width(ring):
+    """An inner-lip ring's gap (middle upper to middle lower point) and width (corner to
+    corner; never 0), ``(B,)`` each."""
+    def distance(a, b):
+        return ops.sqrt(ops.sum(ops.square(ring[:, a] - ring[:, b]), axis=-1))
+
+    return distance(15, 5), distance(10, 0) + 1e-6
 
 
 def _corners_x(ring):
