@@ -99,7 +99,8 @@ def test_drawn_interior_is_a_dark_slit_when_narrow_with_tongue_and_teeth_when_wi
         depth = min(0.45 * gap, 0.1 * 56.0)  # as the rig draws the upper teeth
         teeth = np.concatenate([ring[:, :11], ring[:, 10::-1] + np.array([0.0, depth])], axis=1)
         inputs = {"inner_lip": ring, "teeth": (teeth if upper_teeth else teeth - 60.0)
-                  .astype(np.float32), "colours": np.stack([cavity, tooth])[None]}
+                  .astype(np.float32), "colours": np.stack([cavity, tooth])[None],
+                  "displacement": _opened(ring, mouth_ring(48.0, 48.0, 28.0, 0.0))}
         painted, _ = renderer.draw(np.broadcast_to(lip, (1, side, side, 3)).copy(), inputs)
         return np.asarray(painted)[0, :, 48]  # (S, 3)
 
@@ -113,6 +114,46 @@ def test_drawn_interior_is_a_dark_slit_when_narrow_with_tongue_and_teeth_when_wi
     np.testing.assert_allclose(wide[50], 1.72 * cavity, atol=0.01)  # lighter lower down
     assert wide[56].mean() > wide[50].mean() + 0.3  # the lower teeth
     np.testing.assert_array_equal(wide[:8], np.broadcast_to(lip, (8, 3)))  # outside the box
+
+
+def _opened(target, source):
+    """A rig's displacements ``(1, 59, 2)`` that move the inner-lip ring ``source`` to
+    ``target`` (the renderer reads the identity's ring as the target's less these)."""
+    from lipmotion_tf.motion import representation as rep
+
+    displacement = np.zeros((1, rep.NUM_MOTION_POINTS, 2), np.float32)
+    displacement[:, list(rep.INNER_RING_POSITIONS)] = target - source
+    return displacement
+
+
+def test_a_closed_mouth_keeps_its_own_lip_line_until_the_lips_part():
+    """The drawing covers only what opens beyond the identity's own lips: at rest the photo's
+    lip line is left as it is (no dark slit laid along it), and parted by 1 pixel
+    (:data:`PARTING_PIXELS`) or more, the opening is drawn."""
+    from lipmotion_tf.motion.renderer import PARTING_PIXELS, MotionRenderer
+
+    side, lip = 96, np.array([0.6, 0.3, 0.3], np.float32)
+    photo = np.broadcast_to(lip, (1, side, side, 3)).copy()
+    photo[0, 47:49, 24:72] = 0.4 * lip  # its own line between the lips
+    source = mouth_ring(48.0, 48.0, 28.0, 1.5)
+    cavity = 0.22 * lip
+
+    def draw(gap):
+        target = mouth_ring(48.0, 48.0, 28.0, gap)
+        inputs = {"crop": photo, "inner_lip": target, "teeth": target[:, :3],
+                  "displacement": _opened(target, source),
+                  "colours": np.stack([cavity, np.array([0.9, 0.9, 0.85])])[None]
+                  .astype(np.float32)}
+        renderer = MotionRenderer(side, (8, 8, 80, 80), grid_size=32)
+        painted, mask = renderer.draw(photo, inputs)
+        return np.asarray(painted)[0], np.asarray(mask)[0]
+
+    rest, mask = draw(1.5)
+    np.testing.assert_array_equal(rest, photo[0])
+    assert mask.max() == 0.0
+    parted, mask = draw(1.5 + 2.0 * PARTING_PIXELS + 4.0)
+    assert parted[48, 48].mean() < 0.35 * lip.mean()  # the cavity, tongue-lit lower down
+    assert mask[48, 48] == pytest.approx(1.0)
 
 
 def test_an_open_identity_lends_its_own_teeth_and_a_closed_one_changes_nothing():
@@ -133,9 +174,7 @@ def test_an_open_identity_lends_its_own_teeth_and_a_closed_one_changes_nothing()
 
     def render(renderer, source_gap, target_gap):
         source, target = (mouth_ring(48.0, 48.0, 28.0, gap) for gap in (source_gap, target_gap))
-        displacement = np.zeros((1, rep.NUM_MOTION_POINTS, 2), np.float32)
-        displacement[:, list(rep.INNER_RING_POSITIONS)] = target - source
-        inputs = {"crop": crop[None], "displacement": displacement, "inner_lip": target,
+        inputs = {"crop": crop[None], "displacement": _opened(target, source), "inner_lip": target,
                   "teeth": target[:, :3], "colours": np.stack([cavity, white])[None]}
         painted, _ = renderer.draw(np.broadcast_to(lip, (1, side, side, 3)).copy(), inputs)
         return np.asarray(painted)[0, :, 48]

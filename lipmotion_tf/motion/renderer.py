@@ -57,6 +57,9 @@ from lipmotion_tf.motion.warp import (
 #: How far the upper teeth's colour goes from the cavity's towards the teeth's: in frames of
 #: real speech the top of an open mouth, under the upper lip, is its darkest part.
 UPPER_TEETH_LIGHT = 0.35
+#: Over how many pixels of parting (a column's inner-lip span beyond the identity's) the
+#: drawn interior comes in.
+PARTING_PIXELS = 1.0
 
 
 @keras.saving.register_keras_serializable(package="lipmotion_tf")
@@ -207,7 +210,9 @@ class MotionRenderer(keras.layers.Layer):
         corners. Heights inside the mouth are measured in each pixel column between the
         ring's upper and lower contours (:func:`_column_spans`), so the drawing needs only
         the inner-lip ring, the teeth band and the colours: the renderer's inputs (and the
-        exports' signatures) are the same as for a plain cavity. Drawn in the mouth box only.
+        exports' signatures) are the same as for a plain cavity. Drawn in the mouth box only,
+        and only where a column's lips part further than the identity's (fully from
+        :data:`PARTING_PIXELS` further): with no displacement the identity is left as it is.
         """
         size, box = self._size(warped), self._box(inputs)
         top, left, height, width = box
@@ -242,25 +247,38 @@ class MotionRenderer(keras.layers.Layer):
         upper_tooth = cavity + (tooth - cavity) * UPPER_TEETH_LIGHT * ops.clip(
             1.0 - 0.7 * across, 0.0, 1.0)
         drawn = drawn * (1.0 - upper) + upper_tooth * upper
+        # Drawn only where the lips part further than the identity's do: a closed photo at
+        # rest keeps its own lip line (the drawing would lay a dark slit along it). Without
+        # a displacement (the interior's training examples: no identity) all of it.
+        drawn_share = 1.0
+        if "displacement" in inputs:
+            source, x, ceiling0, floor0 = _source_columns(inputs, inner, px)
+            drawn_share = ops.clip(((floor - ceiling) - (floor0 - ceiling0)) / PARTING_PIXELS,
+                                   0.0, 1.0)
         if self.own_interior:
-            own, alpha, share = self.own_interior_pixels(inputs, inner, offset, px, py,
-                                                         ceiling, floor)
-            drawn = drawn * (1.0 - share) + (own * alpha + cavity * (1.0 - alpha)) * share
+            own, alpha, share = self.own_interior_pixels(inputs, source, x, ceiling0, floor0,
+                                                         offset, py, ceiling, floor)
+            drawn_share = drawn_share * (1.0 - share)
+            drawn = drawn * drawn_share + (own * alpha + cavity * (1.0 - alpha)) * share
+            mouth = mouth * (drawn_share + share)
+        else:
+            mouth = mouth * drawn_share
         region = warped[:, top:top + height, left:left + width]
         region = region * (1.0 - mouth) + drawn * mouth
         padding = ((0, 0), (top, size - top - height), (left, size - left - width), (0, 0))
         inside = ops.pad(ops.ones_like(mouth), padding)
         return warped * (1.0 - inside) + ops.pad(region, padding), ops.pad(mouth, padding)
 
-    def own_interior_pixels(self, inputs, inner, offset, px, py, ceiling, floor):
+    def own_interior_pixels(self, inputs, source, x, ceiling0, floor0, offset, py, ceiling,
+                            floor):
         """The identity's own mouth interior moved into the target inner lips over the mouth
         box (``(B, H, W, 3)``), where it covers the target (``(B, H, W, 1)``), and how far
-        the identity's mouth is open (``(B, 1, 1, 1)``, 0-1). ``inner`` is the target ring
-        in mouth-box pixels, ``offset`` the box's ``(left, top)`` in the crop, and the rest
-        :meth:`draw`'s pixel grid and column spans.
+        the identity's mouth is open (``(B, 1, 1, 1)``, 0-1). ``source``, ``x``,
+        ``ceiling0`` and ``floor0``: the identity's ring and columns (:func:`_source_columns`,
+        mouth-box pixels); ``offset``: the box's ``(left, top)`` in the crop; ``py``,
+        ``ceiling``, ``floor``: :meth:`draw`'s rows and the target's column spans.
 
-        The identity's inner-lip ring is the target ring less its displacement. Each target
-        column maps to the identity's column at the same place between the corners. Where
+        Each target column maps to the identity's column at the same place between the corners. Where
         the target opening is narrower than the identity's, the column's inside is squeezed
         into it; where it is wider, the upper half of the identity's inside rides with the
         upper lip and the lower half with the lower lip, as teeth do with their jaws, and
@@ -270,12 +288,6 @@ class MotionRenderer(keras.layers.Layer):
         as it was in proportion as the identity's lips are closed (:data:`~lipmotion_tf.
         motion.representation.OPEN_MOUTH`), and wholly for a closed photo.
         """
-        moved = ops.take(ops.cast(inputs["displacement"], "float32"), INNER_RING_POSITIONS,
-                         axis=1)
-        source = inner - moved
-        (l1, r1), (l0, r0) = _corners_x(inner), _corners_x(source)
-        x = l0 + (px - l1) * (r0 - l0) / ops.maximum(r1 - l1, 1.0)  # (B, 1, W)
-        ceiling0, floor0 = (ops.expand_dims(y, -1) for y in _column_spans(source, x))
         half = (floor0 - ceiling0) / 2.0
         squeeze = ops.maximum((floor0 - ceiling0) / ops.maximum(floor - ceiling, 0.5), 1.0)
         down, up = (py - ceiling) * squeeze, (floor - py) * squeeze
@@ -371,6 +383,19 @@ def _gap_and_width(ring):
 def _corners_x(ring):
     """The ``x`` of an inner-lip ring's two corners, ``(B, 1, 1)`` each."""
     return ops.reshape(ring[:, 0, 0], (-1, 1, 1)), ops.reshape(ring[:, 10, 0], (-1, 1, 1))
+
+
+def _source_columns(inputs, inner, px):
+    """The identity's inner-lip ring (the target ``inner`` ring less its displacement), the
+    identity's column ``x`` (``(B, 1, W)``) at the same place between the corners as each
+    target column ``px``, and the identity ring's spans there (``(B, 1, W, 1)`` each,
+    :func:`_column_spans`)."""
+    moved = ops.take(ops.cast(inputs["displacement"], "float32"), INNER_RING_POSITIONS, axis=1)
+    source = inner - moved
+    (l1, r1), (l0, r0) = _corners_x(inner), _corners_x(source)
+    x = l0 + (px - l1) * (r0 - l0) / ops.maximum(r1 - l1, 1.0)
+    ceiling, floor = (ops.expand_dims(y, -1) for y in _column_spans(source, x))
+    return source, x, ceiling, floor
 
 
 def _column_spans(inner, x):
