@@ -10,9 +10,10 @@ Per frame, at the crop's own (native) resolution:
    bilinearly, and around the mouth (``mouth_box``) as a bicubic sample of the identity's
    smooth part plus its fine detail at the nearest pixel (the texture stays as sharp as the
    photo's);
-3. the mouth interior: inside the target inner-lip polygon, the identity's own teeth where
-   its mouth is open (below), and elsewhere a dark cavity lighter towards the bottom (the
-   tongue), the upper teeth in shadow under the upper lip and, in a wider opening, the
+3. the mouth interior: inside the target inner-lip polygon, where the lips part further
+   than the identity's (a closed mouth at rest keeps its own lip line), the identity's own
+   teeth where its mouth is open (below), and elsewhere a dark cavity lighter towards the
+   bottom (the tongue), the upper teeth in shadow under the upper lip and, in a wider opening, the
    lower teeth (:meth:`MotionRenderer.draw`; the colours come from the identity), blended
    through the polygon's anti-aliased mask, drawn only in ``mouth_box`` (the region the
    mouth can reach) to keep the per-frame cost small; then, with a learned ``interior``
@@ -278,15 +279,16 @@ class MotionRenderer(keras.layers.Layer):
         mouth-box pixels); ``offset``: the box's ``(left, top)`` in the crop; ``py``,
         ``ceiling``, ``floor``: :meth:`draw`'s rows and the target's column spans.
 
-        Each target column maps to the identity's column at the same place between the corners. Where
-        the target opening is narrower than the identity's, the column's inside is squeezed
-        into it; where it is wider, the upper half of the identity's inside rides with the
-        upper lip and the lower half with the lower lip, as teeth do with their jaws, and
-        the gap that opens between them is not covered: :meth:`draw` fills it with the
-        cavity colour, which the rig takes from the darkest part of the identity's open
-        mouth (:func:`~lipmotion_tf.motion.face_rig.interior_colours`). The drawing stays
-        as it was in proportion as the identity's lips are closed (:data:`~lipmotion_tf.
-        motion.representation.OPEN_MOUTH`), and wholly for a closed photo.
+        Each target column maps to the identity's column at the same place between the
+        corners. Where the target opening is narrower than the identity's, the column's
+        inside is squeezed into it; where it is wider, the upper half of the identity's
+        inside rides with the upper lip and the lower half with the lower lip, as teeth do
+        with their jaws, and the gap that opens between them is not covered: :meth:`draw`
+        fills it with the cavity colour, which the rig takes from the darkest part of the
+        identity's open mouth (:func:`~lipmotion_tf.motion.face_rig.interior_colours`). The
+        drawing stays as it was in proportion as the identity's lips are closed
+        (:data:`~lipmotion_tf.motion.representation.OPEN_MOUTH`), and wholly for a closed
+        photo.
         """
         half = (floor0 - ceiling0) / 2.0
         squeeze = ops.maximum((floor0 - ceiling0) / ops.maximum(floor - ceiling, 0.5), 1.0)
