@@ -156,12 +156,28 @@ def test_a_closed_mouth_keeps_its_own_lip_line_until_the_lips_part():
     assert mask[48, 48] == pytest.approx(1.0)
 
 
+def test_the_paint_covers_the_mask_exactly_once():
+    """An identity open by 9% of its width (half its own inside, half the drawing) closing to
+    a narrower target, where the drawing comes in only partly: with the photo, its inside
+    and the drawn colours all one grey, the frame stays that grey (the weights of the warped
+    frame, the own inside and the drawing sum to one)."""
+    from lipmotion_tf.motion.renderer import MotionRenderer
+
+    side, grey = 96, np.full(3, 0.5, np.float32)
+    crop = np.broadcast_to(grey, (1, side, side, 3)).copy()
+    source, target = mouth_ring(48.0, 48.0, 28.0, 5.0), mouth_ring(48.0, 48.0, 28.0, 3.0)
+    inputs = {"crop": crop, "displacement": _opened(target, source), "inner_lip": target,
+              "teeth": target[:, :3], "colours": np.stack([grey, grey])[None]}
+    painted, mask = MotionRenderer(side, (8, 8, 80, 80), grid_size=32).draw(crop, inputs)
+    np.testing.assert_allclose(np.asarray(painted)[0], crop[0], atol=1e-6)
+    assert 0.0 < float(np.asarray(mask).max()) < 1.0  # the drawing's share: none of it
+
+
 def test_an_open_identity_lends_its_own_teeth_and_a_closed_one_changes_nothing():
     """The identity's inside (white teeth over a pink tongue, lips 16 pixels apart) opened to
     30 pixels: the teeth ride with the upper lip, the tongue with the lower, and the cavity
     colour fills the gap between; closed to 8 pixels, both are squeezed in. A closed
     identity is drawn exactly as without its own interior."""
-    from lipmotion_tf.motion import representation as rep
     from lipmotion_tf.motion.renderer import MotionRenderer
 
     side, lip = 96, np.array([0.6, 0.3, 0.3], np.float32)
@@ -174,8 +190,9 @@ def test_an_open_identity_lends_its_own_teeth_and_a_closed_one_changes_nothing()
 
     def render(renderer, source_gap, target_gap):
         source, target = (mouth_ring(48.0, 48.0, 28.0, gap) for gap in (source_gap, target_gap))
-        inputs = {"crop": crop[None], "displacement": _opened(target, source), "inner_lip": target,
-                  "teeth": target[:, :3], "colours": np.stack([cavity, white])[None]}
+        inputs = {"crop": crop[None], "displacement": _opened(target, source),
+                  "inner_lip": target, "teeth": target[:, :3],
+                  "colours": np.stack([cavity, white])[None]}
         painted, _ = renderer.draw(np.broadcast_to(lip, (1, side, side, 3)).copy(), inputs)
         return np.asarray(painted)[0, :, 48]
 

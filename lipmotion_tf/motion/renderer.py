@@ -251,21 +251,21 @@ class MotionRenderer(keras.layers.Layer):
         # Drawn only where the lips part further than the identity's do: a closed photo at
         # rest keeps its own lip line (the drawing would lay a dark slit along it). Without
         # a displacement (the interior's training examples: no identity) all of it.
-        drawn_share = 1.0
+        # The paint is premultiplied by how much of the mask it covers (``cover``).
+        cover = 1.0
         if "displacement" in inputs:
             source, x, ceiling0, floor0 = _source_columns(inputs, inner, px)
-            drawn_share = ops.clip(((floor - ceiling) - (floor0 - ceiling0)) / PARTING_PIXELS,
-                                   0.0, 1.0)
+            cover = ops.clip(((floor - ceiling) - (floor0 - ceiling0)) / PARTING_PIXELS,
+                             0.0, 1.0)
+        paint = drawn * cover
         if self.own_interior:
             own, alpha, share = self.own_interior_pixels(inputs, source, x, ceiling0, floor0,
                                                          offset, py, ceiling, floor)
-            drawn_share = drawn_share * (1.0 - share)
-            drawn = drawn * drawn_share + (own * alpha + cavity * (1.0 - alpha)) * share
-            mouth = mouth * (drawn_share + share)
-        else:
-            mouth = mouth * drawn_share
+            paint = paint * (1.0 - share) + (own * alpha + cavity * (1.0 - alpha)) * share
+            cover = cover * (1.0 - share) + share
         region = warped[:, top:top + height, left:left + width]
-        region = region * (1.0 - mouth) + drawn * mouth
+        region = region * (1.0 - mouth * cover) + paint * mouth
+        mouth = mouth * cover
         padding = ((0, 0), (top, size - top - height), (left, size - left - width), (0, 0))
         inside = ops.pad(ops.ones_like(mouth), padding)
         return warped * (1.0 - inside) + ops.pad(region, padding), ops.pad(mouth, padding)
