@@ -261,6 +261,48 @@ def test_frequency_warp_moves_formants_and_draws_windows_within_its_range():
         MotionDataConfig(frequency_warp=0.5).validate()
 
 
+def test_tempo_and_babble_keep_speech_and_motion_together():
+    """data.tempo resamples a window's speech and motion along one time axis (a ramp stays
+    a ramp); data.babble adds another voice in power, ``snr`` dB below; both are bounded."""
+    from lipmotion_tf.config import AudioConfig
+    from lipmotion_tf.errors import ConfigError
+    from lipmotion_tf.motion.config import MotionDataConfig
+    from lipmotion_tf.motion.dataset import MotionSequence, WindowSampler, mixed, retimed
+
+    audio = AudioConfig()
+    m = audio.mel_frames_per_frame
+    ramp = np.arange(4 * m, dtype=np.float32)[:, None].repeat(3, axis=1)
+    motion = np.arange(4, dtype=np.float32)[:, None, None].repeat(2, axis=2)
+    same = retimed(ramp, motion, 4)
+    np.testing.assert_array_equal(same[0], ramp)
+    np.testing.assert_array_equal(same[1], motion)
+    slow_mel, slow_motion = retimed(ramp, motion, 8)
+    assert slow_mel.shape == (8 * m, 3) and slow_motion.shape == (8, 1, 2)
+    np.testing.assert_allclose(np.diff(slow_motion[1:-1, 0, 0]), 0.5, atol=1e-6)
+    np.testing.assert_allclose(np.diff(slow_mel[1:-1, 0]), 0.5, atol=1e-6)
+
+    speech = np.full((8, 3), -30.0, np.float32)
+    np.testing.assert_allclose(mixed(speech, speech - 50.0, 0.0), speech + 10 * np.log10(2),
+                               atol=1e-3)
+    np.testing.assert_allclose(mixed(speech, speech, 40.0), speech, atol=1e-3)
+
+    frames = 40
+    rng = np.random.default_rng(0)
+    sequences = [MotionSequence(f"c{i}", "g", rng.normal(-40, 5, (m * frames, audio.n_mels))
+                                .astype(np.float32), np.zeros((59, 2), np.float32),
+                                rng.normal(size=(frames, 59, 2)).astype(np.float32),
+                                np.ones(frames, bool)) for i in range(2)]
+    sampler = WindowSampler(sequences, 20, audio, seed=1, tempo=0.2, babble=1.0)
+    for _ in range(5):
+        log_mel, _, window, _ = sampler.sample()
+        assert log_mel.shape == (20 * m, audio.n_mels) and window.shape == (20, 59, 2)
+    for key, value in (("tempo", 0.5), ("babble", 1.5)):
+        with pytest.raises(ConfigError, match=f"data.{key}"):
+            MotionDataConfig(**{key: value}).validate()
+    with pytest.raises(ConfigError, match="data.tempo and data.context"):
+        MotionDataConfig(tempo=0.1, context=4).validate()
+
+
 def test_motion_config_errors_name_the_key(tmp_path):
     from lipmotion_tf.config import load_config
     from lipmotion_tf.errors import ConfigError

@@ -213,7 +213,8 @@ def adapt_motion(videos, out_dir, minutes: float = 5.0, checkpoint=None, holdout
                             seed=config.seed, spec_augment=config.data.spec_augment,
                             amplitude_reference=amplitude_reference(config),
                             context=config.data.context,
-                            frequency_warp=config.data.frequency_warp)
+                            frequency_warp=config.data.frequency_warp,
+                            tempo=config.data.tempo, babble=config.data.babble)
     dataset = sampler.dataset(batch_size)
     keras.utils.set_random_seed(config.seed)
     trainer = build_trainer(config, next(iter(dataset)))

@@ -155,6 +155,11 @@ class MotionDataConfig:
         frequency_warp: scale each training window's frequencies by a random factor within
             ``1 +- frequency_warp`` (vocal tract length perturbation: people's formants differ
             with their vocal tract's length; 0: none).
+        tempo: draw each training window from ``1 +- tempo`` times its length of speech and
+            motion, resampled together (speed perturbation: people speak at different
+            rates; 0: none; not with ``context``).
+        babble: share of training windows with another clip's speech mixed in, 5-25 dB
+            below it (interviews and news have voices in the background; 0: none).
     """
 
     window: int = 28
@@ -167,8 +172,16 @@ class MotionDataConfig:
     rest_fraction: float = 0.1
     context: int = 0
     frequency_warp: float = 0.0
+    tempo: float = 0.0
+    babble: float = 0.0
 
     def validate(self) -> None:
+        if not 0 <= self.tempo <= 0.3:
+            raise ConfigError(f"data.tempo must be within 0..0.3, got {self.tempo}")
+        if self.tempo > 0 and self.context > 0:
+            raise ConfigError("data.tempo and data.context cannot be used together")
+        if not 0 <= self.babble <= 1:
+            raise ConfigError(f"data.babble must be within 0..1, got {self.babble}")
         if not 0 <= self.frequency_warp <= 0.3:
             raise ConfigError(
                 f"data.frequency_warp must be within 0..0.3, got {self.frequency_warp}")

@@ -119,6 +119,36 @@ def window_at(sequence: MotionSequence, start: int, window: int, mel_frames_per_
     return log_mel, sequence.rest, sequence.motion[start:end]
 
 
+#: Speech-to-babble ratios of :func:`mixed` windows, dB.
+BABBLE_SNR_DB = (5.0, 25.0)
+
+
+def retimed(log_mel: np.ndarray, motion: np.ndarray, frames: int):
+    """A window's log-mel ``(m * T, M)`` and motion ``(T, P, 2)`` resampled together to
+    ``frames`` video frames (linear in time): the same speech, faster or slower, with the
+    mouth moving at its pace (speed perturbation)."""
+    def resample(values, count):
+        source = np.clip((np.arange(count) + 0.5) * len(values) / count - 0.5,
+                         0.0, len(values) - 1.0)
+        low = np.minimum(np.floor(source).astype(int), len(values) - 2)
+        share = (source - low).reshape((-1,) + (1,) * (values.ndim - 1)).astype(np.float32)
+        return values[low] * (1.0 - share) + values[low + 1] * share
+
+    per_frame = len(log_mel) // len(motion)
+    return resample(log_mel, frames * per_frame), resample(motion, frames)
+
+
+def mixed(log_mel: np.ndarray, other: np.ndarray, snr_db: float) -> np.ndarray:
+    """``log_mel`` (dB) with ``other`` added in power, ``snr_db`` below it on average:
+    another person talking over the speech."""
+    def level(values):
+        return 10.0 * np.log10(np.mean(np.power(10.0, values / 10.0)) + 1e-12)
+
+    offset = level(log_mel) - level(other) - snr_db
+    power = np.power(10.0, log_mel / 10.0) + np.power(10.0, (other + offset) / 10.0)
+    return (10.0 * np.log10(power + 1e-12)).astype(np.float32)
+
+
 def quiet_log_mel(frames: int, config, rng: np.random.Generator) -> np.ndarray:
     """The log-mel of a recording with no voice: low noise with a random spectral tilt."""
     mels = config.n_mels
@@ -159,13 +189,19 @@ class WindowSampler:
         context: frames of speech on each side of each window's log-mel (:func:`window_at`).
         frequency_warp: each window's frequency axis is scaled by a random factor within
             ``1 +- frequency_warp`` (:func:`warp_frequencies`); 0: none.
+        tempo: each window is drawn from ``window`` times a random factor within
+            ``1 +- tempo`` frames of its clip, speech and motion resampled together to
+            ``window`` frames (:func:`retimed`); 0: none.
+        babble: share of windows with another clip's speech mixed in (:func:`mixed`).
     """
 
     def __init__(self, sequences, window: int, audio, group_weights=None,
                  still_fraction: float = 0.0, seed: int = 0, spec_augment: bool = False,
                  amplitude_reference: float | None = None, context: int = 0,
-                 frequency_warp: float = 0.0):
+                 frequency_warp: float = 0.0, tempo: float = 0.0, babble: float = 0.0):
         self.window = int(window)
+        self.tempo = float(tempo)
+        self.babble = float(babble)
         self.frequency_warp = float(frequency_warp)
         self.band_hz = (mel_centres(audio.n_mels, audio.fmin, audio.fmax)
                         if self.frequency_warp > 0 else None)
@@ -214,20 +250,39 @@ class WindowSampler:
         group = self.names[self.rng.choice(len(self.names), p=self.group_probability)]
         clips = self.groups[group]
         sequence = clips[self.rng.choice(len(clips), p=self.clip_probability[group])]
-        start = int(self.rng.integers(0, sequence.num_frames - self.window + 1))
-        log_mel, rest, motion = self.window_at(sequence, start)
+        span = self.window
+        if self.tempo > 0:
+            factor = self.rng.uniform(1.0 - self.tempo, 1.0 + self.tempo)
+            span = min(sequence.num_frames, max(2, int(round(self.window * factor))))
+        start = int(self.rng.integers(0, sequence.num_frames - span + 1))
+        log_mel, rest, motion = window_at(sequence, start, span,
+                                          self.audio.mel_frames_per_frame, self.context)
+        if span != self.window:
+            log_mel, motion = retimed(log_mel, motion, self.window)
         amplitude = self.amplitudes.get(id(sequence), 0.0)
         if self.rng.random() < self.still_fraction:
             log_mel = quiet_log_mel(self.window + 2 * self.context, self.audio, self.rng)
             motion = np.zeros_like(motion)
             amplitude = float(self.rng.uniform(-1.0, 1.0)) if self.amplitudes else 0.0
         else:
+            if self.rng.random() < self.babble:
+                log_mel = mixed(log_mel, self.other_speech(len(log_mel)),
+                                self.rng.uniform(*BABBLE_SNR_DB))
             if self.frequency_warp > 0:
                 factor = self.rng.uniform(1.0 - self.frequency_warp, 1.0 + self.frequency_warp)
                 log_mel = warp_frequencies(log_mel, self.band_hz, factor)
             if self.spec_augment:
                 log_mel = self.masked(log_mel)
         return log_mel, rest, motion, amplitude
+
+    def other_speech(self, steps: int) -> np.ndarray:
+        """``steps`` log-mel frames of a random clip's speech (any group)."""
+        clips = self.groups[self.names[self.rng.choice(len(self.names))]]
+        log_mel = clips[self.rng.choice(len(clips))].log_mel
+        if len(log_mel) < steps:
+            return np.pad(log_mel, ((0, steps - len(log_mel)), (0, 0)), mode="wrap")
+        start = int(self.rng.integers(0, len(log_mel) - steps + 1))
+        return log_mel[start:start + steps]
 
     def masked(self, log_mel: np.ndarray) -> np.ndarray:
         """SpecAugment-style masks: two bands of up to 1/8 of the mels, two spans of up to

@@ -136,7 +136,8 @@ def train_motion(config: MotionExperimentConfig, data_dir: str | Path, output_di
                             config.data.still_fraction, seed=config.seed,
                             spec_augment=config.data.spec_augment,
                             amplitude_reference=reference, context=config.data.context,
-                            frequency_warp=config.data.frequency_warp)
+                            frequency_warp=config.data.frequency_warp,
+                            tempo=config.data.tempo, babble=config.data.babble)
     # Written once the data is known good: a refused run leaves no folder behind.
     output_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, saved)
