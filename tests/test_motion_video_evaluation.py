@@ -39,8 +39,22 @@ def test_evaluate_a_video_folder_runs_the_motion_model(videos, tiny_motion_check
     assert summary["still"]["motion_ratio"] < summary["generated"]["motion_ratio"]
     # The tiny model moves the mouth: its frames are not the still photo's.
     assert report["summary"]["generated"]["psnr"] != report["summary"]["still"]["psnr"]
+    # Held still, the photo keeps its colours but for the encoding.
+    assert 0 <= summary["still"]["colour_shift"] < 3
     assert (out / "contact_sheet.png").stat().st_size > 0
     assert "opening ratio" in (out / "report.md").read_text()
+    assert "colour shift (worst)" in (out / "report.md").read_text()
+
+
+def test_the_summary_pools_each_measure_as_its_target_reads():
+    """Means, the ratios' medians, and the colour shift's worst clip (a bound for every clip)."""
+    from lipmotion_tf.motion.video_evaluation import MEASURES, summarise
+
+    clips = [{method: {measure: float(value) for measure in MEASURES}
+              for method in ("generated", "still")} for value in (1, 2, 6)]
+    summary = summarise(clips)["generated"]
+    assert summary["lmd"] == 3.0 and summary["opening_ratio"] == 2.0
+    assert summary["colour_shift"] == 6.0
 
 
 def test_evaluate_without_a_face_anywhere_is_one_line(videos, tiny_motion_checkpoint, tmp_path,

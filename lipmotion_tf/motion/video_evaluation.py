@@ -14,7 +14,11 @@ square mouth-and-jaw region the renderer works in (at the video's own resolution
   video moves against the real one's (std of the opening, frame-to-frame lip movement),
   as the face mesh sees the pixels: the motion model's amplitude after rendering;
 * ``sharpness``: variance of the Laplacian of the lips' box, generated over real (median);
-* ``colour``: mean absolute difference of the region's mean colour (0-255) from the real one.
+* ``colour``: mean absolute difference of the region's mean colour (0-255) from the real one;
+* ``colour_shift``: the largest difference over R, G and B between the mean colour of the
+  region's frames and that of the photo's region, in grey levels (does the method keep the
+  given colours? :func:`~lipmotion_tf.evaluation.clip_measures.colour_shift`, as for the
+  paper's model); summarised by the worst clip.
 
 The baseline ``still`` is the photo held still (the same encoding). Writes OUT/report.json,
 OUT/report.md and OUT/contact_sheet.png (the real, generated and still region of a few frames
@@ -35,10 +39,12 @@ METHODS = ("generated", "still")
 #: Longer videos are skipped: a clip and its two renderings are held in memory.
 MAX_SECONDS = 60.0
 MEASURES = ("lmd", "sync", "opening_ratio", "motion_ratio", "psnr", "ssim", "sharpness",
-            "colour")
+            "colour", "colour_shift")
 #: Summarised by the median over clips (a still mouth's ratios are near 0, a few clips whose
 #: real mouth barely moves would dominate a mean).
 MEDIAN_MEASURES = ("opening_ratio", "motion_ratio")
+#: Summarised by the worst clip: a bound that every clip must keep.
+WORST_MEASURES = ("colour_shift",)
 
 
 def lips_region(mesh: np.ndarray) -> tuple[slice, slice]:
@@ -82,6 +88,7 @@ def measure_clip(pipeline, video: Path, work: Path) -> tuple[dict, dict]:
     ``example`` holds the regions the contact sheet shows."""
     from lipmotion_tf.audio.loader import load_audio
     from lipmotion_tf.errors import InputError
+    from lipmotion_tf.evaluation.clip_measures import colour_shift
     from lipmotion_tf.evaluation.dub_measures import dub_source, measure_frames
     from lipmotion_tf.generate.mp4_writer import write_frames
     from lipmotion_tf.metrics.ssim_psnr import psnr, ssim
@@ -109,6 +116,7 @@ def measure_clip(pipeline, video: Path, work: Path) -> tuple[dict, dict]:
         return np.stack([f[y0:y0 + side, x0:x0 + side] for f in frames])
 
     truth = region(real)
+    photo = region(real[:1])[0]
     real_sharpness = np.array([laplacian_variance(f[lips]) for f in real])
     results, example = {}, {"real": truth}
     for method, frames in made.items():
@@ -126,6 +134,7 @@ def measure_clip(pipeline, video: Path, work: Path) -> tuple[dict, dict]:
             "sharpness": float(np.median(np.asarray(sharp) / np.maximum(real_sharpness, 1e-6))),
             "colour": float(np.abs(crops.reshape(-1, 3).mean(0) - truth.reshape(-1, 3).mean(0))
                             .mean()),
+            "colour_shift": colour_shift(crops, photo),
         }
         example[method] = crops
     return results, example
@@ -153,10 +162,13 @@ def contact_sheet(examples, path: Path, frames: int = 6, tile: int = 96) -> None
 
 
 def summarise(clips) -> dict:
-    """``{method: {measure: value}}`` over clips' results: the mean, the ratios' median."""
+    """``{method: {measure: value}}`` over clips' results: the mean, the ratios' median,
+    the colour shift's worst clip."""
     def over(method, measure):
         values = [c[method][measure] for c in clips]
-        return float((np.nanmedian if measure in MEDIAN_MEASURES else np.nanmean)(values))
+        pool = (np.nanmedian if measure in MEDIAN_MEASURES
+                else np.nanmax if measure in WORST_MEASURES else np.nanmean)
+        return float(pool(values))
 
     return {method: {measure: over(method, measure) for measure in MEASURES}
             for method in METHODS}
@@ -169,7 +181,8 @@ def table(summary: dict, folders: dict | None = None) -> str:
                                     for name, group in (folders or {}).items()]
     first = "| folder | videos " if folders else ""
     lines = [f"{first}| method | LMD | sync | opening ratio | motion ratio | PSNR | SSIM "
-             f"| sharpness | colour |", "|---" * (11 if folders else 9) + "|"]
+             f"| sharpness | colour | colour shift (worst) |",
+             "|---" * (12 if folders else 10) + "|"]
     for folder, count, values in rows:
         for method in METHODS:
             v = values[method]
@@ -177,7 +190,7 @@ def table(summary: dict, folders: dict | None = None) -> str:
             lines.append(f"{start}| {method} | {v['lmd']:.3f} | {v['sync']:.3f} | "
                          f"{v['opening_ratio']:.2f} | {v['motion_ratio']:.2f} | "
                          f"{v['psnr']:.2f} | {v['ssim']:.3f} | {v['sharpness']:.2f} | "
-                         f"{v['colour']:.2f} |")
+                         f"{v['colour']:.2f} | {v['colour_shift']:.2f} |")
     return "\n".join(lines)
 
 
