@@ -199,6 +199,8 @@ class WindowSampler:
                  still_fraction: float = 0.0, seed: int = 0, spec_augment: bool = False,
                  amplitude_reference: float | None = None, context: int = 0,
                  frequency_warp: float = 0.0, tempo: float = 0.0, babble: float = 0.0):
+        if tempo > 0 and context > 0:
+            raise ValueError("tempo and context cannot be used together")
         self.window = int(window)
         self.tempo = float(tempo)
         self.babble = float(babble)
@@ -238,11 +240,6 @@ class WindowSampler:
         """One line per group: its clips and share of windows."""
         return ", ".join(f"{g} {len(self.groups[g])} clips {p:.0%}"
                          for g, p in zip(self.names, self.group_probability))
-
-    def window_at(self, sequence: MotionSequence, start: int):
-        """The window of ``sequence`` starting at frame ``start``."""
-        return window_at(sequence, start, self.window, self.audio.mel_frames_per_frame,
-                         self.context)
 
     def sample(self):
         """One random window ``(log_mel, rest, motion, amplitude)`` (amplitude 0 without
