@@ -349,6 +349,41 @@ def test_face_too_small_is_refused_with_the_sizes(tmp_path):
         FaceRig.from_image(np.ascontiguousarray(small))
 
 
+def _turned(mesh: np.ndarray, degrees: float) -> np.ndarray:
+    """A face mesh (pixels, with depth) turned about the vertical axis through its middle."""
+    angle, centre = np.radians(degrees), mesh.mean(axis=0)
+    offset, turned = mesh - centre, mesh.copy()
+    turned[:, 0] = centre[0] + offset[:, 0] * np.cos(angle) + offset[:, 2] * np.sin(angle)
+    turned[:, 2] = centre[2] - offset[:, 0] * np.sin(angle) + offset[:, 2] * np.cos(angle)
+    return turned
+
+
+def test_a_face_turned_from_the_camera_is_noted(tiny_motion_checkpoint, tmp_path, capsys,
+                                                monkeypatch):
+    """The rig measures how far the face turns (the bundled photo is near frontal); past
+    TURN_LIMIT, `generate` says so on stderr and still renders."""
+    from lipmotion_tf.motion import face_rig
+    from lipmotion_tf.motion.render import render_motion_video
+    from lipmotion_tf.video.image_io import read_image
+
+    image = read_image(SAMPLES / "face.jpg")
+    frontal = face_rig.FaceRig.from_image(image)
+    assert frontal.turn < 10 and frontal.turn_note() is None
+    turned = face_rig.FaceRig.from_image(image, mesh=_turned(frontal.mesh, 60))
+    assert 50 < turned.turn < 65 and face_rig.TURN_LIMIT < turned.turn
+    assert f"{turned.turn:.0f} degrees" in turned.turn_note("me.jpg")
+
+    build = face_rig.FaceRig.from_image.__func__
+    monkeypatch.setattr(face_rig.FaceRig, "from_image", classmethod(
+        lambda cls, photo, **kwargs: build(cls, photo, mesh=turned.mesh, **kwargs)))
+    output = tmp_path / "turned.mp4"
+    render_motion_video(SAMPLES / "speech.flac", image, output,
+                        checkpoint=tiny_motion_checkpoint, source="me.jpg", progress=False)
+    note = [line for line in capsys.readouterr().err.splitlines() if "turned" in line]
+    assert len(note) == 1 and note[0].startswith("lipmotion generate: the face in me.jpg")
+    assert output.stat().st_size > 0
+
+
 def _lipmotion(*args, cwd=REPO_ROOT):
     return subprocess.run([sys.executable, "-m", "lipmotion_tf.cli.main", *map(str, args)],
                           capture_output=True, text=True, cwd=cwd, timeout=600)
@@ -364,6 +399,7 @@ def test_generate_motion_and_paper_in_fresh_processes(tiny_motion_checkpoint, tm
     done = _lipmotion("generate", "--model", "motion", "--checkpoint", tiny_motion_checkpoint,
                       "-o", motion)
     assert done.returncode == 0, done.stderr[-2000:]
+    assert "turned" not in done.stderr  # the bundled photo faces the camera
     with av.open(str(motion)) as container:
         stream = container.streams.video[0]
         assert (stream.width, stream.height) == (width + width % 2, height + height % 2)

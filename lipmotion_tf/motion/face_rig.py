@@ -31,6 +31,10 @@ ANCHOR_INDICES = (1, 2, 4, 5, 98, 327, 129, 358, 64, 294, 50, 280, 116, 345, 123
 #: reads the rendered mouth as it read the real one
 #: (``benchmarks/renderer_fidelity.py --reenact``; docs/experiments.md).
 DRAW_GAIN = 1.5
+#: Degrees a face may turn left or right from the camera before ``generate`` says that it may
+#: render badly: the warp and the drawn mouth are made for faces seen from the front, and on a
+#: face in profile the lips tear (docs/motion-model-card.md).
+TURN_LIMIT = 45.0
 #: Besides the moving points, the crop reaches up to the nose base.
 CROP_INDICES = (2, 98, 327)
 #: The smallest crop the renderer accepts, in pixels.
@@ -61,6 +65,8 @@ class FaceRig:
         mouth_box: ``(top, left, height, width)`` in crop pixels that the inner lips can
             reach: the rest lips' box, widened by 15% of the mouth width at the sides, 30%
             above and 80% below.
+        turn: how far the face is turned left or right from the camera, degrees (from the
+            pose fit on the face mesh's rigid points).
     """
 
     image: np.ndarray
@@ -74,6 +80,7 @@ class FaceRig:
     colours: np.ndarray
     grid_size: int
     mouth_box: tuple[int, int, int, int]
+    turn: float = 0.0
 
     @classmethod
     def from_image(cls, image: np.ndarray, mesh: np.ndarray | None = None,
@@ -142,10 +149,23 @@ class FaceRig:
                                        moving[list(rep.INNER_RING_POSITIONS)])
         if mouth_box is None:
             mouth_box = lips_box(moving[:40], mouth_width, side)
+        # The fit's rotation takes the face to the frontal template: its bottom row holds how
+        # far the face's forward axis swings sideways.
+        rotation = frontal.rotation[0]
+        turn = float(np.degrees(np.arctan2(abs(rotation[2, 0]), abs(rotation[2, 2]))))
         return cls(image=image, mesh=mesh, transform=transform, rest=rest,
                    origin=(x0, y0), crop_size=side, controls=controls, basis=basis,
                    colours=np.asarray(colours, np.float32), grid_size=grid_size,
-                   mouth_box=tuple(int(v) for v in mouth_box))
+                   mouth_box=tuple(int(v) for v in mouth_box), turn=turn)
+
+    def turn_note(self, source: str = "the photo") -> str | None:
+        """A sentence for a face turned further than :data:`TURN_LIMIT`, else None."""
+        if self.turn <= TURN_LIMIT:
+            return None
+        return (f"the face in {source} is turned about {self.turn:.0f} degrees from the "
+                "camera; the renderer is made for faces seen from the front, and one turned "
+                f"further than {TURN_LIMIT:.0f} degrees can tear the lips (a more frontal "
+                "photo works better)")
 
     def renderer(self, **kwargs):
         """The :class:`~lipmotion_tf.motion.renderer.MotionRenderer` for this rig's crop."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,9 @@ def render_motion_video(audio_path, image: np.ndarray, output, checkpoint=None,
     waveform = pipeline.check_speech(load_audio(speech, sample_rate, max_duration), sample_rate,
                                      source=str(speech))
     rig = FaceRig.from_image(image, source=source)
+    note = rig.turn_note(source)
+    if note is not None:
+        print(f"lipmotion generate: {note}", file=sys.stderr)
     motion = (video_motion(motion_from, pipeline.config) if motion_from is not None
               else pipeline.motion(waveform, sample_rate, rig.rest_motion_input))
     x0, y0 = rig.origin
