@@ -362,6 +362,7 @@ def test_a_face_turned_from_the_camera_is_noted(tiny_motion_checkpoint, tmp_path
                                                 monkeypatch):
     """The rig measures how far the face turns (the bundled photo is near frontal); past
     TURN_LIMIT, `generate` says so on stderr and still renders."""
+    from lipmotion_tf.cli.main import main
     from lipmotion_tf.motion import face_rig
     from lipmotion_tf.motion.render import render_motion_video
     from lipmotion_tf.video.image_io import read_image
@@ -377,11 +378,19 @@ def test_a_face_turned_from_the_camera_is_noted(tiny_motion_checkpoint, tmp_path
     monkeypatch.setattr(face_rig.FaceRig, "from_image", classmethod(
         lambda cls, photo, **kwargs: build(cls, photo, mesh=turned.mesh, **kwargs)))
     output = tmp_path / "turned.mp4"
+    notes = []
     render_motion_video(SAMPLES / "speech.flac", image, output,
-                        checkpoint=tiny_motion_checkpoint, source="me.jpg", progress=False)
-    note = [line for line in capsys.readouterr().err.splitlines() if "turned" in line]
-    assert len(note) == 1 and note[0].startswith("lipmotion generate: the face in me.jpg")
+                        checkpoint=tiny_motion_checkpoint, source="me.jpg", progress=False,
+                        on_note=notes.append)
+    assert notes == [turned.turn_note("me.jpg")]
     assert output.stat().st_size > 0
+    photo = SAMPLES / "face.jpg"
+    again = tmp_path / "again.mp4"
+    assert main(["generate", "--image", str(photo), "--audio", str(SAMPLES / "speech.flac"),
+                 "--checkpoint", str(tiny_motion_checkpoint), "-o", str(again)]) == 0
+    note = [line for line in capsys.readouterr().err.splitlines() if "turned" in line]
+    assert len(note) == 1 and note[0].startswith(f"lipmotion generate: the face in {photo}")
+    assert again.stat().st_size > 0
 
 
 def _lipmotion(*args, cwd=REPO_ROOT):

@@ -63,18 +63,22 @@ def add_arguments(parser) -> None:
     add_generation_options(parser)
 
 
-def read_photo(path, max_size: int):
-    """The photo at ``path``, scaled down to ``max_size`` on its long side (a note says so)."""
+def note(text: str) -> None:
+    """A line on stderr about the inputs that does not stop the command."""
     import sys
 
+    print(f"lipmotion generate: {text}", file=sys.stderr)
+
+
+def read_photo(path, max_size: int):
+    """The photo at ``path``, scaled down to ``max_size`` on its long side (a note says so)."""
     from lipmotion_tf.video.image_io import read_image, scaled_to
 
     image = read_image(path)
     scaled = scaled_to(image, max_size)
     if scaled is not image:
-        print(f"lipmotion generate: {path} is {image.shape[1]}x{image.shape[0]} pixels: "
-              f"scaled to {scaled.shape[1]}x{scaled.shape[0]} (--max-size {max_size}; 0 keeps "
-              "its size)", file=sys.stderr)
+        note(f"{path} is {image.shape[1]}x{image.shape[0]} pixels: scaled to "
+             f"{scaled.shape[1]}x{scaled.shape[0]} (--max-size {max_size}; 0 keeps its size)")
     return scaled
 
 
@@ -113,7 +117,7 @@ def run(args) -> int:
                                 layout=args.layout or "face", size=args.size,
                                 batch_size=args.batch_size, max_duration=args.max_duration,
                                 source=str(args.image), motion_from=args.motion_from,
-                                amplitude=amplitude, interior=args.interior)
+                                amplitude=amplitude, interior=args.interior, on_note=note)
         print(f"wrote {args.output}")
         return 0
     with terminate_as_interrupt():

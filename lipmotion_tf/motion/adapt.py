@@ -209,12 +209,8 @@ def adapt_motion(videos, out_dir, minutes: float = 5.0, checkpoint=None, holdout
     if budget < 10.0:
         raise InputError(f"--minutes {minutes:g} leaves {max(budget, 0):.0f} s to train after "
                          "tracking the video; give more time")
-    sampler = WindowSampler(train, window, config.audio, None, config.data.still_fraction,
-                            seed=config.seed, spec_augment=config.data.spec_augment,
-                            amplitude_reference=amplitude_reference(config),
-                            context=config.data.context,
-                            frequency_warp=config.data.frequency_warp,
-                            tempo=config.data.tempo, babble=config.data.babble)
+    sampler = WindowSampler.from_config(train, config, amplitude_reference(config),
+                                        window=window, weighted=False)
     dataset = sampler.dataset(batch_size)
     keras.utils.set_random_seed(config.seed)
     trainer = build_trainer(config, next(iter(dataset)))

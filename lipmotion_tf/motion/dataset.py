@@ -130,9 +130,7 @@ def retimed(log_mel: np.ndarray, motion: np.ndarray, frames: int):
     def resample(values, count):
         source = np.clip((np.arange(count) + 0.5) * len(values) / count - 0.5,
                          0.0, len(values) - 1.0)
-        low = np.minimum(np.floor(source).astype(int), len(values) - 2)
-        share = (source - low).reshape((-1,) + (1,) * (values.ndim - 1)).astype(np.float32)
-        return values[low] * (1.0 - share) + values[low + 1] * share
+        return linear_at(values, source, axis=0)
 
     per_frame = len(log_mel) // len(motion)
     return resample(log_mel, frames * per_frame), resample(motion, frames)
@@ -168,9 +166,18 @@ def warp_frequencies(log_mel: np.ndarray, band_hz: np.ndarray, factor: float) ->
     apart by them.
     """
     source = np.interp(band_hz / factor, band_hz, np.arange(len(band_hz), dtype=np.float64))
-    low = np.minimum(np.floor(source).astype(int), len(band_hz) - 2)
+    return linear_at(log_mel, source, axis=1)
+
+
+def linear_at(values: np.ndarray, source: np.ndarray, axis: int) -> np.ndarray:
+    """``values`` at fractional positions ``source`` (within 0..n-1) along ``axis``, linearly
+    interpolated between its neighbouring entries."""
+    size = values.shape[axis]
+    low = np.minimum(np.floor(source).astype(int), size - 2)
     share = (source - low).astype(np.float32)
-    return log_mel[:, low] * (1.0 - share) + log_mel[:, low + 1] * share
+    share = share.reshape((-1,) + (1,) * (values.ndim - 1 - axis))
+    return (np.take(values, low, axis=axis) * (1.0 - share)
+            + np.take(values, low + 1, axis=axis) * share)
 
 
 class WindowSampler:
@@ -235,6 +242,19 @@ class WindowSampler:
         self.amplitudes = {} if amplitude_reference is None else {
             id(s): speaking_amplitude(s.rest, s.motion, amplitude_reference)
             for clips in groups.values() for s in clips}
+
+    @classmethod
+    def from_config(cls, sequences, config, amplitude_reference: float | None,
+                    window: int | None = None, weighted: bool = True) -> "WindowSampler":
+        """The sampler a motion experiment ``config`` describes (``config.data``, the audio
+        settings and seed); ``window`` instead of ``data.window``; ``weighted=False`` draws
+        from every group in proportion to its frames (one person's videos)."""
+        data = config.data
+        return cls(sequences, data.window if window is None else window, config.audio,
+                   data.group_weights if weighted else None, data.still_fraction,
+                   seed=config.seed, spec_augment=data.spec_augment,
+                   amplitude_reference=amplitude_reference, context=data.context,
+                   frequency_warp=data.frequency_warp, tempo=data.tempo, babble=data.babble)
 
     def describe(self) -> str:
         """One line per group: its clips and share of windows."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,8 @@ def render_motion_video(audio_path, image: np.ndarray, output, checkpoint=None,
                         layout: str = "face", size: int = 256, batch_size: int = 8,
                         max_duration: float = DEFAULT_MAX_DURATION, progress: bool = True,
                         source: str = "the image", motion_from=None,
-                        amplitude: float | None = None, interior: str = "auto") -> int:
+                        amplitude: float | None = None, interior: str = "auto",
+                        on_note=None) -> int:
     """Writes ``output`` (H.264 + AAC) and returns the number of frames written.
 
     Layouts: ``face`` the whole photo at its own size (default); ``lips`` the rendered mouth
@@ -28,7 +28,8 @@ def render_motion_video(audio_path, image: np.ndarray, output, checkpoint=None,
     With ``motion_from`` (a video of someone speaking) the photo follows that person's lip
     motion, read from the video's landmarks (no audio model), and the video's sound is muxed
     in; ``audio_path`` is not read. ``amplitude``: the speaker's, for a model that reads it
-    (None: a typical speaker's).
+    (None: a typical speaker's). ``on_note``: called with a sentence about the photo that does
+    not stop the rendering (a face turned far from the camera: :meth:`FaceRig.turn_note`).
 
     Raises:
         InputError, NoFaceError: bad inputs, each named in one line, before anything is written.
@@ -57,8 +58,8 @@ def render_motion_video(audio_path, image: np.ndarray, output, checkpoint=None,
                                      source=str(speech))
     rig = FaceRig.from_image(image, source=source)
     note = rig.turn_note(source)
-    if note is not None:
-        print(f"lipmotion generate: {note}", file=sys.stderr)
+    if note is not None and on_note is not None:
+        on_note(note)
     motion = (video_motion(motion_from, pipeline.config) if motion_from is not None
               else pipeline.motion(waveform, sample_rate, rig.rest_motion_input))
     x0, y0 = rig.origin

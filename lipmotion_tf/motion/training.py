@@ -132,12 +132,7 @@ def train_motion(config: MotionExperimentConfig, data_dir: str | Path, output_di
         raise DataError(f"{data_dir} holds {points} motion points per frame, the config "
                         f"model.points says {config.model.points}")
     reference = amplitude_reference(config)
-    sampler = WindowSampler(train, config.data.window, config.audio, config.data.group_weights,
-                            config.data.still_fraction, seed=config.seed,
-                            spec_augment=config.data.spec_augment,
-                            amplitude_reference=reference, context=config.data.context,
-                            frequency_warp=config.data.frequency_warp,
-                            tempo=config.data.tempo, babble=config.data.babble)
+    sampler = WindowSampler.from_config(train, config, reference)
     # Written once the data is known good: a refused run leaves no folder behind.
     output_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, saved)

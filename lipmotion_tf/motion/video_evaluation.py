@@ -116,7 +116,6 @@ def measure_clip(pipeline, video: Path, work: Path) -> tuple[dict, dict]:
         return np.stack([f[y0:y0 + side, x0:x0 + side] for f in frames])
 
     truth = region(real)
-    photo = region(real[:1])[0]
     real_sharpness = np.array([laplacian_variance(f[lips]) for f in real])
     results, example = {}, {"real": truth}
     for method, frames in made.items():
@@ -134,7 +133,7 @@ def measure_clip(pipeline, video: Path, work: Path) -> tuple[dict, dict]:
             "sharpness": float(np.median(np.asarray(sharp) / np.maximum(real_sharpness, 1e-6))),
             "colour": float(np.abs(crops.reshape(-1, 3).mean(0) - truth.reshape(-1, 3).mean(0))
                             .mean()),
-            "colour_shift": colour_shift(crops, photo),
+            "colour_shift": colour_shift(crops, truth[0]),  # the first frame is the photo
         }
         example[method] = crops
     return results, example
