@@ -133,7 +133,11 @@ def _chosen_model(args) -> str:
 def run_motion_videos(args: argparse.Namespace) -> int:
     """The motion model on videos, rendered (see the module docstring)."""
     from lipmotion_tf.errors import InputError
-    from lipmotion_tf.motion.video_evaluation import evaluate_motion_videos, table
+    from lipmotion_tf.motion.video_evaluation import (
+        evaluate_motion_videos,
+        interval_lines,
+        table,
+    )
 
     if args.ablation or args.config is not None or args.overrides or args.variants:
         raise InputError("--ablation, --config, --set and --variants are for --model paper")
@@ -142,6 +146,7 @@ def run_motion_videos(args: argparse.Namespace) -> int:
                                     examples=args.examples, name=args.name or "motion",
                                     progress=not args.no_progress, interior=args.interior)
     print(table(report["summary"], report["per_folder"]))
+    print(interval_lines(report["summary"]))
     for video, reason in report["skipped"].items():
         print(f"skipped {video}: {reason}")
     print(f"wrote {args.out}/report.md, report.json and contact_sheet.png "

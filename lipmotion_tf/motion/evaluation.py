@@ -20,6 +20,16 @@ from lipmotion_tf.motion.measures import evaluate_sequences, opening, predict_mo
 SPLITS = ("test", "val", "train", "all")
 
 
+def interval_line(intervals: dict) -> str:
+    """``"LMD vs static 0.48 to 0.56, sync ..."``: a summary's bootstrap intervals."""
+    from lipmotion_tf.evaluation.intervals import format_interval
+
+    names = {"lmd_vs_static": "LMD vs static", "sync": "sync",
+             "opening_ratio": "opening ratio", "motion_ratio": "motion ratio"}
+    return ", ".join(f"{label} {format_interval(intervals[key])}"
+                     for key, label in names.items())
+
+
 def opening_figure(generator, sequences, path: Path, fps: int) -> None:
     """Mouth opening over time, real vs generated, one panel per clip."""
     import matplotlib
@@ -106,6 +116,8 @@ def evaluate_motion(data_dir, out_dir, checkpoint=None, split: str = "test",
             f"| {name}, each speaker's own amplitude | {o['lmd']:.4f} | "
             f"{o['lmd_vs_static']:.2f} | {o['sync']:.2f} | {o['opening_ratio']:.2f} | "
             f"{o['motion_ratio']:.2f} | | | |" for o in (result["own_amplitude"],)]), "",
+        f"95% intervals over the clips (bootstrap: {interval_line(s['intervals'])}): how "
+        "far another set of clips like these could move the model's figures.", "",
         "LSE-D: the sync judge's distance at the best audio shift (lower is better); LSE-C: "
         "its median over shifts of +-15 frames minus the least (higher is better); offset: "
         "the median best shift in frames (0: in sync).", "",

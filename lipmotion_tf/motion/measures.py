@@ -15,7 +15,8 @@ of the generated motion, the real motion and the static rest shape under the cli
 best; higher is better) and ``av_offset`` (the best shift in frames; 0 is in sync).
 
 Across clips: means of ``lmd``, ``lmd_static``, ``sync`` and the LSE measures, medians of the
-two ratios and of the offsets.
+two ratios and of the offsets; ``intervals``: 95% bootstrap intervals over the clips of LMD vs
+static, sync and the two ratios (:mod:`~lipmotion_tf.evaluation.intervals`).
 """
 
 from __future__ import annotations
@@ -71,7 +72,15 @@ def sync_measures(judge, log_mel: np.ndarray, motions: dict) -> dict:
 
 
 def summarise(per_clip: list[dict]) -> dict:
-    """Across clips: means of LMD and sync, medians of the ratios, and LMD vs static."""
+    """Across clips: means of LMD and sync, medians of the ratios, and LMD vs static, with
+    their bootstrap intervals (``intervals``)."""
+    from lipmotion_tf.evaluation.intervals import (
+        bootstrap_interval,
+        mean_of,
+        median_of,
+        ratio_of_means,
+    )
+
     def values(key):
         return np.array([c[key] for c in per_clip], float)
 
@@ -85,6 +94,13 @@ def summarise(per_clip: list[dict]) -> dict:
         "sync_best": float(np.nanmean(values("sync_best"))),
         "opening_ratio": float(np.nanmedian(values("opening_ratio"))),
         "motion_ratio": float(np.nanmedian(values("motion_ratio"))),
+        "intervals": {
+            "lmd_vs_static": bootstrap_interval(ratio_of_means, values("lmd"),
+                                                values("lmd_static")),
+            "sync": bootstrap_interval(mean_of, values("sync")),
+            "opening_ratio": bootstrap_interval(median_of, values("opening_ratio")),
+            "motion_ratio": bootstrap_interval(median_of, values("motion_ratio")),
+        },
     }
     if per_clip and "generated_lse_d" in per_clip[0]:
         for name in SYNC_SUBJECTS:

@@ -22,9 +22,10 @@ square mouth-and-jaw region the renderer works in (at the video's own resolution
 
 The baseline ``still`` is the photo held still (the same encoding). Writes OUT/report.json,
 OUT/report.md and OUT/contact_sheet.png (the real, generated and still region of a few frames
-of the first clips). The summary is the mean over clips, the ratios' the median; where the
-clips lie in more than one folder, also per folder (``per_folder``: kept-out sets are
-usually one folder per source or person).
+of the first clips). The summary is the mean over clips, the ratios' the median, with 95%
+bootstrap intervals over the clips and the generated video's difference from the still one,
+clip by clip (:func:`summarise`); where the clips lie in more than one folder, also per
+folder (``per_folder``: kept-out sets are usually one folder per source or person).
 """
 
 from __future__ import annotations
@@ -45,6 +46,13 @@ MEASURES = ("lmd", "sync", "opening_ratio", "motion_ratio", "psnr", "ssim", "sha
 MEDIAN_MEASURES = ("opening_ratio", "motion_ratio")
 #: Summarised by the worst clip: a bound that every clip must keep.
 WORST_MEASURES = ("colour_shift",)
+#: Given bootstrap intervals over the clips in the summary.
+INTERVAL_MEASURES = ("lmd", "sync", "opening_ratio", "motion_ratio", "psnr", "ssim")
+#: Compared clip by clip, generated minus still.
+DIFFERENCE_MEASURES = ("lmd", "sync", "psnr", "ssim")
+#: How the report names each measure, and its decimals.
+LABELS = {"lmd": ("LMD", 3), "sync": ("sync", 3), "opening_ratio": ("opening ratio", 2),
+          "motion_ratio": ("motion ratio", 2), "psnr": ("PSNR", 2), "ssim": ("SSIM", 3)}
 
 
 def lips_region(mesh: np.ndarray) -> tuple[slice, slice]:
@@ -162,15 +170,51 @@ def contact_sheet(examples, path: Path, frames: int = 6, tile: int = 96) -> None
 
 def summarise(clips) -> dict:
     """``{method: {measure: value}}`` over clips' results: the mean, the ratios' median,
-    the colour shift's worst clip."""
+    the colour shift's worst clip; ``intervals``: ``{method: {measure: [low, high]}}``, 95%
+    bootstrap intervals over the clips of :data:`INTERVAL_MEASURES`; ``difference``:
+    ``{measure: {"mean", "interval"}}``, generated minus still, clip by clip (does the
+    method beat the photo held still on these clips, or only on some?)."""
+    from lipmotion_tf.evaluation.intervals import bootstrap_interval, mean_of, median_of
+
+    clips = list(clips)
+
+    def values(method, measure):
+        return np.array([c[method][measure] for c in clips], float)
+
     def over(method, measure):
-        values = [c[method][measure] for c in clips]
         pool = (np.nanmedian if measure in MEDIAN_MEASURES
                 else np.nanmax if measure in WORST_MEASURES else np.nanmean)
-        return float(pool(values))
+        return float(pool(values(method, measure)))
 
-    return {method: {measure: over(method, measure) for measure in MEASURES}
-            for method in METHODS}
+    def interval(method, measure):
+        pool = median_of if measure in MEDIAN_MEASURES else mean_of
+        return bootstrap_interval(pool, values(method, measure))
+
+    summary = {method: {measure: over(method, measure) for measure in MEASURES}
+               for method in METHODS}
+    summary["intervals"] = {method: {measure: interval(method, measure)
+                                     for measure in INTERVAL_MEASURES} for method in METHODS}
+    summary["difference"] = {}
+    for measure in DIFFERENCE_MEASURES:
+        change = values("generated", measure) - values("still", measure)
+        summary["difference"][measure] = {"mean": float(np.nanmean(change)),
+                                          "interval": bootstrap_interval(mean_of, change)}
+    return summary
+
+
+def interval_lines(summary: dict) -> str:
+    """The bootstrap intervals of a :func:`summarise` summary, in words."""
+    from lipmotion_tf.evaluation.intervals import format_interval
+
+    own = summary["intervals"]["generated"]
+    spans = ", ".join(f"{name} {format_interval(own[measure], digits)}"
+                      for measure, (name, digits) in LABELS.items() if measure in own)
+    change = ", ".join(
+        f"{LABELS[measure][0]} {d['mean']:+.{LABELS[measure][1]}f} "
+        f"({format_interval(d['interval'], LABELS[measure][1])})"
+        for measure, d in summary["difference"].items())
+    return (f"95% intervals over the videos (bootstrap), generated: {spans}. Generated minus "
+            f"still, clip by clip: {change}.")
 
 
 def table(summary: dict, folders: dict | None = None) -> str:
@@ -238,7 +282,8 @@ def evaluate_motion_videos(videos, out_dir, checkpoint=None, limit: int | None =
         temporary.write_text(json.dumps(report, indent=2) + "\n")
     with write_atomically(out_dir / "report.md") as temporary:
         temporary.write_text(f"# {name}: {len(per_clip)} videos generated from their first "
-                             f"frame and own speech\n\n{table(summary, folders)}\n")
+                             f"frame and own speech\n\n{table(summary, folders)}\n\n"
+                             f"{interval_lines(summary)}\n")
     if shown:
         contact_sheet(shown, out_dir / "contact_sheet.png")
     return report
