@@ -217,6 +217,29 @@ def test_final_learning_rate_is_reached_along_a_cosine():
     assert float(trainer.g_optimizer.learning_rate) == pytest.approx(1e-4, rel=1e-3)
 
 
+def test_weight_decay_shrinks_kernels_and_leaves_biases_and_norms():
+    """``train.weight_decay``: AdamW on the generator's kernels only."""
+    import keras
+
+    from lipmotion_tf.config import load_config
+    from lipmotion_tf.errors import ConfigError
+    from lipmotion_tf.motion.config import MotionExperimentConfig
+    from lipmotion_tf.motion.training import build_trainer
+
+    config = _tiny_config()
+    config.train.weight_decay = 0.5
+    batch = _tiny_batch(config, np.random.default_rng(0))
+    trainer = build_trainer(config, batch)
+    assert isinstance(trainer.g_optimizer, keras.optimizers.AdamW)
+    decayed = {v.path: trainer.g_optimizer._use_weight_decay(v)
+               for v in trainer.generator.trainable_variables}
+    assert any(decayed[p] for p in decayed if p.endswith("kernel"))
+    assert not any(decayed[p] for p in decayed
+                   if p.endswith(("bias", "gamma", "beta")))
+    with pytest.raises(ConfigError, match="train.weight_decay"):
+        load_config(None, ["train.weight_decay=2"], config_class=MotionExperimentConfig)
+
+
 def test_generator_config_round_trip_and_any_length():
     from lipmotion_tf.motion.motion_generator import MotionGenerator
 

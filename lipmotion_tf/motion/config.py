@@ -215,6 +215,8 @@ class MotionTrainConfig:
             all ``epochs`` (None: it stays at ``learning_rate``).
         average_last: the saved generator is the mean of the weights of the last this many
             epochs (1: the last epoch's), which steadies the motion from epoch to epoch.
+        weight_decay: decoupled weight decay of the generator's kernels (AdamW; biases and
+            normalisation scales are left alone); 0: plain Adam.
     """
 
     epochs: int = 30
@@ -224,10 +226,13 @@ class MotionTrainConfig:
     clip_norm: float = 1.0
     final_learning_rate: float | None = None
     average_last: int = 1
+    weight_decay: float = 0.0
 
     def validate(self) -> None:
         if self.epochs < 1 or self.steps_per_epoch < 1:
             raise ConfigError("train.epochs and train.steps_per_epoch must be >= 1")
+        if not 0 <= self.weight_decay < 1:
+            raise ConfigError(f"train.weight_decay must be within 0..1, got {self.weight_decay}")
         if self.average_last < 1:
             raise ConfigError("train.average_last must be >= 1")
         for name in ("learning_rate", "discriminator_learning_rate", "clip_norm"):
