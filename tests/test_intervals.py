@@ -61,6 +61,9 @@ def test_the_video_summary_gives_intervals_and_the_difference_from_the_still_pho
     assert np.isclose(difference["mean"], -0.5) and np.allclose(difference["interval"], -0.5)
     line = interval_lines(summary)
     assert "PSNR -0.50 (-0.50 to -0.50)" in line and "opening ratio" in line
+    ratio = summary["lmd_vs_still"]
+    assert ratio["interval"][0] <= ratio["ratio"] <= ratio["interval"][1] < 1
+    assert f"LMD over the still's {ratio['ratio']:.2f}" in line
 
 
 def test_motion_measures_summaries_carry_intervals():

@@ -173,8 +173,14 @@ def summarise(clips) -> dict:
     the colour shift's worst clip; ``intervals``: ``{method: {measure: [low, high]}}``, 95%
     bootstrap intervals over the clips of :data:`INTERVAL_MEASURES`; ``difference``:
     ``{measure: {"mean", "interval"}}``, generated minus still, clip by clip (does the
-    method beat the photo held still on these clips, or only on some?)."""
-    from lipmotion_tf.evaluation.intervals import bootstrap_interval, mean_of, median_of
+    method beat the photo held still on these clips, or only on some?); ``lmd_vs_still``:
+    ``{"ratio", "interval"}``, the mean LMD over the still's."""
+    from lipmotion_tf.evaluation.intervals import (
+        bootstrap_interval,
+        mean_of,
+        median_of,
+        ratio_of_means,
+    )
 
     clips = list(clips)
 
@@ -199,6 +205,9 @@ def summarise(clips) -> dict:
         change = values("generated", measure) - values("still", measure)
         summary["difference"][measure] = {"mean": float(np.nanmean(change)),
                                           "interval": bootstrap_interval(mean_of, change)}
+    lmd = values("generated", "lmd"), values("still", "lmd")
+    summary["lmd_vs_still"] = {"ratio": float(np.nanmean(lmd[0]) / np.nanmean(lmd[1])),
+                               "interval": bootstrap_interval(ratio_of_means, *lmd)}
     return summary
 
 
@@ -213,8 +222,10 @@ def interval_lines(summary: dict) -> str:
         f"{LABELS[measure][0]} {d['mean']:+.{LABELS[measure][1]}f} "
         f"({format_interval(d['interval'], LABELS[measure][1])})"
         for measure, d in summary["difference"].items())
-    return (f"95% intervals over the videos (bootstrap), generated: {spans}. Generated minus "
-            f"still, clip by clip: {change}.")
+    ratio = summary["lmd_vs_still"]
+    return (f"95% intervals over the videos (bootstrap), generated: {spans}; LMD over the "
+            f"still's {ratio['ratio']:.2f} ({format_interval(ratio['interval'])}). Generated "
+            f"minus still, clip by clip: {change}.")
 
 
 def table(summary: dict, folders: dict | None = None) -> str:
