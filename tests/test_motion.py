@@ -435,6 +435,9 @@ def test_prepare_motion_and_train_chain_on_real_clips(shared_data, tmp_path):
     for key in ("lmd_vs_static", "sync", "opening_ratio", "motion_ratio", "still_max",
                 "generated_lse_d", "real_lse_c", "static_lse_c", "generated_av_offset"):
         assert np.isfinite(report["summary"][key]), key
+    low, high = report["summary"]["intervals"]["sync"]
+    assert low <= report["summary"]["sync"] <= high
+    assert "95% intervals over the clips" in (tmp_path / "report" / "report.md").read_text()
     assert (tmp_path / "report" / "mouth_opening.png").is_file()
 
 

@@ -44,6 +44,11 @@ def test_evaluate_a_video_folder_runs_the_motion_model(videos, tiny_motion_check
     assert (out / "contact_sheet.png").stat().st_size > 0
     assert "opening ratio" in (out / "report.md").read_text()
     assert "colour shift (worst)" in (out / "report.md").read_text()
+    # One clip: every redrawn set is that clip, so each interval is its value.
+    assert "95% intervals over the videos" in printed
+    assert "95% intervals over the videos" in (out / "report.md").read_text()
+    low, high = summary["intervals"]["generated"]["psnr"]
+    assert low == high == pytest.approx(summary["generated"]["psnr"])
 
 
 def test_the_summary_pools_each_measure_as_its_target_reads():
