@@ -284,13 +284,20 @@ def test_frequency_warp_moves_formants_and_draws_windows_within_its_range():
         MotionDataConfig(frequency_warp=0.5).validate()
 
 
-def test_tempo_and_babble_keep_speech_and_motion_together():
+def test_tempo_babble_and_noise_keep_speech_and_motion_together():
     """data.tempo resamples a window's speech and motion along one time axis (a ramp stays
-    a ramp); data.babble adds another voice in power, ``snr`` dB below; both are bounded."""
+    a ramp); data.babble adds another voice in power, ``snr`` dB below; data.noise another
+    clip's room tone, its quietest frames; all are bounded."""
     from lipmotion_tf.config import AudioConfig
     from lipmotion_tf.errors import ConfigError
     from lipmotion_tf.motion.config import MotionDataConfig
-    from lipmotion_tf.motion.dataset import MotionSequence, WindowSampler, mixed, retimed
+    from lipmotion_tf.motion.dataset import (
+        MotionSequence,
+        WindowSampler,
+        mixed,
+        retimed,
+        room_tone,
+    )
 
     audio = AudioConfig()
     m = audio.mel_frames_per_frame
@@ -315,11 +322,16 @@ def test_tempo_and_babble_keep_speech_and_motion_together():
                                 .astype(np.float32), np.zeros((59, 2), np.float32),
                                 rng.normal(size=(frames, 59, 2)).astype(np.float32),
                                 np.ones(frames, bool)) for i in range(2)]
-    sampler = WindowSampler(sequences, 20, audio, seed=1, tempo=0.2, babble=1.0)
+    sampler = WindowSampler(sequences, 20, audio, seed=1, tempo=0.2, babble=1.0, noise=1.0)
     for _ in range(5):
         log_mel, _, window, _ = sampler.sample()
         assert log_mel.shape == (20 * m, audio.n_mels) and window.shape == (20, 59, 2)
-    for key, value in (("tempo", 0.5), ("babble", 1.5)):
+    # A clip whose last tenth is quiet: its room tone is drawn from those frames only.
+    clip = np.concatenate([np.full((90, 3), -20.0), np.full((10, 3), -70.0)]).astype(np.float32)
+    clip[90:, 1] = np.arange(10) - 75.0
+    tone = room_tone(clip, 50, np.random.default_rng(0))
+    assert tone.shape == (50, 3) and tone.max() < -60 and len(np.unique(tone[:, 1])) > 3
+    for key, value in (("tempo", 0.5), ("babble", 1.5), ("noise", -0.1)):
         with pytest.raises(ConfigError, match=f"data.{key}"):
             MotionDataConfig(**{key: value}).validate()
     with pytest.raises(ConfigError, match="data.tempo and data.context"):

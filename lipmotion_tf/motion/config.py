@@ -160,6 +160,9 @@ class MotionDataConfig:
             rates; 0: none; not with ``context``).
         babble: share of training windows with another clip's speech mixed in, 5-25 dB
             below it (interviews and news have voices in the background; 0: none).
+        noise: share of training windows with another clip's room tone (its quietest
+            frames) mixed in, 0-20 dB below the speech (recordings in other rooms, with
+            other microphones; 0: none).
     """
 
     window: int = 28
@@ -174,14 +177,16 @@ class MotionDataConfig:
     frequency_warp: float = 0.0
     tempo: float = 0.0
     babble: float = 0.0
+    noise: float = 0.0
 
     def validate(self) -> None:
         if not 0 <= self.tempo <= 0.3:
             raise ConfigError(f"data.tempo must be within 0..0.3, got {self.tempo}")
         if self.tempo > 0 and self.context > 0:
             raise ConfigError("data.tempo and data.context cannot be used together")
-        if not 0 <= self.babble <= 1:
-            raise ConfigError(f"data.babble must be within 0..1, got {self.babble}")
+        for name in ("babble", "noise"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"data.{name} must be within 0..1, got {getattr(self, name)}")
         if not 0 <= self.frequency_warp <= 0.3:
             raise ConfigError(
                 f"data.frequency_warp must be within 0..0.3, got {self.frequency_warp}")

@@ -121,6 +121,10 @@ def window_at(sequence: MotionSequence, start: int, window: int, mel_frames_per_
 
 #: Speech-to-babble ratios of :func:`mixed` windows, dB.
 BABBLE_SNR_DB = (5.0, 25.0)
+#: Speech-to-noise ratios of windows with another clip's room tone mixed in, dB.
+NOISE_SNR_DB = (0.0, 20.0)
+#: The share of a clip's frames, its quietest, taken as its room tone (:func:`room_tone`).
+ROOM_TONE_SHARE = 0.1
 
 
 def retimed(log_mel: np.ndarray, motion: np.ndarray, frames: int):
@@ -145,6 +149,15 @@ def mixed(log_mel: np.ndarray, other: np.ndarray, snr_db: float) -> np.ndarray:
     offset = level(log_mel) - level(other) - snr_db
     power = np.power(10.0, log_mel / 10.0) + np.power(10.0, (other + offset) / 10.0)
     return (10.0 * np.log10(power + 1e-12)).astype(np.float32)
+
+
+def room_tone(log_mel: np.ndarray, steps: int, rng: np.random.Generator) -> np.ndarray:
+    """``steps`` log-mel frames of a clip's room tone: frames drawn at random from its
+    quietest :data:`ROOM_TONE_SHARE` (by their loudest band), the recording's noise without
+    its speech, in no order (a steady background)."""
+    count = max(1, int(len(log_mel) * ROOM_TONE_SHARE))
+    quietest = np.argsort(log_mel.max(axis=1), kind="stable")[:count]
+    return log_mel[quietest[rng.integers(0, count, steps)]]
 
 
 def quiet_log_mel(frames: int, config, rng: np.random.Generator) -> np.ndarray:
@@ -200,17 +213,21 @@ class WindowSampler:
             ``1 +- tempo`` frames of its clip, speech and motion resampled together to
             ``window`` frames (:func:`retimed`); 0: none.
         babble: share of windows with another clip's speech mixed in (:func:`mixed`).
+        noise: share of windows with another clip's room tone (:func:`room_tone`) mixed in,
+            :data:`NOISE_SNR_DB` below the speech.
     """
 
     def __init__(self, sequences, window: int, audio, group_weights=None,
                  still_fraction: float = 0.0, seed: int = 0, spec_augment: bool = False,
                  amplitude_reference: float | None = None, context: int = 0,
-                 frequency_warp: float = 0.0, tempo: float = 0.0, babble: float = 0.0):
+                 frequency_warp: float = 0.0, tempo: float = 0.0, babble: float = 0.0,
+                 noise: float = 0.0):
         if tempo > 0 and context > 0:
             raise ValueError("tempo and context cannot be used together")
         self.window = int(window)
         self.tempo = float(tempo)
         self.babble = float(babble)
+        self.noise = float(noise)
         self.frequency_warp = float(frequency_warp)
         self.band_hz = (mel_centres(audio.n_mels, audio.fmin, audio.fmax)
                         if self.frequency_warp > 0 else None)
@@ -254,7 +271,8 @@ class WindowSampler:
                    data.group_weights if weighted else None, data.still_fraction,
                    seed=config.seed, spec_augment=data.spec_augment,
                    amplitude_reference=amplitude_reference, context=data.context,
-                   frequency_warp=data.frequency_warp, tempo=data.tempo, babble=data.babble)
+                   frequency_warp=data.frequency_warp, tempo=data.tempo, babble=data.babble,
+                   noise=data.noise)
 
     def describe(self) -> str:
         """One line per group: its clips and share of windows."""
@@ -285,6 +303,10 @@ class WindowSampler:
             if self.rng.random() < self.babble:
                 log_mel = mixed(log_mel, self.other_speech(len(log_mel)),
                                 self.rng.uniform(*BABBLE_SNR_DB))
+            if self.rng.random() < self.noise:
+                log_mel = mixed(log_mel, room_tone(self.other_clip().log_mel, len(log_mel),
+                                                   self.rng),
+                                self.rng.uniform(*NOISE_SNR_DB))
             if self.frequency_warp > 0:
                 factor = self.rng.uniform(1.0 - self.frequency_warp, 1.0 + self.frequency_warp)
                 log_mel = warp_frequencies(log_mel, self.band_hz, factor)
@@ -292,10 +314,14 @@ class WindowSampler:
                 log_mel = self.masked(log_mel)
         return log_mel, rest, motion, amplitude
 
+    def other_clip(self) -> MotionSequence:
+        """A random clip of a random group."""
+        clips = self.groups[self.names[self.rng.choice(len(self.names))]]
+        return clips[self.rng.choice(len(clips))]
+
     def other_speech(self, steps: int) -> np.ndarray:
         """``steps`` log-mel frames of a random clip's speech (any group)."""
-        clips = self.groups[self.names[self.rng.choice(len(self.names))]]
-        log_mel = clips[self.rng.choice(len(clips))].log_mel
+        log_mel = self.other_clip().log_mel
         if len(log_mel) < steps:
             return np.pad(log_mel, ((0, steps - len(log_mel)), (0, 0)), mode="wrap")
         start = int(self.rng.integers(0, len(log_mel) - steps + 1))
