@@ -12,6 +12,8 @@
 * :mod:`~lipmotion_tf.evaluation.figures`: ``contact_sheet`` and ``mouth_opening_plot``.
 * :mod:`~lipmotion_tf.evaluation.ablation`: ``run_ablation``, training and evaluating each
   Table 2 variant into one table.
+* :mod:`~lipmotion_tf.evaluation.intervals`: ``bootstrap_interval``, how far a summary over
+  clips could move on other clips of their kind (the motion model's reports).
 
 Names are imported from their modules on first use, so ``import lipmotion_tf.evaluation``
 imports neither TensorFlow nor mediapipe.
@@ -33,6 +35,7 @@ _EXPORTS = {
     "contact_sheet": "figures",
     "mouth_opening_plot": "figures",
     "run_ablation": "ablation",
+    "bootstrap_interval": "intervals",
 }
 
 __all__ = sorted(_EXPORTS)
