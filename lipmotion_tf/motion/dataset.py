@@ -300,10 +300,11 @@ class WindowSampler:
             motion = np.zeros_like(motion)
             amplitude = float(self.rng.uniform(-1.0, 1.0)) if self.amplitudes else 0.0
         else:
-            if self.rng.random() < self.babble:
+            # Options that are off draw nothing: the shipped recipe's windows stay the same.
+            if self.babble > 0 and self.rng.random() < self.babble:
                 log_mel = mixed(log_mel, self.other_speech(len(log_mel)),
                                 self.rng.uniform(*BABBLE_SNR_DB))
-            if self.rng.random() < self.noise:
+            if self.noise > 0 and self.rng.random() < self.noise:
                 log_mel = mixed(log_mel, room_tone(self.other_clip().log_mel, len(log_mel),
                                                    self.rng),
                                 self.rng.uniform(*NOISE_SNR_DB))
