@@ -74,3 +74,10 @@ def format_interval(interval, digits: int = 2) -> str:
     if not (np.isfinite(low) and np.isfinite(high)):
         return "-"
     return f"{low:.{digits}f} to {high:.{digits}f}"
+
+
+def format_intervals(intervals: dict, labels: dict) -> str:
+    """``"sync 0.779 to 0.866, ..."``: each ``labels`` key's interval of ``intervals``
+    (``{key: (name, digits)}``, in that order; keys ``intervals`` lacks are left out)."""
+    return ", ".join(f"{name} {format_interval(intervals[key], digits)}"
+                     for key, (name, digits) in labels.items() if key in intervals)

@@ -18,16 +18,9 @@ import numpy as np
 from lipmotion_tf.motion.measures import evaluate_sequences, opening, predict_motion
 
 SPLITS = ("test", "val", "train", "all")
-
-
-def interval_line(intervals: dict) -> str:
-    """``"LMD vs static 0.48 to 0.56, sync ..."``: a summary's bootstrap intervals."""
-    from lipmotion_tf.evaluation.intervals import format_interval
-
-    names = {"lmd_vs_static": "LMD vs static", "sync": "sync",
-             "opening_ratio": "opening ratio", "motion_ratio": "motion ratio"}
-    return ", ".join(f"{label} {format_interval(intervals[key])}"
-                     for key, label in names.items())
+#: How the report names each interval of the summary, and its decimals.
+INTERVAL_LABELS = {"lmd_vs_static": ("LMD vs static", 2), "sync": ("sync", 2),
+                   "opening_ratio": ("opening ratio", 2), "motion_ratio": ("motion ratio", 2)}
 
 
 def opening_figure(generator, sequences, path: Path, fps: int) -> None:
@@ -61,6 +54,7 @@ def evaluate_motion(data_dir, out_dir, checkpoint=None, split: str = "test",
     ``sync_checkpoint``: the sync expert judging LSE-D/LSE-C/offset (default: the shipped one).
     """
     from lipmotion_tf.errors import InputError
+    from lipmotion_tf.evaluation.intervals import format_intervals
     from lipmotion_tf.motion.dataset import load_sequences
     from lipmotion_tf.motion.pipeline import motion_checkpoint
     from lipmotion_tf.motion.template import FRONTAL_TEMPLATE
@@ -116,7 +110,8 @@ def evaluate_motion(data_dir, out_dir, checkpoint=None, split: str = "test",
             f"| {name}, each speaker's own amplitude | {o['lmd']:.4f} | "
             f"{o['lmd_vs_static']:.2f} | {o['sync']:.2f} | {o['opening_ratio']:.2f} | "
             f"{o['motion_ratio']:.2f} | | | |" for o in (result["own_amplitude"],)]), "",
-        f"95% intervals over the clips (bootstrap: {interval_line(s['intervals'])}): how "
+        f"95% intervals over the clips (bootstrap: "
+        f"{format_intervals(s['intervals'], INTERVAL_LABELS)}): how "
         "far another set of clips like these could move the model's figures.", "",
         "LSE-D: the sync judge's distance at the best audio shift (lower is better); LSE-C: "
         "its median over shifts of +-15 frames minus the least (higher is better); offset: "

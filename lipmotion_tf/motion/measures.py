@@ -84,7 +84,8 @@ def summarise(per_clip: list[dict]) -> dict:
     def values(key):
         return np.array([c[key] for c in per_clip], float)
 
-    lmd, static = np.nanmean(values("lmd")), np.nanmean(values("lmd_static"))
+    lmds, statics = values("lmd"), values("lmd_static")
+    lmd, static = np.nanmean(lmds), np.nanmean(statics)
     out = {
         "clips": len(per_clip),
         "lmd": float(lmd),
@@ -95,8 +96,7 @@ def summarise(per_clip: list[dict]) -> dict:
         "opening_ratio": float(np.nanmedian(values("opening_ratio"))),
         "motion_ratio": float(np.nanmedian(values("motion_ratio"))),
         "intervals": {
-            "lmd_vs_static": bootstrap_interval(ratio_of_means, values("lmd"),
-                                                values("lmd_static")),
+            "lmd_vs_static": bootstrap_interval(ratio_of_means, lmds, statics),
             "sync": bootstrap_interval(mean_of, values("sync")),
             "opening_ratio": bootstrap_interval(median_of, values("opening_ratio")),
             "motion_ratio": bootstrap_interval(median_of, values("motion_ratio")),

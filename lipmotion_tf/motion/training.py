@@ -100,11 +100,12 @@ def build_trainer(config: MotionExperimentConfig, example_batch):
         rate = keras.optimizers.schedules.CosineDecay(
             rate, config.train.epochs * config.train.steps_per_epoch,
             alpha=config.train.final_learning_rate / rate)
-    g_optimizer = adam(rate)
     if config.train.weight_decay > 0:
         g_optimizer = keras.optimizers.AdamW(rate, weight_decay=config.train.weight_decay,
                                              clipnorm=config.train.clip_norm)
         g_optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    else:
+        g_optimizer = adam(rate)
     trainer.compile(g_optimizer, adam(config.train.discriminator_learning_rate))
     trainer.build_from_batch(example_batch)
     return trainer

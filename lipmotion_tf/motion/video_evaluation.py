@@ -213,11 +213,9 @@ def summarise(clips) -> dict:
 
 def interval_lines(summary: dict) -> str:
     """The bootstrap intervals of a :func:`summarise` summary, in words."""
-    from lipmotion_tf.evaluation.intervals import format_interval
+    from lipmotion_tf.evaluation.intervals import format_interval, format_intervals
 
-    own = summary["intervals"]["generated"]
-    spans = ", ".join(f"{name} {format_interval(own[measure], digits)}"
-                      for measure, (name, digits) in LABELS.items() if measure in own)
+    spans = format_intervals(summary["intervals"]["generated"], LABELS)
     change = ", ".join(
         f"{LABELS[measure][0]} {d['mean']:+.{LABELS[measure][1]}f} "
         f"({format_interval(d['interval'], LABELS[measure][1])})"
