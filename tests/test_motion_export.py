@@ -104,6 +104,19 @@ def test_the_lips_are_drawn_farther_and_silence_stays_the_rest_shape(rig):
     assert moved(drawn, 0) == 0.0  # a point the motion leaves still stays still
 
 
+def test_the_jaw_outline_near_its_angles_is_drawn_still(rig):
+    from lipmotion_tf.motion import representation as rep
+    from lipmotion_tf.motion.face_rig import STILL_JAW_INDICES
+
+    still = np.zeros((1, 59, 2), np.float32)
+    motion = np.full((1, 59, 2), 0.05, np.float32)
+    rest = rig.targets(still)["displacement"][0]
+    moved = np.linalg.norm(rig.targets(motion)["displacement"][0, :59] - rest[:59], axis=-1)
+    angles = [rep.motion_position(i) for i in STILL_JAW_INDICES]
+    assert np.all(moved[angles] == 0.0)
+    assert np.all(np.delete(moved, angles) > 0.5)  # the chin and the lips move
+
+
 def test_export_tflite_model_and_part_options(tmp_path, capsys):
     from lipmotion_tf.cli.main import build_parser, main
 

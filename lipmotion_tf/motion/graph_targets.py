@@ -10,7 +10,7 @@ optimiser turns a division by a constant into a multiplication, so a last bit ma
 from __future__ import annotations
 
 from lipmotion_tf.motion import representation as rep
-from lipmotion_tf.motion.face_rig import DRAW_GAIN
+from lipmotion_tf.motion.face_rig import draw_factors
 
 
 def targets_tf(motion, tensors: dict) -> dict:
@@ -31,9 +31,9 @@ def targets_tf(motion, tensors: dict) -> dict:
     points = rep.NUM_MOTION_POINTS
     rest = tf.convert_to_tensor(tensors["rest"], tf.float32)
     frames = tf.shape(motion)[0]
-    # numpy: the rest shape repeated, x and y moved in float32 (DRAW_GAIN times as far), then
-    # the pose inverse in float64.
-    moved = rest[None, :, :2] + motion * tf.constant(DRAW_GAIN, tf.float32)
+    # numpy: the rest shape repeated, x and y moved in float32 (each point by its draw factor),
+    # then the pose inverse in float64.
+    moved = rest[None, :, :2] + motion * tf.constant(draw_factors(), tf.float32)
     depth_axis = tf.broadcast_to(rest[None, :, 2:], tf.stack([frames, points, 1]))
     shape = tf.concat([moved, depth_axis], axis=-1)
     shifted = tf.cast(shape, f64) - tf.cast(tensors["mouth_translation"], f64)[None, None, :]
