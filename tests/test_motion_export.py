@@ -117,6 +117,21 @@ def test_the_jaw_outline_near_its_angles_is_drawn_still(rig):
     assert np.all(np.delete(moved, angles) > 0.5)  # the chin and the lips move
 
 
+def test_still_anchors_hold_the_neck_beyond_the_jaw(rig):
+    from lipmotion_tf.motion import representation as rep
+    from lipmotion_tf.motion.face_rig import ANCHOR_INDICES, JAW_OUTLINE_INDICES, NUM_CONTROLS
+
+    assert rig.controls.shape == (NUM_CONTROLS, 2)
+    first = rep.NUM_MOTION_POINTS + len(ANCHOR_INDICES)
+    beyond = rig.controls[first:first + len(JAW_OUTLINE_INDICES)]
+    outline = rig.controls[[rep.motion_position(i) for i in JAW_OUTLINE_INDICES]]
+    centre = rig.controls[[rep.LEFT_CORNER, rep.RIGHT_CORNER]].mean(axis=0)
+    assert np.all(np.linalg.norm(beyond - centre, axis=1)
+                  > 1.5 * np.linalg.norm(outline - centre, axis=1))
+    motion = np.full((1, 59, 2), 0.05, np.float32)
+    assert np.all(rig.targets(motion)["displacement"][0, first:] == 0.0)
+
+
 def test_export_tflite_model_and_part_options(tmp_path, capsys):
     from lipmotion_tf.cli.main import build_parser, main
 

@@ -3,7 +3,7 @@
 From the photo's face mesh (with depth) it fixes, once: the pixel <-> mouth-frame transform
 and the rest shape (:mod:`.representation`), the square crop around mouth and jaw at the
 photo's own resolution, the control points of the warp (the 59 moving points and still
-anchors: nose, upper cheeks and the crop's border) with their thin-plate basis (the lips cut
+anchors: nose, upper cheeks, beyond the jaw's outline and the crop's border) with their thin-plate basis (the lips cut
 apart where they meet), and the interior colours. :meth:`FaceRig.targets` turns a motion
 trajectory into the renderer's per-frame inputs; :meth:`FaceRig.paste` puts a rendered crop
 back into the photo.
@@ -45,8 +45,15 @@ CROP_INDICES = (2, 98, 327)
 #: The smallest crop the renderer accepts, in pixels.
 MIN_CROP = 64
 BORDER_ANCHORS = 8  # per side of the crop
+#: The jaw's outline, from one angle of the jaw round the chin to the other.
+JAW_OUTLINE_INDICES = rep.JAW_INDICES[:15]
+#: Still anchors beyond the jaw's outline: each outline point moved this far again away from
+#: the mouth's centre. Without them the chin's motion reached down the neck to the collar,
+#: which the camera saw still; this far out the chin cannot reach them (docs/experiments.md).
+NECK_REACH = 0.6
 #: Warp control points of every rig: the moving points, the still anchors, the border's.
-NUM_CONTROLS = rep.NUM_MOTION_POINTS + len(ANCHOR_INDICES) + 4 * BORDER_ANCHORS
+NUM_CONTROLS = (rep.NUM_MOTION_POINTS + len(ANCHOR_INDICES) + len(JAW_OUTLINE_INDICES)
+                + 4 * BORDER_ANCHORS)
 #: Side of the coarse grid the thin-plate field is computed on.
 GRID_SIZE = 64
 
@@ -143,7 +150,10 @@ class FaceRig:
         ])
         # Anchors outside the crop still hold the field there; all of them are kept, so that
         # every frame of a video has as many control points.
-        anchors = mesh[list(ANCHOR_INDICES), :2] - origin
+        outline = mesh[list(JAW_OUTLINE_INDICES), :2]
+        centre = mesh[[rep.LEFT_MOUTH_CORNER, rep.RIGHT_MOUTH_CORNER], :2].mean(axis=0)
+        anchors = np.concatenate([mesh[list(ANCHOR_INDICES), :2],
+                                  outline + NECK_REACH * (outline - centre)]) - origin
         moving = mesh[list(rep.MOTION_INDICES), :2] - origin
         controls = np.concatenate([moving, anchors, border]).astype(np.float32)
         grid_size = min(grid_size, side)
