@@ -3,10 +3,10 @@
 From the photo's face mesh (with depth) it fixes, once: the pixel <-> mouth-frame transform
 and the rest shape (:mod:`.representation`), the square crop around mouth and jaw at the
 photo's own resolution, the control points of the warp (the 59 moving points and still
-anchors: nose, upper cheeks, beyond the jaw's outline and the crop's border) with their thin-plate basis (the lips cut
-apart where they meet), and the interior colours. :meth:`FaceRig.targets` turns a motion
-trajectory into the renderer's per-frame inputs; :meth:`FaceRig.paste` puts a rendered crop
-back into the photo.
+anchors: nose, upper cheeks, beyond the jaw's outline and the crop's border) with their
+thin-plate basis (the lips cut apart where they meet), and the interior colours.
+:meth:`FaceRig.targets` turns a motion trajectory into the renderer's per-frame inputs;
+:meth:`FaceRig.paste` puts a rendered crop back into the photo.
 """
 
 from __future__ import annotations
