@@ -119,12 +119,12 @@ def test_the_jaw_outline_near_its_angles_is_drawn_still(rig):
 
 def test_still_anchors_hold_the_neck_beyond_the_jaw(rig):
     from lipmotion_tf.motion import representation as rep
-    from lipmotion_tf.motion.face_rig import ANCHOR_INDICES, JAW_OUTLINE_INDICES, NUM_CONTROLS
+    from lipmotion_tf.motion.face_rig import ANCHOR_INDICES, NUM_CONTROLS
 
     assert rig.controls.shape == (NUM_CONTROLS, 2)
     first = rep.NUM_MOTION_POINTS + len(ANCHOR_INDICES)
-    beyond = rig.controls[first:first + len(JAW_OUTLINE_INDICES)]
-    outline = rig.controls[[rep.motion_position(i) for i in JAW_OUTLINE_INDICES]]
+    beyond = rig.controls[first:first + len(rep.JAW_OUTLINE_INDICES)]
+    outline = rig.controls[[rep.motion_position(i) for i in rep.JAW_OUTLINE_INDICES]]
     centre = rig.controls[[rep.LEFT_CORNER, rep.RIGHT_CORNER]].mean(axis=0)
     assert np.all(np.linalg.norm(beyond - centre, axis=1)
                   > 1.5 * np.linalg.norm(outline - centre, axis=1))

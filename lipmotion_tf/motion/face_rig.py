@@ -45,14 +45,12 @@ CROP_INDICES = (2, 98, 327)
 #: The smallest crop the renderer accepts, in pixels.
 MIN_CROP = 64
 BORDER_ANCHORS = 8  # per side of the crop
-#: The jaw's outline, from one angle of the jaw round the chin to the other.
-JAW_OUTLINE_INDICES = rep.JAW_INDICES[:15]
 #: Still anchors beyond the jaw's outline: each outline point moved this far again away from
 #: the mouth's centre. Without them the chin's motion reached down the neck to the collar,
 #: which the camera saw still; this far out the chin cannot reach them (docs/experiments.md).
 NECK_REACH = 0.6
 #: Warp control points of every rig: the moving points, the still anchors, the border's.
-NUM_CONTROLS = (rep.NUM_MOTION_POINTS + len(ANCHOR_INDICES) + len(JAW_OUTLINE_INDICES)
+NUM_CONTROLS = (rep.NUM_MOTION_POINTS + len(ANCHOR_INDICES) + len(rep.JAW_OUTLINE_INDICES)
                 + 4 * BORDER_ANCHORS)
 #: Side of the coarse grid the thin-plate field is computed on.
 GRID_SIZE = 64
@@ -150,7 +148,7 @@ class FaceRig:
         ])
         # Anchors outside the crop still hold the field there; all of them are kept, so that
         # every frame of a video has as many control points.
-        outline = mesh[list(JAW_OUTLINE_INDICES), :2]
+        outline = mesh[list(rep.JAW_OUTLINE_INDICES), :2]
         centre = mesh[[rep.LEFT_MOUTH_CORNER, rep.RIGHT_MOUTH_CORNER], :2].mean(axis=0)
         anchors = np.concatenate([mesh[list(ANCHOR_INDICES), :2],
                                   outline + NECK_REACH * (outline - centre)]) - origin

@@ -35,11 +35,10 @@ from lipmotion_tf.video.face_mesh import (
     UPPER_INNER_LIP,
 )
 
+#: The lower face's contour, from one angle of the jaw round the chin to the other.
+JAW_OUTLINE_INDICES = (58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288)
 #: Lower face contour and chin column: they follow the jaw when the mouth opens.
-JAW_INDICES = (
-    58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288,
-    18, 200, 199, 175,
-)
+JAW_INDICES = JAW_OUTLINE_INDICES + (18, 200, 199, 175)
 #: The points the motion model predicts: the 40 lip points (sorted) then the jaw points.
 MOTION_INDICES = tuple(LIP_INDICES) + JAW_INDICES
 NUM_MOTION_POINTS = len(MOTION_INDICES)
