@@ -478,6 +478,25 @@ def test_closed_shape_closes_an_open_mouth_and_keeps_a_closed_one():
     np.testing.assert_array_equal(rep.closed_shape(closed), closed)
 
 
+def test_closing_raises_the_chin_not_the_jaws_sides_nor_held_points():
+    """The jaw rises with the lip above it: fully under the mouth's centre, not at all beside
+    its corners (where a turned face's far jaw outline lies next to the lips), and a held
+    point (one the renderer draws still) stays put."""
+    shape = np.zeros((rep.NUM_MOTION_POINTS, 3), np.float32)
+    shape[rep.LEFT_CORNER, :2] = [-0.5, 0.0]
+    shape[rep.RIGHT_CORNER, :2] = [0.5, 0.0]
+    shape[rep.UPPER_INNER, :2] = [0.0, -0.1]
+    shape[rep.LOWER_INNER, :2] = [0.0, 0.1]
+    chin, side, held = rep.JAW_POSITIONS[-1], rep.JAW_POSITIONS[0], rep.JAW_POSITIONS[1]
+    shape[chin, :2] = [0.0, 0.6]
+    shape[side, :2] = [-0.7, 0.3]
+    shape[held, :2] = [0.1, 0.5]
+    closed = rep.closed_shape(shape, hold=[held])
+    assert closed[chin, 1] == pytest.approx(0.6 - 0.095, abs=1e-6)  # half the gap less 0.01
+    np.testing.assert_array_equal(closed[side], shape[side])
+    np.testing.assert_array_equal(closed[held], shape[held])
+
+
 def test_no_voice_keeps_the_rest_shape_exactly():
     """A recording with no voice (every band far below the quiet level) moves nothing."""
     from lipmotion_tf.motion.motion_generator import MotionGenerator

@@ -132,6 +132,31 @@ def test_still_anchors_hold_the_neck_beyond_the_jaw(rig):
     assert np.all(rig.targets(motion)["displacement"][0, first:] == 0.0)
 
 
+def test_a_still_jaw_point_beside_the_lips_is_let_go(rig):
+    """Seen from the front every still jaw point holds the warp; one lying beside the lips
+    (a turned face's far side) is left out of it, and halfway into the fade half of it is."""
+    from lipmotion_tf.motion import representation as rep
+    from lipmotion_tf.motion.face_rig import (
+        STILL_JAW_REACH,
+        grid_basis,
+        loosened_still_points,
+        still_jaw_positions,
+    )
+
+    assert loosened_still_points(rig.controls) == {}
+    width = np.linalg.norm(rig.controls[rep.LEFT_CORNER] - rig.controls[rep.RIGHT_CORNER])
+    corner = rig.controls[rep.LEFT_CORNER]
+    controls = rig.controls.copy()
+    point, other = still_jaw_positions()[:2]
+    controls[point] = corner + [0.0, 0.5 * STILL_JAW_REACH * width]
+    controls[other] = corner + [-(STILL_JAW_REACH + 0.05) * width, 0.0]
+    weights = loosened_still_points(controls)
+    assert weights[point] == 1.0 and weights[other] == pytest.approx(0.5, abs=0.02)
+    basis = grid_basis(controls, rig.crop_size, 16)
+    assert np.abs(basis[:, point]).max() == 0.0
+    assert np.abs(basis[:, other]).max() > 0.0
+
+
 def test_export_tflite_model_and_part_options(tmp_path, capsys):
     from lipmotion_tf.cli.main import build_parser, main
 

@@ -36,6 +36,12 @@ DRAW_GAIN = 1.5
 #: motion, drawn, moved the jaw's edge where the camera saw it still: training people's videos
 #: re-enacted from their own tracked motion lost 0.12 dB of PSNR to it (docs/experiments.md).
 STILL_JAW_INDICES = (58, 172, 136, 150, 288, 397, 365, 379)
+#: A point of :data:`STILL_JAW_INDICES` nearer than this many mouth widths to a lip point (in
+#: the photo) is left out of the warp (fading in over the next tenth of a mouth width): on a
+#: turned face the far side's jaw outline lies beside the lips, and held there it folded the
+#: warp (a pale seam) as the lower lip moved down past it. Seen from the front these points
+#: lie 0.47 mouth widths or more from the lips (docs/experiments.md).
+STILL_JAW_REACH = 0.3
 #: Degrees a face may turn left or right from the camera before ``generate`` says that it may
 #: render badly: the warp and the drawn mouth are made for faces seen from the front, and on a
 #: face in profile the lips tear (docs/motion-model-card.md).
@@ -119,8 +125,10 @@ class FaceRig:
         if frontal_rest is None:
             frontal_rest = rep.apply(rep.select(mesh[None], rep.MOTION_INDICES), frontal)[0]
         transform = rep.compose(rep.mouth_frame(frontal_rest), frontal)
-        # The photo's own mouth may be open: motion starts from its closed shape.
-        rest = rep.closed_shape(rep.apply(frontal_rest[None], rep.mouth_frame(frontal_rest))[0])
+        # The photo's own mouth may be open: motion starts from its closed shape. The points
+        # drawn still stay where the photo has them, else closing alone would move them.
+        rest = rep.closed_shape(rep.apply(frontal_rest[None], rep.mouth_frame(frontal_rest))[0],
+                                hold=still_jaw_positions())
 
         height, width = image.shape[:2]
         region = mesh[list(rep.MOTION_INDICES) + list(CROP_INDICES), :2]
@@ -221,11 +229,16 @@ class FaceRig:
         return frame
 
 
+def still_jaw_positions() -> list[int]:
+    """Positions of :data:`STILL_JAW_INDICES` among the 59 motion points."""
+    return [rep.motion_position(i) for i in STILL_JAW_INDICES]
+
+
 def draw_factors(gain: float = DRAW_GAIN) -> np.ndarray:
     """How far each motion point is drawn, of its motion: ``(59, 1)`` float32, ``gain`` for
     every point but :data:`STILL_JAW_INDICES`, 0 for those."""
     factors = np.full((rep.NUM_MOTION_POINTS, 1), gain, np.float32)
-    factors[[rep.motion_position(i) for i in STILL_JAW_INDICES]] = 0.0
+    factors[still_jaw_positions()] = 0.0
     return factors
 
 
@@ -240,8 +253,9 @@ def grid_basis(controls: np.ndarray, side: int, grid_size: int) -> np.ndarray:
     field is the spline without the lower lip and jaw (:data:`~lipmotion_tf.motion.
     representation.LOWER_LIP_INDICES`), below it the one without the upper lip, blended
     across the inner lips' gap and a pixel either side. Beyond the mouth corners the cut
-    fades, over a quarter of the mouth width, into the spline through every point. Each
-    is linear in the displacements, so the blend is one basis, as before.
+    fades, over a quarter of the mouth width, into the spline through every point. Still
+    jaw points beside the lips are left out (:func:`loosened_still_points`). Each is linear
+    in the displacements, so the blend is one basis, as before.
     """
     centres = (np.arange(grid_size) + 0.5) * side / grid_size - 0.5
     gx, gy = np.meshgrid(centres, centres)
@@ -259,13 +273,44 @@ def grid_basis(controls: np.ndarray, side: int, grid_size: int) -> np.ndarray:
     left, right = ring[:, 0].min(), ring[:, 0].max()
     fade = 0.25 * max(right - left, 1.0)
     cut = np.clip(1.0 - np.maximum(np.maximum(left - x, x - right), 0.0) / fade, 0.0, 1.0)
-    everything = np.arange(len(controls))
+    # A still point beside the lips is let go (its own spline leaves it out), fading in over
+    # a tenth of the mouth width so that a turning head's basis changes smoothly.
+    loosened = loosened_still_points(controls)
+    gone = [position for position, weight in loosened.items() if weight == 1.0]
+    fading = {position: weight for position, weight in loosened.items() if weight < 1.0}
     lower_and_jaw = rep.LOWER_LIP_POSITIONS + rep.JAW_POSITIONS
-    above_basis, below_basis, whole = tps_bases(controls, nodes, [
-        np.setdiff1d(everything, lower_and_jaw),
-        np.setdiff1d(everything, rep.UPPER_LIP_POSITIONS), everything])
-    split = (1.0 - below[:, None]) * above_basis + below[:, None] * below_basis
-    return (cut[:, None] * split + (1.0 - cut[:, None]) * whole).astype(np.float32)
+    subsets = []
+    for left_out in [gone] + [gone + [position] for position in fading]:
+        kept = np.setdiff1d(np.arange(len(controls)), left_out)
+        subsets += [np.setdiff1d(kept, lower_and_jaw),
+                    np.setdiff1d(kept, rep.UPPER_LIP_POSITIONS), kept]
+    bases = tps_bases(controls, nodes, subsets)
+    blended = []
+    for above_basis, below_basis, whole in zip(bases[0::3], bases[1::3], bases[2::3]):
+        split = (1.0 - below[:, None]) * above_basis + below[:, None] * below_basis
+        blended.append(cut[:, None] * split + (1.0 - cut[:, None]) * whole)
+    basis = blended[0]
+    for weight, without in zip(fading.values(), blended[1:]):
+        basis = basis + weight * (without - blended[0])
+    return basis.astype(np.float32)
+
+
+def loosened_still_points(controls: np.ndarray) -> dict[int, float]:
+    """``{position: weight}`` of the :data:`STILL_JAW_INDICES` points among ``controls``
+    (pixels; the first 59 the motion points) that lie near the lips: weight 1 (left out of
+    the warp) within :data:`STILL_JAW_REACH` mouth widths of a lip point, fading to 0 at a
+    tenth of a mouth width further."""
+    controls = np.asarray(controls, np.float64)
+    width = max(float(np.linalg.norm(controls[rep.LEFT_CORNER] - controls[rep.RIGHT_CORNER])),
+                1e-6)
+    lips = controls[:len(rep.LIP_INDICES)]
+    weights = {}
+    for position in still_jaw_positions():
+        distance = np.linalg.norm(lips - controls[position], axis=1).min() / width
+        weight = float(np.clip((STILL_JAW_REACH + 0.1 - distance) / 0.1, 0.0, 1.0))
+        if weight > 0.0:
+            weights[position] = weight
+    return weights
 
 
 def _ascending(contour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -219,15 +219,18 @@ LOWER_LIP_POSITIONS = tuple(motion_position(i) for i in LOWER_LIP_INDICES)
 JAW_POSITIONS = tuple(range(len(LIP_INDICES), NUM_MOTION_POINTS))
 
 
-def closed_shape(points: np.ndarray, gap: float = 0.01) -> np.ndarray:
+def closed_shape(points: np.ndarray, gap: float = 0.01, hold: tuple | list = ()) -> np.ndarray:
     """The same mouth closed: ``(59, 3)`` mouth-frame points with the lips brought together.
 
     A photo of someone mid-word has an open mouth; motion is a displacement from a *closed*
     rest shape, so the photo's own shape is closed first (else silence would hold the mouth
     open and speech open it wider still). The upper lip moves down and the lower lip up by
     half the inner gap each (less towards the corners, none at them), leaving ``gap`` mouth
-    widths; the jaw rises with the lower lip. A mouth open by less than twice ``gap`` is
-    taken as closed and returned unchanged (so closing twice changes nothing).
+    widths; the jaw rises with the lower lip, as little as the lip above it towards the
+    sides: on a turned face the far side's jaw outline lies beside the lip's corner, and a
+    jaw rising further than the lip next to it folded the warp. Positions in ``hold`` stay
+    where they are. A mouth open by less than twice ``gap`` is taken as closed and returned
+    unchanged (so closing twice changes nothing).
     """
     points = np.array(points, np.float32)
     between = points[LOWER_INNER, :2] - points[UPPER_INNER, :2]
@@ -239,7 +242,8 @@ def closed_shape(points: np.ndarray, gap: float = 0.01) -> np.ndarray:
     upper, lower = list(UPPER_LIP_POSITIONS), list(LOWER_LIP_POSITIONS)
     points[upper, :2] += 0.5 * shift * taper[upper]
     points[lower, :2] -= 0.5 * shift * taper[lower]
-    points[list(JAW_POSITIONS), :2] -= 0.5 * shift
+    jaw = [position for position in JAW_POSITIONS if position not in hold]
+    points[jaw, :2] -= 0.5 * shift * taper[jaw]
     return points
 
 
