@@ -46,3 +46,19 @@ def test_run_py_quick_writes_one_table(tmp_path):
     # saves FLOPs at the shipped and full sizes, not at the tiny config this run uses).
     flops = results["latency"][0]["gflop_per_window"]
     assert flops["default"] > 0 and flops["plain"] > 0
+
+
+def test_warp_folds_counts_none_on_a_frontal_face(shared_data, tmp_path):
+    """The fold count runs on a real video as a user runs it, and a face seen from the front
+    (GRID s3, kept out of training) driven by its own motion does not fold the warp."""
+    video = shared_data / "grid" / "speakers" / "s3" / "bbaf2p.mpg"
+    out = tmp_path / "folds.json"
+    result = subprocess.run(
+        [sys.executable, "benchmarks/warp_folds.py", str(video), "--json", str(out)],
+        cwd=REPO_ROOT, timeout=600, capture_output=True, text=True, check=True,
+    )
+    totals = json.loads(result.stdout.strip().splitlines()[-1])
+    assert totals["videos"] == 1 and totals["frames"] > 50
+    assert totals["folded_cells"] == 0
+    (clip,) = json.loads(out.read_text())
+    assert clip["video"] == "bbaf2p.mpg" and clip["turn"] < 10
