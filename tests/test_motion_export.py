@@ -105,14 +105,13 @@ def test_the_lips_are_drawn_farther_and_silence_stays_the_rest_shape(rig):
 
 
 def test_the_jaw_outline_near_its_angles_is_drawn_still(rig):
-    from lipmotion_tf.motion import representation as rep
-    from lipmotion_tf.motion.face_rig import STILL_JAW_INDICES
+    from lipmotion_tf.motion.face_rig import still_jaw_positions
 
     still = np.zeros((1, 59, 2), np.float32)
     motion = np.full((1, 59, 2), 0.05, np.float32)
     rest = rig.targets(still)["displacement"][0]
     moved = np.linalg.norm(rig.targets(motion)["displacement"][0, :59] - rest[:59], axis=-1)
-    angles = [rep.motion_position(i) for i in STILL_JAW_INDICES]
+    angles = still_jaw_positions()
     assert np.all(moved[angles] == 0.0)
     assert np.all(np.delete(moved, angles) > 0.5)  # the chin and the lips move
 
@@ -137,6 +136,7 @@ def test_a_still_jaw_point_beside_the_lips_is_let_go(rig):
     (a turned face's far side) is left out of it, and halfway into the fade half of it is."""
     from lipmotion_tf.motion import representation as rep
     from lipmotion_tf.motion.face_rig import (
+        STILL_JAW_FADE,
         STILL_JAW_REACH,
         grid_basis,
         loosened_still_points,
@@ -149,7 +149,7 @@ def test_a_still_jaw_point_beside_the_lips_is_let_go(rig):
     controls = rig.controls.copy()
     point, other = still_jaw_positions()[:2]
     controls[point] = corner + [0.0, 0.5 * STILL_JAW_REACH * width]
-    controls[other] = corner + [-(STILL_JAW_REACH + 0.05) * width, 0.0]
+    controls[other] = corner + [-(STILL_JAW_REACH + STILL_JAW_FADE / 2) * width, 0.0]
     weights = loosened_still_points(controls)
     assert weights[point] == 1.0 and weights[other] == pytest.approx(0.5, abs=0.02)
     basis = grid_basis(controls, rig.crop_size, 16)

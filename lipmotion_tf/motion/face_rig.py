@@ -37,11 +37,14 @@ DRAW_GAIN = 1.5
 #: re-enacted from their own tracked motion lost 0.12 dB of PSNR to it (docs/experiments.md).
 STILL_JAW_INDICES = (58, 172, 136, 150, 288, 397, 365, 379)
 #: A point of :data:`STILL_JAW_INDICES` nearer than this many mouth widths to a lip point (in
-#: the photo) is left out of the warp (fading in over the next tenth of a mouth width): on a
+#: the photo) is left out of the warp (fading in over :data:`STILL_JAW_FADE` more): on a
 #: turned face the far side's jaw outline lies beside the lips, and held there it folded the
 #: warp (a pale seam) as the lower lip moved down past it. Seen from the front these points
 #: lie 0.47 mouth widths or more from the lips (docs/experiments.md).
 STILL_JAW_REACH = 0.3
+#: Mouth widths over which such a point comes back into the warp, so that a turning head's
+#: warp changes smoothly from frame to frame of a dub.
+STILL_JAW_FADE = 0.1
 #: Degrees a face may turn left or right from the camera before ``generate`` says that it may
 #: render badly: the warp and the drawn mouth are made for faces seen from the front, and on a
 #: face in profile the lips tear (docs/motion-model-card.md).
@@ -157,9 +160,9 @@ class FaceRig:
         # Anchors outside the crop still hold the field there; all of them are kept, so that
         # every frame of a video has as many control points.
         outline = mesh[list(rep.JAW_OUTLINE_INDICES), :2]
-        centre = mesh[[rep.LEFT_MOUTH_CORNER, rep.RIGHT_MOUTH_CORNER], :2].mean(axis=0)
+        mouth_centre = mesh[[rep.LEFT_MOUTH_CORNER, rep.RIGHT_MOUTH_CORNER], :2].mean(axis=0)
         anchors = np.concatenate([mesh[list(ANCHOR_INDICES), :2],
-                                  outline + NECK_REACH * (outline - centre)]) - origin
+                                  outline + NECK_REACH * (outline - mouth_centre)]) - origin
         moving = mesh[list(rep.MOTION_INDICES), :2] - origin
         controls = np.concatenate([moving, anchors, border]).astype(np.float32)
         grid_size = min(grid_size, side)
@@ -273,8 +276,8 @@ def grid_basis(controls: np.ndarray, side: int, grid_size: int) -> np.ndarray:
     left, right = ring[:, 0].min(), ring[:, 0].max()
     fade = 0.25 * max(right - left, 1.0)
     cut = np.clip(1.0 - np.maximum(np.maximum(left - x, x - right), 0.0) / fade, 0.0, 1.0)
-    # A still point beside the lips is let go (its own spline leaves it out), fading in over
-    # a tenth of the mouth width so that a turning head's basis changes smoothly.
+    # A still point beside the lips is let go: the splines leave it out, or, in its fade,
+    # the basis blends towards splines that do.
     loosened = loosened_still_points(controls)
     gone = [position for position, weight in loosened.items() if weight == 1.0]
     fading = {position: weight for position, weight in loosened.items() if weight < 1.0}
@@ -298,8 +301,8 @@ def grid_basis(controls: np.ndarray, side: int, grid_size: int) -> np.ndarray:
 def loosened_still_points(controls: np.ndarray) -> dict[int, float]:
     """``{position: weight}`` of the :data:`STILL_JAW_INDICES` points among ``controls``
     (pixels; the first 59 the motion points) that lie near the lips: weight 1 (left out of
-    the warp) within :data:`STILL_JAW_REACH` mouth widths of a lip point, fading to 0 at a
-    tenth of a mouth width further."""
+    the warp) within :data:`STILL_JAW_REACH` mouth widths of a lip point, fading to 0 over
+    :data:`STILL_JAW_FADE` further."""
     controls = np.asarray(controls, np.float64)
     width = max(float(np.linalg.norm(controls[rep.LEFT_CORNER] - controls[rep.RIGHT_CORNER])),
                 1e-6)
@@ -307,7 +310,8 @@ def loosened_still_points(controls: np.ndarray) -> dict[int, float]:
     weights = {}
     for position in still_jaw_positions():
         distance = np.linalg.norm(lips - controls[position], axis=1).min() / width
-        weight = float(np.clip((STILL_JAW_REACH + 0.1 - distance) / 0.1, 0.0, 1.0))
+        weight = float(np.clip((STILL_JAW_REACH + STILL_JAW_FADE - distance) / STILL_JAW_FADE,
+                               0.0, 1.0))
         if weight > 0.0:
             weights[position] = weight
     return weights
